@@ -1,0 +1,90 @@
+"""Catalog data files shipped with the package, and their loader.
+
+Every catalog file is a YAML mapping ``id -> entry``. Every entry carries a ``source``
+(the citation that applies to all of its figures) and may carry ``sources`` (a mapping
+``field -> citation`` for figures that come from elsewhere). Numbers never live in code:
+they live here, next to where they come from. ``tests/test_catalog.py`` checks that each
+numeric field of each entry is covered by a source.
+
+This module does I/O (reads package data) and is one of the edges of the pure core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from colossim.errors import InputError
+
+__all__ = ["CatalogEntry", "catalog_ids", "load_catalog", "lookup"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CatalogEntry:
+    """One catalog entry: its figures and where each comes from."""
+
+    id: str
+    values: dict[str, Any]
+    source: str
+    sources: dict[str, str]
+
+    def source_of(self, field: str) -> str:
+        """Citation for ``field`` (the field's own, else the entry's)."""
+        return self.sources.get(field.split(".")[0], self.source)
+
+
+@cache
+def load_catalog(name: str) -> dict[str, CatalogEntry]:
+    """Load ``catalog/<name>.yaml`` from the installed package.
+
+    Args:
+        name: file stem, e.g. ``"gpus"``.
+
+    Returns:
+        Mapping of entry id to :class:`CatalogEntry`, in file order.
+    """
+    text = resources.files(__package__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text) or {}
+    out: dict[str, CatalogEntry] = {}
+    for key, entry in raw.items():
+        if key.startswith("_"):  # file-level notes such as `_notes:`
+            continue
+        entry = dict(entry)
+        source = entry.pop("source", None)
+        sources = entry.pop("sources", {}) or {}
+        if not source:
+            raise ValueError(f"catalog {name}.yaml entry {key!r} has no 'source'")
+        out[str(key)] = CatalogEntry(id=str(key), values=entry, source=source, sources=sources)
+    return out
+
+
+def catalog_ids(name: str) -> list[str]:
+    """Ids of every entry in catalog ``name``."""
+    return list(load_catalog(name))
+
+
+def lookup(name: str, entry_id: str, *, field: str) -> CatalogEntry:
+    """Find ``entry_id`` in catalog ``name`` or raise a clear :class:`InputError`.
+
+    Args:
+        name: catalog file stem (``"gpus"``).
+        entry_id: id asked for by the user.
+        field: the input field that named it, for the error message.
+    """
+    import difflib
+
+    entries = load_catalog(name)
+    if entry_id in entries:
+        return entries[entry_id]
+    close = difflib.get_close_matches(str(entry_id), list(entries), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise InputError(
+        field,
+        f"unknown {name.rstrip('s')} id",
+        value=entry_id,
+        fix=f"{hint}known ids: {', '.join(entries)}",
+    )

@@ -1,0 +1,59 @@
+"""Error types shared by the whole package (a leaf module: imports nothing of ours).
+
+Bad input raises :class:`InputError`; the CLI turns it into one line on stderr and exit
+code 2. An infeasible plan is not an error: it is an outcome with an
+:class:`~colossim.plan.Infeasible` reason.
+"""
+
+from __future__ import annotations
+
+
+class ColossimError(Exception):
+    """Base class of every error colossim raises on purpose."""
+
+
+class InputError(ColossimError):
+    """Invalid user input: names the field, the value and the fix.
+
+    Args:
+        field: dotted path of the offending field (``cluster.gpu``).
+        problem: what is wrong, in words.
+        value: the value that was given (rendered with ``repr``), if any.
+        fix: how to fix it.
+        location: ``file:line:col`` of the field in an input file, if known.
+    """
+
+    def __init__(
+        self,
+        field: str,
+        problem: str,
+        *,
+        value: object = None,
+        fix: str | None = None,
+        location: str | None = None,
+    ) -> None:
+        self.field = field
+        self.problem = problem
+        self.value = value
+        self.fix = fix
+        self.location = location
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        parts = []
+        if self.location:
+            parts.append(f"{self.location}: ")
+        parts.append(f"{self.field}: {self.problem}")
+        if self.value is not None:
+            parts.append(f" (got {self.value!r})")
+        if self.fix:
+            parts.append(f"; {self.fix}")
+        return "".join(parts)
+
+
+class InputErrors(ColossimError):
+    """Several input errors reported at once (scenario files report every problem)."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(e.message() for e in errors))
