@@ -1,0 +1,197 @@
+"""High-level entry points: estimate one plan, search the plan space.
+
+These wire the pure pieces (model, cluster, profiles, network, step model, search)
+together; the CLI, the validation and the Python user call them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from colossim.errors import InputError
+from colossim.hardware import GPU
+from colossim.model import TransformerSpec
+from colossim.perf.comm import Network, network_for
+from colossim.perf.profile import Efficiency, StackProfile, efficiency, stack_profile
+from colossim.perf.step import StepBatch, evaluate
+from colossim.plan import Infeasible, Plan, PlanBatch, check_plans
+from colossim.search import SearchResult, SearchSpace, search
+from colossim.units import SECONDS_PER_DAY
+from colossim.workload import Cluster, Training
+
+__all__ = ["Context", "Estimate", "context", "cluster_for", "estimate", "plan_search"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context:
+    """Everything the step model needs besides the plans."""
+
+    model: TransformerSpec
+    training: Training
+    cluster: Cluster
+    stack: StackProfile
+    eff: Efficiency
+    network: Network
+
+
+def cluster_for(
+    gpu: GPU,
+    num_gpus: int,
+    *,
+    gpus_per_node: int | None = None,
+    scaleup_domain: int | None = None,
+    nic_bw_bytes_per_s: float | None = None,
+    nic_efficiency: float | None = None,
+    eff: Efficiency | None = None,
+) -> Cluster:
+    """A cluster of ``num_gpus`` ``gpu``s with catalog defaults for what is not given."""
+    eff = eff or efficiency()
+    return Cluster(
+        gpu=gpu,
+        num_gpus=num_gpus,
+        gpus_per_node=gpus_per_node or gpu.gpus_per_node,
+        scaleup_domain=scaleup_domain or gpu.scaleup_domain,
+        nic_bw_bytes_per_s=nic_bw_bytes_per_s or gpu.nic_bw_bytes_per_s,
+        nic_efficiency=nic_efficiency or eff.nic_efficiency,
+    )
+
+
+def context(
+    model: TransformerSpec,
+    training: Training,
+    cluster: Cluster,
+    *,
+    eff: Efficiency | None = None,
+    stack: StackProfile | None = None,
+) -> Context:
+    """Bundle model, run and cluster with the efficiency constants (catalog defaults
+    unless ``eff`` / ``stack`` are given, as the calibration does)."""
+    eff = eff or efficiency()
+    return Context(
+        model=model,
+        training=training,
+        cluster=cluster,
+        stack=stack or stack_profile(training.framework),
+        eff=eff,
+        network=network_for(cluster, eff),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Estimate:
+    """One plan's predicted performance (scalars) and its breakdowns."""
+
+    plan: Plan
+    step_time_s: float
+    tokens_per_s: float
+    tokens_per_s_per_gpu: float
+    mfu: float
+    hfu: float
+    memory_per_gpu_bytes: float
+    memory_capacity_bytes: float
+    days_to_train: float
+    num_gpus_used: int
+    idle_gpus: int
+    time_breakdown_s: dict[str, float]
+    memory_breakdown_bytes: dict[str, float]
+    fits: bool
+
+    @classmethod
+    def from_batch(cls, steps: StepBatch, i: int, ctx: Context) -> Estimate:
+        mem = steps.memory
+        time_parts = {
+            "gemm": steps.gemm_s[i],
+            "attention": steps.attention_s[i],
+            "memory_bound": steps.elementwise_s[i],
+            "recompute": steps.recompute_s[i],
+            "tp_comm_exposed": steps.tp_comm_s[i],
+            "cp_comm_exposed": steps.cp_comm_s[i],
+            "ep_comm_exposed": steps.ep_comm_s[i],
+            "pp_p2p": steps.pp_comm_s[i],
+            "pipeline_bubble": steps.bubble_s[i],
+            "dp_comm_exposed": steps.dp_comm_s[i],
+            "optimizer": steps.optimizer_s[i],
+            "step_overhead": steps.overhead_s[i],
+        }
+        mem_parts = {
+            "weights": mem.weights[i],
+            "gradients": mem.gradients[i],
+            "optimizer_states": mem.optimizer[i],
+            "activations": mem.activations[i],
+            "logits": mem.logits[i],
+            "buffers": mem.buffers[i],
+        }
+        total = float(mem.total[i])
+        plan = steps.plans.plan(i)
+        tps = float(steps.tokens_per_s[i])
+        return cls(
+            plan=plan,
+            step_time_s=float(steps.step_time_s[i]),
+            tokens_per_s=tps,
+            tokens_per_s_per_gpu=float(steps.tokens_per_s_per_gpu[i]),
+            mfu=float(steps.mfu[i]),
+            hfu=float(steps.hfu[i]),
+            memory_per_gpu_bytes=total,
+            memory_capacity_bytes=ctx.cluster.gpu.hbm_bytes,
+            days_to_train=ctx.training.tokens / tps / SECONDS_PER_DAY,
+            num_gpus_used=plan.num_gpus,
+            idle_gpus=ctx.cluster.num_gpus - plan.num_gpus,
+            time_breakdown_s={k: float(v) for k, v in time_parts.items()},
+            memory_breakdown_bytes={k: float(v) for k, v in mem_parts.items()},
+            fits=total <= ctx.cluster.gpu.hbm_bytes,
+        )
+
+
+PLAN_FIX = {
+    Infeasible.GPU_COUNT: "make tp*pp*dp*cp at most cluster.num_gpus",
+    Infeasible.HEADS_NOT_DIVISIBLE: "choose a tp that divides the attention heads and KV heads",
+    Infeasible.LAYERS: "use pp * vp <= number of layers",
+    Infeasible.VP_WITHOUT_PP: "set vp: 1 when pp is 1",
+    Infeasible.SEQ_NOT_DIVISIBLE: "choose cp and tp so that seq_len is divisible by 2*cp and tp*cp",
+    Infeasible.EXPERTS_NOT_DIVISIBLE: "choose an ep that divides the experts and dp*cp",
+    Infeasible.EP_WITHOUT_MOE: "set ep: 1 for a dense model",
+    Infeasible.BATCH: "make global_batch a multiple of dp * micro_batch",
+}
+
+
+def estimate(ctx: Context, plan: Plan, *, exact_gpus: bool = True) -> Estimate:
+    """Predict one plan. Raises InputError for a structurally invalid plan; a plan that
+    does not fit in memory is returned with ``fits=False``."""
+    if exact_gpus and plan.num_gpus != ctx.cluster.num_gpus:
+        raise InputError(
+            "plan",
+            f"tp*pp*dp*cp = {plan.tp}*{plan.pp}*{plan.dp}*{plan.cp} = {plan.num_gpus} "
+            f"but the cluster has {ctx.cluster.num_gpus} GPUs",
+            fix=f"choose degrees whose product is {ctx.cluster.num_gpus}, or use `colossim plan` to search",
+        )
+    batch = PlanBatch.from_plans([plan])
+    for reason, bad in check_plans(ctx.model, ctx.training, ctx.cluster, batch).items():
+        if bad[0]:
+            raise InputError("plan", f"invalid plan ({reason.value})", value=plan.as_dict(), fix=PLAN_FIX[reason])
+    steps = evaluate(
+        ctx.model, ctx.training, ctx.cluster, batch, stack=ctx.stack, eff=ctx.eff, network=ctx.network
+    )
+    est = Estimate.from_batch(steps, 0, ctx)
+    _check_finite(est)
+    return est
+
+
+def plan_search(ctx: Context, space: SearchSpace, *, ignore_memory: bool = False) -> SearchResult:
+    return search(
+        ctx.model,
+        ctx.training,
+        ctx.cluster,
+        space,
+        stack=ctx.stack,
+        eff=ctx.eff,
+        network=ctx.network,
+        ignore_memory=ignore_memory,
+    )
+
+
+def _check_finite(est: Estimate) -> None:
+    values = [est.step_time_s, est.tokens_per_s, est.mfu, est.memory_per_gpu_bytes]
+    if not np.all(np.isfinite(values)):
+        raise InputError("plan", "the model produced a non-finite result", value=est.plan.as_dict())

@@ -1,0 +1,1 @@
+"""The ``colossim`` command line (an edge: imports the core, nothing imports it)."""

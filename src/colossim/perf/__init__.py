@@ -1,0 +1,1 @@
+"""Performance model: efficiency profiles, communication costs, step time."""

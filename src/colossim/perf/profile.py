@@ -1,0 +1,73 @@
+"""Efficiency constants of the step-time model, loaded from ``catalog/efficiency.yaml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from colossim.catalog import load_catalog
+from colossim.errors import InputError
+
+__all__ = ["Efficiency", "StackProfile", "efficiency", "framework_ids", "stack_profile"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Efficiency:
+    """Global constants (see catalog/efficiency.yaml for meaning and source)."""
+
+    gemm_half_dim: float
+    attention_efficiency: float
+    elementwise_bw_efficiency: float
+    layer_overhead_s: float
+    step_overhead_s: float
+    power_cap_factor: float
+    fp8_gemm_factor: float
+    grouped_gemm_factor: float
+    moe_layer_overhead_s: float
+    nvlink_efficiency: float
+    nic_efficiency: float
+    runtime_memory_bytes: float
+    collective_latency_intra_s: float
+    collective_latency_inter_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StackProfile:
+    """Per software stack: compute factor, fraction of TP/DP/EP communication hidden,
+    and the width of reduced gradients (bytes)."""
+
+    name: str
+    compute_factor: float
+    tp_overlap: float
+    dp_overlap: float
+    ep_overlap: float
+    grad_reduce_bytes: float
+
+
+def efficiency() -> Efficiency:
+    values = load_catalog("efficiency")["global"].values
+    return Efficiency(**{f.name: float(values[f.name]) for f in fields(Efficiency)})
+
+
+def framework_ids() -> list[str]:
+    return [k for k in load_catalog("efficiency") if k != "global"]
+
+
+def stack_profile(name: str, *, field: str = "workload.framework") -> StackProfile:
+    entries = load_catalog("efficiency")
+    if name == "global" or name not in entries:
+        import difflib
+
+        ids = framework_ids()
+        close = difflib.get_close_matches(str(name), ids, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InputError(field, "unknown software stack", value=name, fix=f"{hint}known: {', '.join(ids)}")
+    values = entries[name].values
+    seen = {name}
+    while "alias_of" in values:
+        target = values["alias_of"]
+        if target in seen:
+            raise ValueError(f"alias loop in efficiency.yaml at {target!r}")
+        seen.add(target)
+        values = entries[target].values
+    kw = {f.name: float(values[f.name]) for f in fields(StackProfile) if f.name != "name"}
+    return StackProfile(name=name, **kw)

@@ -1,0 +1,142 @@
+"""The scenario schema (pydantic v2): cluster + workload + plan + policies.
+
+This package is the only place that knows YAML and pydantic; it turns a validated
+scenario into the frozen core records (Cluster, TransformerSpec, Training, Plan, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from colossim.catalog import load_catalog
+from colossim.hardware import Precision
+
+__all__ = ["ClusterSection", "PlanSection", "Scenario", "SearchSection", "WorkloadSection"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelArch(_Section):
+    """An inline transformer architecture (instead of a preset id)."""
+
+    name: str = Field("custom", description="label for reports")
+    layers: int = Field(gt=0, description="transformer blocks")
+    hidden: int = Field(gt=0, description="model width d_model")
+    heads: int = Field(gt=0, description="query heads")
+    kv_heads: int | None = Field(None, gt=0, description="KV heads (GQA); default = heads")
+    head_dim: int | None = Field(None, gt=0, description="per-head width; default hidden/heads")
+    ffn_hidden: int = Field(0, ge=0, description="dense MLP inner width")
+    gated_mlp: bool = Field(True, description="3-matrix SwiGLU/GeGLU MLP")
+    vocab: int = Field(gt=0, description="vocabulary size")
+    tied_embeddings: bool = Field(False, description="LM head shares the embedding")
+    experts: int = Field(0, ge=0, description="routed experts per MoE layer (0 = dense)")
+    top_k: int = Field(0, ge=0, description="experts per token")
+    moe_ffn_hidden: int = Field(0, ge=0, description="inner width of one expert")
+    shared_experts: int = Field(0, ge=0, description="always-active experts per MoE layer")
+    dense_layers: int = Field(0, ge=0, description="leading dense layers of an MoE model")
+
+
+class ClusterSection(_Section):
+    gpu: str = Field("h100-sxm-80gb", description="GPU catalog id (see `colossim catalog`)")
+    num_gpus: int = Field(gt=0, description="GPUs in the cluster")
+    gpus_per_node: int | None = Field(None, gt=0, description="GPUs per server; default from the GPU catalog")
+    scaleup_domain: int | None = Field(None, gt=0, description="GPUs per NVLink domain; default from the catalog")
+    nic_gbit_per_s: float | None = Field(None, gt=0, description="scale-out NIC line rate per GPU, Gb/s")
+    nic_efficiency: float | None = Field(
+        None, gt=0, le=1, description="achievable fraction of NIC line rate for collectives"
+    )
+
+    @field_validator("gpu")
+    @classmethod
+    def _known_gpu(cls, v: str) -> str:
+        ids = list(load_catalog("gpus"))
+        if v not in ids:
+            import difflib
+
+            close = difflib.get_close_matches(v, ids, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"unknown GPU id; {hint}known: {', '.join(ids)}")
+        return v
+
+
+class WorkloadSection(_Section):
+    model: str | ModelArch = Field(description="model preset id (see `colossim catalog`) or an inline architecture")
+    tokens: float = Field(gt=0, description="tokens to train on")
+    seq_len: int = Field(gt=0, description="tokens per sequence")
+    global_batch: int | None = Field(None, gt=0, description="sequences per optimizer step")
+    global_batch_tokens: float | None = Field(None, gt=0, description="tokens per step (alternative to global_batch)")
+    precision: Precision = Field(Precision.BF16, description="matmul precision")
+    framework: str = Field("megatron", description="software stack efficiency profile")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, v: str | ModelArch) -> str | ModelArch:
+        if isinstance(v, str):
+            ids = list(load_catalog("models"))
+            if v not in ids:
+                import difflib
+
+                close = difflib.get_close_matches(v, ids, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ValueError(f"unknown model preset; {hint}known: {', '.join(ids)}")
+        return v
+
+    @field_validator("framework")
+    @classmethod
+    def _known_framework(cls, v: str) -> str:
+        ids = [k for k in load_catalog("efficiency") if k != "global"]
+        if v not in ids:
+            raise ValueError(f"unknown software stack; known: {', '.join(ids)}")
+        return v
+
+    @model_validator(mode="after")
+    def _batch(self) -> WorkloadSection:
+        if self.global_batch is None and self.global_batch_tokens is None:
+            raise ValueError("give global_batch (sequences) or global_batch_tokens")
+        if self.global_batch is not None and self.global_batch_tokens is not None:
+            raise ValueError("give only one of global_batch and global_batch_tokens")
+        return self
+
+    @property
+    def global_batch_sequences(self) -> int:
+        if self.global_batch is not None:
+            return self.global_batch
+        return max(1, round(self.global_batch_tokens / self.seq_len))
+
+
+class PlanSection(_Section):
+    """A fixed parallel layout."""
+
+    tp: int = Field(1, ge=1, description="tensor-parallel degree")
+    pp: int = Field(1, ge=1, description="pipeline-parallel degree")
+    dp: int = Field(1, ge=1, description="data-parallel degree")
+    cp: int = Field(1, ge=1, description="context-parallel degree")
+    ep: int = Field(1, ge=1, description="expert-parallel degree (carved out of dp*cp)")
+    vp: int = Field(1, ge=1, description="virtual pipeline stages per rank")
+    micro_batch: int = Field(1, ge=1, description="sequences per micro-batch")
+    recompute: Literal["none", "selective", "full"] = Field("selective", description="activation recomputation")
+    sharding: Literal["none", "zero1", "zero2", "zero3"] = Field("zero1", description="ZeRO stage")
+
+
+class SearchSection(_Section):
+    batch_tolerance: float = Field(
+        0.1, ge=0, le=1, description="accepted relative deviation of the reached global batch from the target"
+    )
+    allow_idle: bool = Field(True, description="plans may leave GPUs idle when the count does not factor")
+    max_tp: int | None = Field(None, ge=1, description="cap on TP (default: the NVLink domain)")
+    top_k: int = Field(5, ge=1, le=100, description="plans listed")
+
+
+class Scenario(_Section):
+    """A scenario: what is trained, on what, and how."""
+
+    name: str = Field("scenario", description="label for reports")
+    description: str = Field("", description="free text: the assumptions of the scenario")
+    cluster: ClusterSection
+    workload: WorkloadSection
+    plan: Annotated[Literal["search"] | PlanSection, Field(description="'search' or a fixed layout")] = "search"
+    search: SearchSection = SearchSection()

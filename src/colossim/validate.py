@@ -1,0 +1,251 @@
+"""Predictions against published, measured training runs.
+
+Reads a CSV with the schema of ``shared/validation/README.md``, predicts
+``measured_tokens_per_s_per_gpu`` for every row it can (blank plan fields are filled by
+the same search ``colossim plan`` uses), and summarises the errors. A row that cannot be
+predicted is kept, with its reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from colossim.api import context
+from colossim.errors import InputError
+from colossim.hardware import Precision, gpu
+from colossim.model import TransformerSpec
+from colossim.perf.profile import Efficiency, StackProfile, efficiency
+from colossim.plan import Recompute, Sharding
+from colossim.search import SearchSpace
+from colossim.workload import Cluster, Training
+
+__all__ = ["REQUIRED_COLUMNS", "RowResult", "ValidationReport", "read_runs", "validate_rows"]
+
+REQUIRED_COLUMNS = (
+    "id", "arch", "layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len",
+    "gated_mlp", "experts", "top_k", "moe_ffn_hidden", "shared_experts", "dense_layers", "mla",
+    "framework", "gpu", "num_gpus", "precision", "tp", "pp", "dp", "cp", "ep", "vp", "sharding",
+    "micro_batch", "global_batch", "recompute", "measured_tokens_per_s_per_gpu",
+)  # fmt: skip
+OPTIONAL_COLUMNS = ("source", "params_b", "result_type")
+
+# DeepSeek-V3 MLA dimensions (DeepSeek-V3 report sec. 4.2); the CSV flags MLA with a bool.
+DEEPSEEK_MLA = {"q_lora_rank": 1536, "kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128}
+# Micro-batches per pipeline when a row gives no global batch: 8 per stage keeps the
+# 1F1B bubble near 10% (Narayanan et al. 2021, sec. 3.3 guidance m >> pp).
+DEFAULT_MICROBATCHES_PER_STAGE = 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RowResult:
+    id: str
+    gpu: str
+    framework: str
+    source: str
+    measured: float | None
+    predicted: float | None
+    reason: str = ""
+    plan: dict = field(default_factory=dict)
+    searched: bool = False
+    fits: bool = True
+
+    @property
+    def ape_pct(self) -> float | None:
+        if self.predicted is None or not self.measured:
+            return None
+        return abs(self.predicted - self.measured) / self.measured * 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidationReport:
+    rows: list[RowResult]
+
+    def summary(self, rows: list[RowResult] | None = None) -> dict:
+        rows = self.rows if rows is None else rows
+        apes = np.array([r.ape_pct for r in rows if r.ape_pct is not None])
+        pred = len(apes)
+        return {
+            "rows": len(rows),
+            "predicted": pred,
+            "mape_pct": float(apes.mean()) if pred else None,
+            "median_ape_pct": float(np.median(apes)) if pred else None,
+            "within_10pct": float((apes <= 10).mean()) if pred else None,
+            "within_25pct": float((apes <= 25).mean()) if pred else None,
+        }
+
+    def breakdown(self, key: str) -> dict[str, dict]:
+        groups: dict[str, list[RowResult]] = defaultdict(list)
+        for r in self.rows:
+            groups[getattr(r, key)].append(r)
+        return {k: self.summary(v) for k, v in sorted(groups.items())}
+
+
+def read_runs(path: str | Path) -> list[dict[str, str]]:
+    """Read and check the header of a validation CSV (InputError if malformed)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("FILE", "file not found", value=str(path), fix="give the path of a CSV file") from None
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise InputError("FILE", f"cannot read as UTF-8 text ({exc.__class__.__name__})", value=str(path)) from None
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        header = reader.fieldnames or []
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InputError(f"{path}", f"malformed CSV: {exc}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputError(
+            f"{path}:1",
+            f"missing column(s) {', '.join(missing)}",
+            fix="use the schema of shared/validation/README.md",
+        )
+    for i, row in enumerate(rows, start=2):
+        if None in row or any(v is None for v in row.values()):
+            raise InputError(f"{path}:{i}", "row has a different number of fields than the header")
+    return rows
+
+
+def _int(row: dict, col: str, *, required: bool = False) -> int | None:
+    raw = (row.get(col) or "").strip()
+    if raw == "":
+        if required:
+            raise ValueError(f"{col} is blank")
+        return None
+    value = float(raw)
+    if not math.isfinite(value) or value != int(value):
+        raise ValueError(f"{col} must be an integer (got {raw!r})")
+    if value < (0 if col in ("experts", "top_k", "moe_ffn_hidden", "shared_experts", "dense_layers") else 1):
+        raise ValueError(f"{col} must be positive (got {raw!r})")
+    return int(value)
+
+
+def _bool(row: dict, col: str) -> bool:
+    return (row.get(col) or "").strip().lower() in ("true", "1", "yes")
+
+
+def row_model(row: dict) -> TransformerSpec:
+    from colossim.model import MLA
+
+    heads = _int(row, "heads", required=True)
+    moe = (row.get("arch") or "").strip() == "moe"
+    return TransformerSpec(
+        name=row.get("model") or row["id"],
+        layers=_int(row, "layers", required=True),
+        hidden=_int(row, "hidden", required=True),
+        heads=heads,
+        kv_heads=_int(row, "kv_heads") or heads,
+        head_dim=_int(row, "hidden", required=True) // heads,
+        ffn_hidden=_int(row, "ffn_hidden") or 0,
+        gated_mlp=_bool(row, "gated_mlp"),
+        vocab=_int(row, "vocab", required=True),
+        experts=(_int(row, "experts") or 0) if moe else 0,
+        top_k=(_int(row, "top_k") or 0) if moe else 0,
+        moe_ffn_hidden=(_int(row, "moe_ffn_hidden") or 0) if moe else 0,
+        shared_experts=(_int(row, "shared_experts") or 0) if moe else 0,
+        dense_layers=(_int(row, "dense_layers") or 0) if moe else 0,
+        mla=MLA(**DEEPSEEK_MLA) if _bool(row, "mla") else None,
+    )
+
+
+def predict_row(row: dict, eff: Efficiency, stacks: dict[str, StackProfile] | None = None) -> RowResult:
+    meta = {
+        "id": row.get("id", ""),
+        "gpu": row.get("gpu", ""),
+        "framework": row.get("framework", ""),
+        "source": (row.get("source") or "").split(",")[0],
+    }
+    try:
+        measured = float(row["measured_tokens_per_s_per_gpu"]) if row["measured_tokens_per_s_per_gpu"].strip() else None
+    except ValueError:
+        measured = None
+    try:
+        model = row_model(row)
+        g = gpu(row["gpu"].strip(), field="gpu")
+        n = _int(row, "num_gpus", required=True)
+        precision = Precision((row.get("precision") or "bf16").strip())
+        seq = _int(row, "seq_len", required=True)
+        tp, pp, dp, cp, ep = (_int(row, c) for c in ("tp", "pp", "dp", "cp", "ep"))
+        vp, mb, gb = _int(row, "vp"), _int(row, "micro_batch"), _int(row, "global_batch")
+        rc_raw, sh_raw = (row.get("recompute") or "").strip(), (row.get("sharding") or "").strip()
+        cluster = Cluster(
+            gpu=g,
+            num_gpus=n,
+            gpus_per_node=g.gpus_per_node,
+            scaleup_domain=g.scaleup_domain,
+            nic_bw_bytes_per_s=g.nic_bw_bytes_per_s,
+            nic_efficiency=eff.nic_efficiency,
+        )
+        fixed_dp = dp
+        if fixed_dp is None and None not in (tp, pp, cp):
+            fixed_dp = n // (tp * pp * cp)
+        if gb is None:
+            gb = (fixed_dp or 1) * (mb or 1) * DEFAULT_MICROBATCHES_PER_STAGE * (pp or 1)
+        training = Training(
+            seq_len=seq, global_batch=gb, tokens=1e12, precision=precision, framework=row["framework"].strip()
+        )
+        stack = (stacks or {}).get(training.framework)
+        ctx = context(model, training, cluster, eff=eff, stack=stack)
+        space = SearchSpace(
+            tp=(tp,) if tp else None,
+            pp=(pp,) if pp else None,
+            dp=fixed_dp,
+            cp=(cp,) if cp else None,
+            ep=(ep,) if ep else None,
+            vp=(vp,) if vp else None,
+            micro_batch=(mb,) if mb else None,
+            recompute=(Recompute[rc_raw.upper()],) if rc_raw else None,
+            sharding=(Sharding[sh_raw.upper()],) if sh_raw else None,
+            batch_tolerance=0.0,
+            allow_idle=False,
+        )
+        searched = any(v is None for v in (tp, pp, dp, cp, ep, vp, mb)) or not rc_raw or not sh_raw
+    except InputError as exc:
+        return RowResult(**meta, measured=measured, predicted=None, reason=exc.message())
+    except (ValueError, KeyError) as exc:
+        return RowResult(**meta, measured=measured, predicted=None, reason=f"bad value: {exc}")
+
+    from colossim.api import plan_search
+
+    result = plan_search(ctx, space)
+    fits = True
+    if result.feasible is None:
+        # The run did happen, so a plan that our memory model rejects is still predicted;
+        # the row says so.
+        result = plan_search(ctx, space, ignore_memory=True)
+        fits = False
+    if result.feasible is None:
+        reasons = ", ".join(f"{k}={v}" for k, v in result.rejected.items())
+        return RowResult(**meta, measured=measured, predicted=None, reason=f"no valid plan ({reasons})")
+    best = result.feasible
+    predicted = float(best.tokens_per_s_per_gpu[0])
+    return RowResult(
+        **meta,
+        measured=measured,
+        predicted=predicted,
+        reason="" if fits else "memory model says the published plan does not fit",
+        plan=best.plans.plan(0).as_dict(),
+        searched=searched,
+        fits=fits,
+    )
+
+
+def validate_rows(
+    rows: list[dict[str, str]],
+    *,
+    eff: Efficiency | None = None,
+    stacks: dict[str, StackProfile] | None = None,
+) -> ValidationReport:
+    """Predict every row. ``eff`` and ``stacks`` override the catalog constants (used by
+    scripts/calibrate.py); by default the shipped calibration applies."""
+    eff = eff or efficiency()
+    return ValidationReport(rows=[predict_row(r, eff, stacks) for r in rows])
