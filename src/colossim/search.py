@@ -11,8 +11,10 @@ target that it can reach (dp * micro_batch * m), within ``batch_tolerance``.
 from __future__ import annotations
 
 import itertools
+import os
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -20,12 +22,14 @@ from colossim.model import TransformerSpec
 from colossim.perf.comm import Network
 from colossim.perf.profile import Efficiency, StackProfile
 from colossim.perf.step import StepBatch, evaluate
-from colossim.plan import Infeasible, PlanBatch, Recompute, Sharding, check_plans
+from colossim.plan import Infeasible, MemoryBreakdown, PlanBatch, Recompute, Sharding, check_plans, memory_breakdown
 from colossim.workload import Cluster, Training
 
 __all__ = ["SearchResult", "SearchSpace", "enumerate_plans", "search"]
 
 POW2 = tuple(2**i for i in range(11))
+# Below this many plans a single thread is faster than splitting the work.
+PARALLEL_MIN_PLANS = 200_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,7 +65,9 @@ class SearchResult:
     Attributes:
         candidates: plans enumerated (valid or not).
         rejected: count of rejected plans by reason (first failing rule).
-        feasible: evaluated feasible plans (StepBatch), sorted by throughput, best first.
+        feasible: the best ``keep_top`` feasible plans plus the Pareto front (StepBatch),
+            sorted by throughput, best first.
+        feasible_count: how many plans were feasible in all.
         pareto: indices into ``feasible`` of the Pareto front (tokens/s up, memory
             headroom up, GPUs used down).
         elapsed_s: wall time of the search.
@@ -70,6 +76,7 @@ class SearchResult:
     candidates: int
     rejected: dict[str, int]
     feasible: StepBatch | None
+    feasible_count: int
     pareto: np.ndarray
     elapsed_s: float
     memory_capacity_bytes: float
@@ -158,6 +165,7 @@ def search(
     network: Network,
     objective: str = "tokens_per_s",
     ignore_memory: bool = False,
+    keep_top: int = 1000,
 ) -> SearchResult:
     """Enumerate, filter and evaluate every plan of ``space``."""
     t0 = time.perf_counter()
@@ -175,26 +183,50 @@ def search(
             rejected[reason.value] = int(newly.sum())
         alive &= ~bad
     plans = plans.take(np.flatnonzero(alive))
-    result = evaluate(model, training, cluster, plans, stack=stack, eff=eff, network=network)
     capacity = cluster.gpu.hbm_bytes
-    fits = result.memory.total <= capacity
-    if not ignore_memory:
-        if (~fits).any():
-            rejected[Infeasible.MEMORY.value] = int((~fits).sum())
-        idx = np.flatnonzero(fits)
+
+    def run(chunk: PlanBatch) -> tuple[StepBatch | None, int]:
+        # Memory first (cheaper than the step model): only plans that fit are timed.
+        memory = memory_breakdown(model, training, chunk, stack, eff)
+        n_over = 0
+        if not ignore_memory:
+            fits = memory.total <= capacity
+            n_over = int((~fits).sum())
+            keep = np.flatnonzero(fits)
+            chunk = chunk.take(keep)
+            memory = MemoryBreakdown(**{f.name: getattr(memory, f.name)[keep] for f in fields(memory)})
+        steps = evaluate(model, training, cluster, chunk, stack=stack, eff=eff, network=network, memory=memory)
+        return steps, n_over
+
+    # numpy releases the GIL on large array operations: evaluating halves of a big
+    # candidate set in threads uses both cores of a laptop-class machine.
+    workers = min(os.cpu_count() or 1, 4)
+    if len(plans) >= PARALLEL_MIN_PLANS and workers > 1:
+        bounds = np.linspace(0, len(plans), workers + 1).astype(np.int64)
+        chunks = [plans.take(np.arange(a, b)) for a, b in itertools.pairwise(bounds)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(run, chunks))
+        result = _concat_steps([p for p, _ in parts])
+        over = sum(n for _, n in parts)
     else:
-        idx = np.arange(len(plans))
-    if objective == "tokens_per_s":
-        key = -result.tokens_per_s[idx]
-    else:
-        key = -result.tokens_per_s_per_gpu[idx]
-    order = idx[np.argsort(key, kind="stable")]
-    feasible = _take_steps(result, order) if len(order) else None
-    pareto = _pareto(feasible, capacity) if feasible is not None else np.zeros(0, dtype=np.int64)
+        result, over = run(plans)
+    if over:
+        rejected[Infeasible.MEMORY.value] = over
+    key = -(result.tokens_per_s if objective == "tokens_per_s" else result.tokens_per_s_per_gpu)
+    order = np.argsort(key, kind="stable")
+    front = _pareto(result, capacity)
+    # Keep the best plans and the Pareto front; the rest is only counted.
+    top = order[:keep_top]
+    extra = np.setdiff1d(front, top)
+    kept = np.concatenate([top, extra[np.argsort(key[extra], kind="stable")]]) if len(extra) else top
+    kept = kept[np.argsort(key[kept], kind="stable")]
+    feasible = _take_steps(result, kept) if len(kept) else None
+    pareto = np.flatnonzero(np.isin(kept, front))
     return SearchResult(
         candidates=total,
         rejected=rejected,
         feasible=feasible,
+        feasible_count=int(len(order)),
         pareto=pareto,
         elapsed_s=time.perf_counter() - t0,
         memory_capacity_bytes=capacity,
@@ -202,40 +234,63 @@ def search(
     )
 
 
-def _take_steps(result: StepBatch, index: np.ndarray) -> StepBatch:
-    from dataclasses import fields as dc_fields
-
-    from colossim.plan import MemoryBreakdown
-
+def _concat_steps(parts: list[StepBatch]) -> StepBatch:
     kw = {}
-    for f in dc_fields(result):
+    for f in fields(parts[0]):
+        vals = [getattr(p, f.name) for p in parts]
+        if isinstance(vals[0], np.ndarray):
+            kw[f.name] = np.concatenate(vals)
+        elif isinstance(vals[0], PlanBatch):
+            kw[f.name] = PlanBatch(**{g.name: np.concatenate([getattr(v, g.name) for v in vals]) for g in fields(vals[0])})
+        elif isinstance(vals[0], MemoryBreakdown):
+            kw[f.name] = MemoryBreakdown(**{g.name: np.concatenate([getattr(v, g.name) for v in vals]) for g in fields(vals[0])})
+    return StepBatch(**kw)
+
+
+def _take_steps(result: StepBatch, index: np.ndarray) -> StepBatch:
+    kw = {}
+    for f in fields(result):
         v = getattr(result, f.name)
         if isinstance(v, np.ndarray):
             kw[f.name] = v[index]
         elif isinstance(v, PlanBatch):
             kw[f.name] = v.take(index)
         elif isinstance(v, MemoryBreakdown):
-            kw[f.name] = MemoryBreakdown(**{g.name: getattr(v, g.name)[index] for g in dc_fields(v)})
+            kw[f.name] = MemoryBreakdown(**{g.name: getattr(v, g.name)[index] for g in fields(v)})
     return StepBatch(**kw)
 
 
 def _pareto(steps: StepBatch, capacity: float) -> np.ndarray:
     """Indices of plans not dominated on (tokens/s max, headroom max, GPUs used min).
 
-    With plans sorted by throughput (ties by headroom), plan i is dominated iff some
-    earlier plan uses no more GPUs and has at least its headroom. For each distinct GPU
-    count g, a running maximum of headroom over earlier plans using <= g GPUs decides
-    that in one vectorised pass (distinct GPU counts are few).
+    Two passes, both vectorised. (1) Within each GPU count, the 2-D front of
+    (tokens/s, headroom): sort by (GPUs, -tokens/s, -headroom) and keep plans whose
+    headroom beats the running maximum of their group (offsetting each group by a
+    constant larger than the headroom range lets one global running maximum work per
+    group). The 3-D front is a subset of the union of these. (2) On that small union,
+    plan i is dominated iff a faster-or-equal plan uses no more GPUs and has at least
+    its headroom: one running maximum per distinct GPU count.
     """
     tps = steps.tokens_per_s
     head = capacity - steps.memory.total
     gpus = steps.plans.num_gpus
-    order = np.lexsort((-head, -tps))
-    h, g = head[order], gpus[order]
-    on_front = np.zeros(len(order), dtype=bool)
-    for gv in np.unique(g):
-        masked = np.where(g <= gv, h, -np.inf)
+    if len(tps) == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((-head, -tps, gpus))
+    g = gpus[order]
+    group = np.concatenate(([0], np.cumsum(g[1:] != g[:-1])))
+    span = float(head.max() - head.min()) + 1.0
+    shifted = head[order] - head.min() + group * span
+    prev = np.concatenate(([-np.inf], np.maximum.accumulate(shifted)[:-1]))
+    first = np.concatenate(([True], g[1:] != g[:-1]))
+    cand = order[first | (shifted > prev)]
+    # pass 2 on the candidates
+    sub = cand[np.lexsort((-head[cand], -tps[cand]))]
+    h, gs = head[sub], gpus[sub]
+    on_front = np.zeros(len(sub), dtype=bool)
+    for gv in np.unique(gs):
+        masked = np.where(gs <= gv, h, -np.inf)
         prev_max = np.concatenate(([-np.inf], np.maximum.accumulate(masked)[:-1]))
-        sel = g == gv
+        sel = gs == gv
         on_front[sel] = h[sel] > prev_max[sel]
-    return order[on_front]
+    return sub[on_front]

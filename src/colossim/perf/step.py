@@ -101,8 +101,10 @@ def evaluate(
     stack: StackProfile,
     eff: Efficiency,
     network: Network,
+    memory: MemoryBreakdown | None = None,
 ) -> StepBatch:
-    """Step time, throughput, MFU and memory of every plan in ``plans``."""
+    """Step time, throughput, MFU and memory of every plan in ``plans`` (``memory``:
+    an already computed memory breakdown of the same plans, as the search has one)."""
     gpu = cluster.gpu
     tp, pp, dp, cp, ep, vp = (plans.tp, plans.pp, plans.dp, plans.cp, plans.ep, plans.vp)
     mb, rc, sh = plans.micro_batch, plans.recompute, plans.sharding
@@ -273,7 +275,8 @@ def evaluate(
     mfu = flops_tok * tps_gpu / mm_peak
     hfu = (flops_tok + recompute_flops_tok) * tps_gpu / mm_peak
 
-    memory = memory_breakdown(model, training, plans, stack, eff)
+    if memory is None:
+        memory = memory_breakdown(model, training, plans, stack, eff)
     return StepBatch(
         plans=plans,
         compute_s=m * compute_mb,

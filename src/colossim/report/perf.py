@@ -81,7 +81,7 @@ def estimate_tables(est: Estimate, ctx: Context, *, breakdown: bool = True) -> l
 def search_to_json(res: SearchResult, top: list[Estimate]) -> dict:
     return {
         "candidates": res.candidates,
-        "feasible": 0 if res.feasible is None else len(res.feasible),
+        "feasible": res.feasible_count,
         "rejected": res.rejected,
         "elapsed_s": res.elapsed_s,
         "plans_per_s": res.candidates / res.elapsed_s if res.elapsed_s > 0 else None,

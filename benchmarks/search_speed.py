@@ -1,0 +1,79 @@
+"""Plan-search speed: plans evaluated per second and wall time of three full searches.
+
+    python benchmarks/search_speed.py [--format json] [--repeat 3]
+
+(a) GPT-3 175B on 1,024 A100 80GB, global batch 1,536; (b) the built-in Grok-1 scenario
+on 100,000 H100; (c) a 1.8T-parameter MoE on 1,000,000 GB200. Reports the median of
+``--repeat`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+from colossim.api import cluster_for, context, plan_search
+from colossim.hardware import gpu
+from colossim.model import preset
+from colossim.scenario.build import build_context, build_space
+from colossim.scenario.load import load_scenario
+from colossim.search import SearchSpace
+from colossim.workload import Training
+
+
+def cases():
+    gpt3 = context(
+        preset("gpt3-175b"),
+        Training(seq_len=2048, global_batch=1536, tokens=300e9, precision="bf16", framework="megatron"),
+        cluster_for(gpu("a100-sxm-80gb"), 1024),
+    )
+    sc = load_scenario().scenario
+    grok = build_context(sc)
+    moe = context(
+        preset("moe-1.8t"),
+        Training(seq_len=8192, global_batch=16384, tokens=30e12, precision="fp8", framework="megatron"),
+        cluster_for(gpu("gb200"), 1_000_000),
+    )
+    return {
+        "gpt3-1024-a100": (gpt3, SearchSpace(batch_tolerance=0.0)),
+        "grok1-100k-h100": (grok, build_space(sc)),
+        "moe1.8t-1m-gb200": (moe, SearchSpace(batch_tolerance=0.1, allow_idle=True)),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--format", choices=["text", "json"], default="text")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    searches, plans, seconds = {}, 0, 0.0
+    detail = {}
+    for name, (ctx, space) in cases().items():
+        times = []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            res = plan_search(ctx, space)
+            times.append(time.perf_counter() - t0)
+        med = statistics.median(times)
+        searches[name] = med
+        plans += res.candidates
+        seconds += med
+        best = res.feasible
+        detail[name] = {
+            "candidates": res.candidates,
+            "feasible": res.feasible_count,
+            "best_tokens_per_s_per_gpu": None if best is None else float(best.tokens_per_s_per_gpu[0]),
+        }
+    out = {"plans_per_s": plans / seconds, "searches": searches}
+    if args.format == "json":
+        print(json.dumps(out))
+    else:
+        print(f"plans evaluated per second: {out['plans_per_s']:,.0f}")
+        for k, v in searches.items():
+            print(f"  {k:18s} {v:6.3f} s  ({detail[k]['candidates']:,} candidates, {detail[k]['feasible']:,} feasible)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,552 @@
+"""Grid connection + battery: dispatch simulation and battery sizing.
+
+The utility sets two limits on the facility's grid draw: an import limit (W) and a ramp-rate
+limit (W/s) (facts.md 3.1: utility specs are ramp rates in MW/s and a dynamic power range).
+A battery (e.g. Tesla Megapacks, facts.md 3.2) supplies or absorbs the difference between the
+facility load and the grid draw.
+
+Dispatch policy (causal, W):
+
+1. Grid plan: a causal moving average of the load over a window long enough that the
+   plan's ramp cannot exceed ``(1 - recharge_ramp_share) x ramp limit``, capped at the import
+   limit. Moving-average smoothing is the standard battery smoothing scheme for fluctuating
+   loads; the slope bound follows from |mean_k - mean_{k-1}| = |L_k - L_{k-w}| / w.
+2. Recharge: every ``dispatch_interval_s`` the energy-management system sets a recharge
+   power r = (target SoC - SoC) / recharge_time_s and ramps to it linearly within its share
+   of the ramp budget; grid draw = clip(plan + r, 0, import limit).
+3. Battery power = load - grid draw, clipped to the battery's power rating; the state of
+   charge integrates it, clipped to [0, capacity]. Round-trip efficiency is split evenly:
+   sqrt(rte) on charge and sqrt(rte) on discharge.
+4. Where the battery cannot deliver (power rating, empty or full), the grid takes the rest:
+   the actual grid draw is load - delivered battery power, and the limits are checked on it.
+
+Within one dispatch interval the state of charge is a doubly bounded cumulative sum; it is
+computed without a per-bin loop (see :func:`_bounded_cumsum`), so the Python loop runs over
+dispatch intervals (1,440 a day), not over the 864,000 bins of a day at 100 ms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from colossim.catalog import load_catalog, lookup
+from colossim.errors import InputError
+from colossim.power.model import ClusterPower, PowerConfig, StepPhases, cluster_power
+from colossim.power.trace import Outages, PowerTrace, TraceConfig, power_trace
+
+__all__ = [
+    "BatterySizing",
+    "BatterySpec",
+    "FacilityConfig",
+    "FacilityResult",
+    "GridConfig",
+    "GridResult",
+    "battery_spec",
+    "grid_config",
+    "simulate_facility",
+    "simulate_grid",
+    "size_battery",
+]
+
+_J_PER_MWH = 3.6e9
+_W_PER_MW = 1e6
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatterySpec:
+    """One battery unit (catalog ``batteries.yaml``).
+
+    Args:
+        id: catalog id.
+        name: product name.
+        power_w: rated charge/discharge power per unit, W.
+        energy_j: usable energy per unit, J.
+        round_trip_efficiency: AC-to-AC round-trip efficiency (0, 1].
+        price_usd: price per unit without installation, USD.
+        installed_price_usd: price per unit installed, USD.
+        opex_usd_per_year: maintenance per unit per year, USD.
+        lifetime_years: service life, years.
+    """
+
+    id: str
+    name: str
+    power_w: float
+    energy_j: float
+    round_trip_efficiency: float
+    price_usd: float
+    installed_price_usd: float
+    opex_usd_per_year: float
+    lifetime_years: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.round_trip_efficiency <= 1:
+            raise InputError(
+                f"battery {self.id}.round_trip_efficiency",
+                "must be in (0, 1]",
+                value=self.round_trip_efficiency,
+            )
+        if self.power_w <= 0 or self.energy_j <= 0:
+            raise InputError(f"battery {self.id}", "power and energy must be > 0")
+
+
+def battery_spec(battery_id: str, *, field: str = "facility.battery") -> BatterySpec:
+    """Look up a battery unit in ``catalog/batteries.yaml`` (unknown id: :class:`InputError`)."""
+    v = lookup("batteries", battery_id, field=field).values
+    return BatterySpec(
+        id=battery_id,
+        name=str(v["name"]),
+        power_w=float(v["power_mw"]) * _W_PER_MW,
+        energy_j=float(v["energy_mwh"]) * _J_PER_MWH,
+        round_trip_efficiency=float(v["round_trip_efficiency"]),
+        price_usd=float(v["price_usd"]),
+        installed_price_usd=float(v["installed_price_usd"]),
+        opex_usd_per_year=float(v["opex_usd_per_year"]),
+        lifetime_years=float(v["lifetime_years"]),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GridConfig:
+    """Grid limits and the battery dispatch policy.
+
+    Args:
+        grid_limit_w: maximum grid import, W.
+        ramp_limit_w_per_s: maximum change of grid import, W/s (None: no limit).
+        target_soc_frac: state of charge the dispatcher holds, fraction of capacity.
+        recharge_time_s: time constant of the state-of-charge controller, s.
+        dispatch_interval_s: how often the recharge set-point is updated, s.
+        recharge_ramp_share: share of the ramp budget reserved for recharge changes (0, 1).
+    """
+
+    grid_limit_w: float
+    ramp_limit_w_per_s: float | None
+    target_soc_frac: float
+    recharge_time_s: float
+    dispatch_interval_s: float
+    recharge_ramp_share: float
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("facility.grid_mw", self.grid_limit_w, "must be > 0"),
+            ("facility.recharge_time_s", self.recharge_time_s, "must be > 0"),
+            ("facility.dispatch_interval_s", self.dispatch_interval_s, "must be > 0"),
+        )
+        for field, value, rule in checks:
+            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise InputError(field, rule, value=value)
+        ramp = self.ramp_limit_w_per_s
+        if ramp is not None and (not math.isfinite(ramp) or ramp <= 0):
+            raise InputError(
+                "facility.grid_ramp_mw_per_s", "must be > 0 (or omitted: no limit)", value=ramp
+            )
+        if not 0 <= self.target_soc_frac <= 1:
+            raise InputError(
+                "facility.target_soc_frac", "must be in [0, 1]", value=self.target_soc_frac
+            )
+        if not 0 < self.recharge_ramp_share < 1:
+            raise InputError(
+                "facility.recharge_ramp_share",
+                "must be in (0, 1)",
+                value=self.recharge_ramp_share,
+            )
+
+
+def grid_config(
+    *,
+    grid_limit_w: float,
+    ramp_limit_w_per_s: float | None = None,
+    target_soc_frac: float | None = None,
+    recharge_time_s: float | None = None,
+    dispatch_interval_s: float | None = None,
+    recharge_ramp_share: float | None = None,
+) -> GridConfig:
+    """:class:`GridConfig` with the dispatch defaults of ``power.yaml`` ``ems-default``."""
+    d = load_catalog("power")["ems-default"].values
+
+    def pick(value: float | None, key: str) -> float:
+        return float(d[key]) if value is None else value
+
+    return GridConfig(
+        grid_limit_w=grid_limit_w,
+        ramp_limit_w_per_s=ramp_limit_w_per_s,
+        target_soc_frac=pick(target_soc_frac, "target_soc_frac"),
+        recharge_time_s=pick(recharge_time_s, "recharge_time_s"),
+        dispatch_interval_s=pick(dispatch_interval_s, "dispatch_interval_s"),
+        recharge_ramp_share=pick(recharge_ramp_share, "recharge_ramp_share"),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GridResult:
+    """Outcome of one grid + battery simulation (arrays are per bin, read-only).
+
+    Attributes:
+        resolution_s: bin width, s.
+        battery_units: units simulated.
+        battery_power_w / battery_energy_j: total rated power (W) and capacity (J).
+        grid_w: actual grid import per bin, W.
+        battery_w: battery output per bin, W (> 0 discharging, < 0 charging).
+        soc_j: state of charge at the end of each bin, J.
+        violation: bins where the grid draw broke the import or the ramp limit.
+        over_limit_bins / ramp_violation_bins: counts of each kind.
+        max_grid_w: highest grid import, W.
+        max_ramp_w_per_s: fastest change of grid import, W/s.
+        unserved_energy_j: energy the battery could not supply (the grid took it), J.
+        unabsorbed_energy_j: energy the battery could not absorb (grid fell below plan), J.
+        discharged_energy_j / charged_energy_j: battery throughput at its terminals, J.
+        ok: no violation anywhere.
+    """
+
+    resolution_s: float
+    battery_units: int
+    battery_power_w: float
+    battery_energy_j: float
+    grid_w: np.ndarray
+    battery_w: np.ndarray
+    soc_j: np.ndarray
+    violation: np.ndarray
+    over_limit_bins: int
+    ramp_violation_bins: int
+    max_grid_w: float
+    max_ramp_w_per_s: float
+    unserved_energy_j: float
+    unabsorbed_energy_j: float
+    discharged_energy_j: float
+    charged_energy_j: float
+    ok: bool
+
+
+def _smoothed_plan(load_w: np.ndarray, max_step_w: float, cap_w: float) -> np.ndarray:
+    """Causal moving average of the load whose bin-to-bin change is <= ``max_step_w``, capped.
+
+    Window w = ceil(span / max_step_w) bins; the load before t=0 is taken equal to its first
+    value (steady state), so the bound also holds at the start.
+    """
+    span = float(load_w.max() - load_w.min())
+    if not math.isfinite(max_step_w) or span <= max_step_w:
+        return np.minimum(load_w, cap_w)
+    w = math.ceil(span / max_step_w)
+    n = load_w.size
+    padded = np.concatenate((np.full(w, load_w[0]), load_w))
+    csum = np.concatenate(([0.0], np.cumsum(padded)))
+    plan = (csum[w + 1 : w + 1 + n] - csum[1 : n + 1]) / w
+    return np.minimum(plan, cap_w)
+
+
+def _bounded_cumsum(s0: float, delta: np.ndarray, cap: float) -> np.ndarray:
+    """s_k = clip(s_{k-1} + delta_k, 0, cap), s_{-1} = s0, without a per-element loop.
+
+    A walk reflected at one barrier has a closed form (Skorokhod): reflected at the top,
+    s_k = a_k - max(0, max_{j<=k} (a_j - cap)) with a_k = s0 + cumsum(delta); reflected at
+    the bottom, s_k = a_k - min(0, min_{j<=k} a_j). The two-barrier walk equals the
+    top-reflected walk until it first falls below 0, then the bottom-reflected walk (from 0)
+    until it first exceeds cap, and so on. Each switch is a full empty/full swing of the
+    battery (hours for grid batteries), so the loop runs a handful of times.
+    """
+    n = delta.size
+    out = np.empty(n)
+    pos = 0
+    s = s0
+    top = True
+    while pos < n:
+        a = s + np.cumsum(delta[pos:])
+        if top:
+            path = a - np.maximum.accumulate(np.maximum(a - cap, 0.0))
+            crossed = path < 0.0
+        else:
+            path = a - np.minimum.accumulate(np.minimum(a, 0.0))
+            crossed = path > cap
+        k = int(np.argmax(crossed))
+        if not crossed[k]:
+            out[pos:] = path
+            break
+        out[pos : pos + k] = path[:k]
+        s = 0.0 if top else cap
+        out[pos + k] = s
+        pos += k + 1
+        top = not top
+    return np.clip(out, 0.0, cap, out=out)  # round-off of a - (a - cap)
+
+
+def _check_load(load_w: np.ndarray, grid: GridConfig) -> None:
+    if load_w.ndim != 1 or load_w.size == 0:
+        raise InputError("load_w", "must be a non-empty 1-D array of facility power (W)")
+    if not np.all(np.isfinite(load_w)) or load_w.min() < 0:
+        raise InputError("load_w", "must be finite and >= 0")
+    low = float(load_w.min())
+    if grid.grid_limit_w < low:
+        raise InputError(
+            "facility.grid_mw",
+            "is below the cluster's lowest (idle) facility power: the grid could never "
+            "carry the load, whatever the battery",
+            value=grid.grid_limit_w / _W_PER_MW,
+            fix=f"raise it above {low / _W_PER_MW:.3f} MW",
+        )
+
+
+def simulate_grid(
+    load_w: np.ndarray,
+    *,
+    resolution_s: float,
+    grid: GridConfig,
+    battery: BatterySpec | None,
+    units: int,
+) -> GridResult:
+    """Dispatch ``units`` battery units against a facility load trace.
+
+    Args:
+        load_w: facility power per bin, W.
+        resolution_s: bin width, s.
+        grid: grid limits and dispatch policy.
+        battery: battery unit (None: no battery, ``units`` must be 0).
+        units: number of units (0 = no battery).
+
+    Returns:
+        Grid draw, battery power, state of charge and limit violations per bin.
+    """
+    load = np.asarray(load_w, dtype=float)
+    _check_load(load, grid)
+    if not isinstance(units, int | np.integer) or units < 0:
+        raise InputError("facility.battery_units", "must be an integer >= 0", value=units)
+    if not math.isfinite(resolution_s) or resolution_s <= 0:
+        raise InputError("facility.trace.resolution_s", "must be > 0", value=resolution_s)
+    if battery is None and units:
+        raise InputError("facility.battery", "battery_units > 0 needs a battery id", value=units)
+    n = load.size
+    dt = resolution_s
+    cap_w = grid.grid_limit_w
+    step_w = math.inf if grid.ramp_limit_w_per_s is None else grid.ramp_limit_w_per_s * dt
+    p_w = 0.0 if battery is None else units * battery.power_w
+    cap_j = 0.0 if battery is None else units * battery.energy_j
+    # Round-trip efficiency split evenly: sqrt(rte) on charge and on discharge.
+    eta = 1.0 if battery is None else math.sqrt(battery.round_trip_efficiency)
+
+    plan = _smoothed_plan(load, step_w * (1.0 - grid.recharge_ramp_share), cap_w)
+    if units == 0 or battery is None:
+        planned = plan
+        soc = np.zeros(n)
+        delivered = np.zeros(n)
+    else:
+        planned = np.empty(n)
+        soc = np.empty(n)
+        seg = max(1, round(grid.dispatch_interval_s / dt))
+        frac = np.arange(1, seg + 1, dtype=float) / seg
+        r_step_w = grid.recharge_ramp_share * step_w * seg  # max set-point change per interval
+        target_j = grid.target_soc_frac * cap_j
+        s = target_j
+        r_prev = 0.0
+        for i0 in range(0, n, seg):
+            i1 = min(i0 + seg, n)
+            m = i1 - i0
+            # Proportional state-of-charge control, limited by rating and ramp share.
+            r_new = min(max((target_j - s) / grid.recharge_time_s, -p_w), p_w)
+            r_new = min(max(r_new, r_prev - r_step_w), r_prev + r_step_w)
+            g = np.clip(plan[i0:i1] + (r_prev + (r_new - r_prev) * frac[:m]), 0.0, cap_w)
+            planned[i0:i1] = g
+            b = np.clip(load[i0:i1] - g, -p_w, p_w)
+            # SoC change: discharge b > 0 draws b/eta from the cells, charge stores |b| eta.
+            d_soc = np.where(b > 0, b * (-dt / eta), b * (-dt * eta))
+            seg_soc = _bounded_cumsum(s, d_soc, cap_j)
+            soc[i0:i1] = seg_soc
+            s = float(seg_soc[-1])
+            r_prev = r_new
+        d_soc = np.diff(soc, prepend=target_j)
+        delivered = np.where(d_soc < 0, d_soc * (-eta / dt), d_soc * (-1.0 / (eta * dt)))
+
+    grid_w = load - delivered
+    tol_w = 1e-6 * cap_w
+    over = grid_w > cap_w + tol_w
+    ramp_w = np.diff(grid_w, prepend=min(load[0], cap_w))
+    ramp_bad = np.abs(ramp_w) > step_w + tol_w
+    shortfall = (load - planned) - delivered  # > 0: battery failed to supply, < 0: to absorb
+    shortfall[np.abs(shortfall) <= tol_w] = 0.0  # round-off of the SoC <-> power conversion
+    violation = over | ramp_bad
+    for arr in (grid_w, delivered, soc, violation):
+        arr.flags.writeable = False
+    return GridResult(
+        resolution_s=dt,
+        battery_units=int(units),
+        battery_power_w=p_w,
+        battery_energy_j=cap_j,
+        grid_w=grid_w,
+        battery_w=delivered,
+        soc_j=soc,
+        violation=violation,
+        over_limit_bins=int(over.sum()),
+        ramp_violation_bins=int(ramp_bad.sum()),
+        max_grid_w=float(grid_w.max()),
+        max_ramp_w_per_s=float(np.abs(ramp_w).max() / dt),
+        unserved_energy_j=float(np.clip(shortfall, 0.0, None).sum() * dt),
+        unabsorbed_energy_j=float(np.clip(-shortfall, 0.0, None).sum() * dt),
+        discharged_energy_j=float(np.clip(delivered, 0.0, None).sum() * dt),
+        charged_energy_j=float(np.clip(-delivered, 0.0, None).sum() * dt),
+        ok=not bool(violation.any()),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatterySizing:
+    """Smallest battery that keeps the grid draw inside its limits.
+
+    Attributes:
+        battery: the unit.
+        units: smallest number of units with no violation (the largest tried if infeasible).
+        power_w / energy_j: total rated power (W) and capacity (J) of ``units``.
+        feasible: a battery of at most ``max_units`` units meets the limits.
+        result: simulation with ``units`` units.
+        one_less: simulation with ``units - 1`` units (violates), None if ``units`` is 0.
+        simulations: dispatch simulations run.
+    """
+
+    battery: BatterySpec
+    units: int
+    power_w: float
+    energy_j: float
+    feasible: bool
+    result: GridResult
+    one_less: GridResult | None
+    simulations: int
+
+
+def size_battery(
+    load_w: np.ndarray,
+    *,
+    resolution_s: float,
+    grid: GridConfig,
+    battery: BatterySpec,
+    max_units: int = 100_000,
+) -> BatterySizing:
+    """Fewest battery units for which :func:`simulate_grid` reports no violation.
+
+    Doubling search for a feasible count, then bisection between the last infeasible and the
+    first feasible count; the answer ``u`` is feasible and ``u - 1`` is not, both simulated.
+
+    Args:
+        load_w: facility power per bin, W.
+        resolution_s: bin width, s.
+        grid: grid limits and dispatch policy.
+        battery: battery unit.
+        max_units: give up (``feasible=False``) above this many units.
+    """
+    runs: dict[int, GridResult] = {}
+
+    def run(units: int) -> GridResult:
+        if units not in runs:
+            runs[units] = simulate_grid(
+                load_w, resolution_s=resolution_s, grid=grid, battery=battery, units=units
+            )
+        return runs[units]
+
+    if run(0).ok:
+        best, feasible = 0, True
+    else:
+        lo, hi = 0, 1
+        while not run(hi).ok and hi < max_units:
+            lo, hi = hi, min(2 * hi, max_units)
+        feasible = run(hi).ok
+        if feasible:
+            while hi - lo > 1:  # invariant: lo violates, hi does not
+                mid = (lo + hi) // 2
+                if run(mid).ok:
+                    hi = mid
+                else:
+                    lo = mid
+        best = hi
+    one_less = run(best - 1) if best > 0 and feasible else None
+    return BatterySizing(
+        battery=battery,
+        units=best,
+        power_w=best * battery.power_w,
+        energy_j=best * battery.energy_j,
+        feasible=feasible,
+        result=runs[best],
+        one_less=one_less,
+        simulations=len(runs),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FacilityConfig:
+    """Facility part of a scenario, resolved (built by ``scenario.facility``).
+
+    Args:
+        power: power model inputs.
+        trace: trace length and resolution.
+        grid: grid limits and dispatch policy (None: no grid/battery simulation).
+        battery: battery unit (None: no battery).
+        battery_units: fixed unit count, or None to size the battery.
+        max_battery_units: sizing gives up above this many units.
+    """
+
+    power: PowerConfig
+    trace: TraceConfig
+    grid: GridConfig | None = None
+    battery: BatterySpec | None = None
+    battery_units: int | None = None
+    max_battery_units: int = 100_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FacilityResult:
+    """Power model, trace and (optionally) grid + battery outcome."""
+
+    power: ClusterPower
+    trace: PowerTrace
+    battery: BatterySpec | None
+    grid: GridResult | None
+    sizing: BatterySizing | None
+
+    @property
+    def battery_units(self) -> int:
+        """Battery units simulated (0 without a battery)."""
+        return 0 if self.grid is None else self.grid.battery_units
+
+
+def simulate_facility(
+    config: FacilityConfig,
+    phases: StepPhases,
+    *,
+    outages: Outages | None = None,
+) -> FacilityResult:
+    """Power per phase -> power trace -> grid + battery (fixed or sized).
+
+    Args:
+        config: resolved facility configuration.
+        phases: split of one training step, s.
+        outages: job outages over the trace (from the campaign model), optional.
+    """
+    power = cluster_power(config.power, phases)
+    trace = power_trace(power, config.trace, outages=outages)
+    grid = sizing = None
+    if config.grid is not None:
+        if config.battery is None:
+            grid = simulate_grid(
+                trace.power_w,
+                resolution_s=trace.resolution_s,
+                grid=config.grid,
+                battery=None,
+                units=0,
+            )
+        elif config.battery_units is None:
+            sizing = size_battery(
+                trace.power_w,
+                resolution_s=trace.resolution_s,
+                grid=config.grid,
+                battery=config.battery,
+                max_units=config.max_battery_units,
+            )
+            grid = sizing.result
+        else:
+            grid = simulate_grid(
+                trace.power_w,
+                resolution_s=trace.resolution_s,
+                grid=config.grid,
+                battery=config.battery,
+                units=config.battery_units,
+            )
+    return FacilityResult(
+        power=power, trace=trace, battery=config.battery, grid=grid, sizing=sizing
+    )

@@ -1,0 +1,186 @@
+"""Scenario sections ``facility:`` and ``cost:`` (pydantic v2), and their conversion to the
+core configs of :mod:`colossim.power` and :mod:`colossim.cost`.
+
+Example::
+
+    facility: {cooling: liquid, grid_mw: 150, grid_ramp_mw_per_s: 2, battery: megapack-2xl-2h,
+               battery_units: size, trace_duration_s: 86400}
+    cost: {electricity: tn-industrial-2023, lifetime_years: 5}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from colossim.cost import CostConfig, cost_config
+from colossim.power.grid import FacilityConfig, battery_spec, grid_config
+from colossim.power.model import power_config
+from colossim.power.trace import trace_config
+
+__all__ = ["CostSection", "FacilitySection"]
+
+_W_PER_MW = 1e6
+
+
+class FacilitySection(BaseModel):
+    """Facility: cooling/PUE, grid connection, battery, power-trace settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cooling: str = Field(
+        "liquid",
+        description="PUE profile in catalog power.yaml (liquid, liquid-adiabatic, immersion, "
+        "air, enterprise); ignored when pue is given",
+    )
+    pue: float | None = Field(
+        None, ge=1.0, le=3.0, description="power usage effectiveness (facility / IT power)"
+    )
+    grid_mw: float | None = Field(
+        None, gt=0, description="grid import limit, MW; omit to skip the grid/battery simulation"
+    )
+    grid_ramp_mw_per_s: float | None = Field(
+        None, gt=0, description="grid ramp-rate limit, MW/s; omit for no ramp limit"
+    )
+    battery: str | None = Field(
+        "megapack-2xl-2h", description="battery unit id in catalog batteries.yaml; null: none"
+    )
+    battery_units: Annotated[int, Field(ge=0)] | Literal["size"] = Field(
+        "size",
+        description="battery units installed, or 'size' for the fewest that keep the grid "
+        "inside its limits",
+    )
+    max_battery_units: int = Field(
+        100_000, gt=0, description="battery sizing gives up above this many units"
+    )
+    trace_resolution_s: float | None = Field(
+        None, gt=0, le=60, description="power-trace bin width, s (default 0.1)"
+    )
+    trace_duration_s: float = Field(
+        86_400.0, gt=0, description="power-trace length, s (default one day)"
+    )
+    restart_ramp_s: float | None = Field(
+        None, ge=0, description="ramp from idle back to full power after an outage, s"
+    )
+    target_soc_frac: float | None = Field(
+        None, ge=0, le=1, description="state of charge the battery dispatcher holds (fraction)"
+    )
+    recharge_time_s: float | None = Field(
+        None, gt=0, description="time constant of the battery recharge controller, s"
+    )
+
+    def to_config(
+        self,
+        *,
+        gpu_id: str,
+        num_gpus: int,
+        gpus_per_node: int,
+        fabric_power_w: float | None = None,
+        gpu_tdp_w: float | None = None,
+    ) -> FacilityConfig:
+        """Resolve against the catalogs.
+
+        Args:
+            gpu_id: GPU catalog id.
+            num_gpus: GPUs in the cluster.
+            gpus_per_node: GPUs per server.
+            fabric_power_w: fabric power from its bill of materials, W (None: estimate).
+            gpu_tdp_w: GPU TDP override, W.
+        """
+        power = power_config(
+            gpu_id=gpu_id,
+            num_gpus=num_gpus,
+            gpus_per_node=gpus_per_node,
+            fabric_power_w=fabric_power_w,
+            cooling=self.cooling,
+            pue=self.pue,
+            gpu_tdp_w=gpu_tdp_w,
+        )
+        trace = trace_config(
+            duration_s=self.trace_duration_s,
+            resolution_s=self.trace_resolution_s,
+            restart_ramp_s=self.restart_ramp_s,
+        )
+        grid = None
+        if self.grid_mw is not None:
+            grid = grid_config(
+                grid_limit_w=self.grid_mw * _W_PER_MW,
+                ramp_limit_w_per_s=(
+                    None if self.grid_ramp_mw_per_s is None else self.grid_ramp_mw_per_s * _W_PER_MW
+                ),
+                target_soc_frac=self.target_soc_frac,
+                recharge_time_s=self.recharge_time_s,
+            )
+        battery = None if self.battery is None else battery_spec(self.battery)
+        return FacilityConfig(
+            power=power,
+            trace=trace,
+            grid=grid,
+            battery=battery,
+            battery_units=None if self.battery_units == "size" else self.battery_units,
+            max_battery_units=self.max_battery_units,
+        )
+
+
+class CostSection(BaseModel):
+    """Cost: prices and lifetimes (defaults from catalog prices.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    electricity: str = Field(
+        "us-industrial-2024",
+        description="electricity price preset in prices.yaml (tn-industrial-2023, "
+        "us-industrial-2024, us-industrial-2025, semianalysis)",
+    )
+    energy_usd_per_kwh: float | None = Field(
+        None, ge=0, le=10, description="electricity price, USD per kWh (overrides electricity)"
+    )
+    server_usd: float | None = Field(
+        None, gt=0, description="price of one server (or NVL72 rack), USD"
+    )
+    gpus_per_server: int | None = Field(
+        None, gt=0, description="GPUs in one priced server (with server_usd; default 8)"
+    )
+    lifetime_years: float | None = Field(
+        None, gt=0, le=30, description="server depreciation period, years (default 5)"
+    )
+    facility_usd_per_mw: float | None = Field(
+        None, ge=0, description="facility capex per MW of nameplate IT power, USD"
+    )
+    maintenance_frac_per_year: float | None = Field(
+        None, ge=0, le=1, description="yearly maintenance as a share of IT capex"
+    )
+
+    def to_config(
+        self,
+        *,
+        gpu_id: str,
+        num_gpus: int,
+        fabric_cost_usd: float | None = None,
+        battery_id: str | None = None,
+        battery_units: int = 0,
+    ) -> CostConfig:
+        """Resolve against the catalogs.
+
+        Args:
+            gpu_id: GPU catalog id.
+            num_gpus: GPUs in the cluster.
+            fabric_cost_usd: fabric bill-of-materials cost, USD (None: estimate).
+            battery_id: battery unit id (from the facility result), if any.
+            battery_units: battery units (from the facility result: fixed or sized).
+        """
+        return cost_config(
+            gpu_id=gpu_id,
+            num_gpus=num_gpus,
+            fabric_cost_usd=fabric_cost_usd,
+            server_usd=self.server_usd,
+            gpus_per_server=self.gpus_per_server,
+            electricity=self.electricity,
+            energy_usd_per_kwh=self.energy_usd_per_kwh,
+            lifetime_years=self.lifetime_years,
+            facility_usd_per_mw=self.facility_usd_per_mw,
+            maintenance_frac_per_year=self.maintenance_frac_per_year,
+            battery_id=battery_id,
+            battery_units=battery_units,
+        )

@@ -1,0 +1,69 @@
+"""Every catalog figure has a source; the loader rejects unknown ids clearly."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from colossim.catalog import load_catalog, lookup
+from colossim.errors import InputError
+from colossim.hardware import gpu, gpu_ids
+
+CATALOGS = sorted(
+    p.name.removesuffix(".yaml") for p in resources.files("colossim.catalog").iterdir() if p.name.endswith(".yaml")
+)
+
+REQUIRED_GPUS = [
+    "a100-sxm-40gb", "a100-sxm-80gb", "h100-sxm-80gb", "h100-sxm-96gb-500w", "h100-sxm-95gb-lowtdp",
+    "h800-sxm-80gb", "h200-sxm-141gb", "b200", "gb200", "gb300", "mi300x",
+]  # fmt: skip
+
+
+def _numeric_fields(values: dict) -> list[str]:
+    """Top-level fields holding a number or a mapping/list containing numbers."""
+
+    def has_number(v: object) -> bool:
+        if isinstance(v, bool):
+            return False
+        if isinstance(v, int | float):
+            return True
+        if isinstance(v, dict):
+            return any(has_number(x) for x in v.values())
+        if isinstance(v, list):
+            return any(has_number(x) for x in v)
+        return False
+
+    return [str(k) for k, v in values.items() if has_number(v)]
+
+
+@pytest.mark.parametrize("name", CATALOGS)
+def test_every_figure_has_a_source(name: str) -> None:
+    for entry_id, entry in load_catalog(name).items():
+        assert entry.source.strip(), f"{name}:{entry_id} has an empty source"
+        for field in _numeric_fields(entry.values):
+            assert entry.source_of(field).strip(), f"{name}:{entry_id}.{field} has no source"
+        for field in entry.sources:
+            assert field in entry.values, f"{name}:{entry_id}: source for unknown field {field!r}"
+
+
+def test_required_gpus_present_with_positive_specs() -> None:
+    for gid in REQUIRED_GPUS:
+        g = gpu(gid)
+        assert g.peak("bf16") > 1e14 and g.hbm_bytes > 1e10 and g.hbm_bw_bytes_per_s > 1e12
+        assert g.scaleup_domain in (8, 72) and g.nic_bw_bytes_per_s > 0 and g.tdp_w > 0
+    assert gpu("gb200").scaleup_domain == 72 and gpu("h100-sxm-80gb").scaleup_domain == 8
+    assert gpu("b200").peak("fp4") > gpu("b200").peak("fp8") > gpu("b200").peak("bf16")
+    assert set(REQUIRED_GPUS) <= set(gpu_ids())
+
+
+def test_unknown_gpu_names_field_and_suggests() -> None:
+    with pytest.raises(InputError) as e:
+        lookup("gpus", "h100-sxm-80g", field="cluster.gpu")
+    msg = e.value.message()
+    assert "cluster.gpu" in msg and "h100-sxm-80g" in msg and "did you mean 'h100-sxm-80gb'" in msg
+
+
+def test_missing_precision_is_clear() -> None:
+    with pytest.raises(InputError, match="no fp8"):
+        gpu("a100-sxm-80gb").peak("fp8")
