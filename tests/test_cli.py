@@ -146,3 +146,27 @@ def test_validate_malformed_csv(tmp_path) -> None:
 def test_schema_is_json() -> None:
     r = run("schema")
     assert r.exit_code == 0 and "properties" in json.loads(r.stdout)
+
+
+@pytest.mark.parametrize(
+    ("command", "keys"),
+    [
+        ("fabric", ("tiers", "switches", "transceivers", "bisection_bw_bytes_per_s", "power_w", "cost_usd")),
+        ("power", ("it_power_w", "facility_power_w", "peak_swing_w", "battery_units", "energy_j")),
+        ("cost", ("capex_usd", "opex_usd_per_year", "usd_per_gpu_hour", "breakdown")),
+    ],
+)
+def test_facility_commands_on_default_scenario(command, keys) -> None:
+    r = run(command, "--format", "json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    for k in keys:
+        assert k in out, k
+    assert _finite(out)
+    if command == "fabric":
+        assert out["tiers"] == 3
+    if command == "power":
+        assert 120e6 <= out["facility_power_w"] <= 170e6
+    if command == "cost":
+        servers = {row["item"]: row for row in out["breakdown"]}["servers"]["capex_usd"]
+        assert 3e9 <= servers <= 4.5e9

@@ -155,7 +155,35 @@ def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     payload = estimate_to_json(best, ctx, scenario=loaded.scenario.name)
     payload["search"] = {"candidates": res.candidates, "rejected": res.rejected, "elapsed_s": res.elapsed_s}
     tables = estimate_tables(best, ctx, breakdown=False) + search_tables(res, top)[:1]
+    payload["facility"], summary = _facility_summary(loaded.scenario, ctx, best)
+    tables.append(summary)
     output(fmt, payload, tables)
+
+
+def _facility_summary(sc, ctx, est):
+    """Fabric, power and cost in a few figures (no trace simulation: `colossim power`)."""
+    from rich.table import Table
+
+    from colossim.scenario.build import build_cost, build_fabric, build_facility
+
+    f = build_fabric(sc, ctx)
+    pw = build_facility(sc, ctx, est, f, simulate=False)
+    cst = build_cost(sc, ctx, est, f, pw)
+    data = {
+        "fabric_tiers": f.tiers,
+        "fabric_switches": int(sum(f.switches_per_tier)),
+        "it_power_w": pw.nameplate_it_w,
+        "facility_power_w": pw.average_facility_w,
+        "peak_swing_w": pw.peak_swing_w,
+        "capex_usd": cst.capex_usd,
+        "usd_per_gpu_hour": cst.usd_per_gpu_hour,
+        "usd_per_run": cst.usd_per_run,
+    }
+    t = Table(title="Fabric, power and cost (see `colossim fabric|power|cost`)", show_header=False)
+    t.add_row("Fabric", f"{f.tiers} tiers, {data['fabric_switches']:,} switches")
+    t.add_row("Power", f"IT {pw.nameplate_it_w / 1e6:,.1f} MW nameplate, facility {pw.average_facility_w / 1e6:,.1f} MW average, swing {pw.peak_swing_w / 1e6:,.1f} MW")
+    t.add_row("Cost", f"capex ${cst.capex_usd / 1e9:,.2f}B, ${cst.usd_per_gpu_hour:,.2f}/GPU-hour" + (f", ${cst.usd_per_run / 1e6:,.0f}M per run" if cst.usd_per_run else ""))
+    return data, t
 
 
 @main.command()
@@ -208,6 +236,75 @@ def validate(csv_file: str, fmt: str, no_rows: bool) -> None:
 
     rep = validate_rows(read_runs(csv_file))
     output(fmt, validation_to_json(rep), validation_tables(rep, rows=not no_rows))
+
+
+def _best_estimate(loaded, ctx):
+    """The scenario's fixed plan, or the best plan the search finds."""
+    from colossim.api import estimate as run_estimate
+    from colossim.scenario.build import build_plan
+
+    p = build_plan(loaded.scenario, ctx)
+    if p is not None:
+        return run_estimate(ctx, p)
+    res = _search_or_fail(loaded, ctx)
+    return _top_estimates(res, ctx, 1)[0]
+
+
+@main.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False))
+@FORMAT
+@SET
+@click.option("--size-bytes", type=click.FloatRange(min=1), default=2**30, show_default=True, help="message size for the bus-bandwidth table")
+@handle_errors
+def fabric(scenario: str | None, fmt: str, overrides: tuple[str, ...], size_bytes: float) -> None:
+    """Scale-out fabric of SCENARIO: tiers, switches, optics, power, cost, bus bandwidth."""
+    from colossim.fabric import bus_bandwidth_table
+    from colossim.report.fabric import fabric_tables, fabric_to_json
+    from colossim.scenario.build import build_fabric
+
+    loaded, ctx = _load(scenario, overrides)
+    f = build_fabric(loaded.scenario, ctx)
+    bus = bus_bandwidth_table(f, size_bytes)
+    output(fmt, fabric_to_json(f, bus), fabric_tables(f, bus))
+
+
+@main.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False))
+@FORMAT
+@SET
+@handle_errors
+def power(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
+    """Power per phase, power swings, grid + battery sizing and energy for SCENARIO."""
+    from colossim.report.power import power_tables, power_to_json
+    from colossim.scenario.build import build_fabric, build_facility
+
+    loaded, ctx = _load(scenario, overrides)
+    est = _best_estimate(loaded, ctx)
+    f = build_fabric(loaded.scenario, ctx)
+    result = build_facility(loaded.scenario, ctx, est, f)
+    output(fmt, power_to_json(result), power_tables(result))
+
+
+@main.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False))
+@FORMAT
+@SET
+@handle_errors
+def cost(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
+    """Capex, opex, $ per GPU-hour and $ per training run for SCENARIO."""
+    from colossim.report.cost import cost_tables, cost_to_json
+    from colossim.scenario.build import build_cost, build_fabric, build_facility
+
+    loaded, ctx = _load(scenario, overrides)
+    est = _best_estimate(loaded, ctx)
+    f = build_fabric(loaded.scenario, ctx)
+    fac = build_facility(loaded.scenario, ctx, est, f)
+    units = fac.grid.units if getattr(fac, "grid", None) is not None and hasattr(fac.grid, "units") else 0
+    result = build_cost(
+        loaded.scenario, ctx, est, f, fac.power,
+        battery_id=loaded.scenario.facility.battery, battery_units=int(units or 0),
+    )  # fmt: skip
+    output(fmt, cost_to_json(result), cost_tables(result))
 
 
 @main.command()

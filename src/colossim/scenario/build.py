@@ -56,3 +56,59 @@ def build_plan(sc: Scenario, ctx: Context) -> Plan | None:
 def build_space(sc: Scenario) -> SearchSpace:
     s = sc.search
     return SearchSpace(batch_tolerance=s.batch_tolerance, allow_idle=s.allow_idle, max_tp=s.max_tp)
+
+
+def build_fabric(sc: Scenario, ctx: Context):
+    """The scale-out fabric of the scenario's cluster (bill of materials)."""
+    from colossim.fabric import build_fabric as _build
+
+    c = ctx.cluster
+    cfg = sc.cluster.fabric.to_config(
+        c.num_gpus, c.gpus_per_node, c.scaleup_domain, gpu=c.gpu.id, nic_gbit_per_s=sc.cluster.nic_gbit_per_s
+    )
+    return _build(cfg)
+
+
+def step_phases(est):
+    """Map a step-time breakdown to the power model's phases: GPUs computing, waiting on
+    exposed communication, or idle (pipeline bubble, optimizer, step overhead)."""
+    from colossim.power import StepPhases
+
+    b = est.time_breakdown_s
+    comm = sum(b[k] for k in ("tp_comm_exposed", "cp_comm_exposed", "ep_comm_exposed", "pp_p2p", "dp_comm_exposed"))
+    idle = b["pipeline_bubble"] + b["step_overhead"]
+    compute = max(est.step_time_s - comm - idle, 0.0)
+    return StepPhases(compute_s=compute, communication_s=comm, idle_s=idle)
+
+
+def build_facility(sc: Scenario, ctx: Context, est, fabric, *, simulate: bool = True):
+    """Power per phase (and, with ``simulate``, the trace and grid + battery)."""
+    from colossim.power import cluster_power, simulate_facility
+
+    c = ctx.cluster
+    cfg = sc.facility.to_config(
+        gpu_id=c.gpu.id, num_gpus=c.num_gpus, gpus_per_node=c.gpus_per_node, fabric_power_w=fabric.power_w
+    )
+    phases = step_phases(est)
+    if simulate:
+        return simulate_facility(cfg, phases)
+    return cluster_power(cfg.power, phases)
+
+
+def build_cost(sc: Scenario, ctx: Context, est, fabric, power, *, battery_id=None, battery_units=0):
+    """Capex, opex and $ per GPU-hour and per training run."""
+    from colossim.cost import cluster_cost
+
+    cfg = sc.cost.to_config(
+        gpu_id=ctx.cluster.gpu.id,
+        num_gpus=ctx.cluster.num_gpus,
+        fabric_cost_usd=fabric.cost_usd,
+        battery_id=battery_id,
+        battery_units=battery_units,
+    )
+    return cluster_cost(
+        cfg,
+        nameplate_it_w=power.nameplate_it_w,
+        average_facility_w=power.average_facility_w,
+        run_hours=est.days_to_train * 24 if est else None,
+    )

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from colossim.catalog import load_catalog
 from colossim.hardware import Precision
+from colossim.scenario.facility import CostSection, FacilitySection
+from colossim.scenario.fabric import FabricSection
 
 __all__ = ["ClusterSection", "PlanSection", "Scenario", "SearchSection", "WorkloadSection"]
 
@@ -49,6 +51,7 @@ class ClusterSection(_Section):
     nic_efficiency: float | None = Field(
         None, gt=0, le=1, description="achievable fraction of NIC line rate for collectives"
     )
+    fabric: FabricSection = Field(default_factory=FabricSection, description="scale-out network")
 
     @field_validator("gpu")
     @classmethod
@@ -140,3 +143,5 @@ class Scenario(_Section):
     workload: WorkloadSection
     plan: Annotated[Literal["search"] | PlanSection, Field(description="'search' or a fixed layout")] = "search"
     search: SearchSection = SearchSection()
+    facility: FacilitySection = Field(default_factory=FacilitySection, description="power, grid and battery")
+    cost: CostSection = Field(default_factory=CostSection, description="prices and amortisation")
