@@ -14,6 +14,7 @@ from colossim.catalog import load_catalog
 from colossim.hardware import Precision
 from colossim.scenario.facility import CostSection, FacilitySection
 from colossim.scenario.fabric import FabricSection
+from colossim.scenario.reliability import ReliabilitySection
 
 __all__ = ["ClusterSection", "PlanSection", "Scenario", "SearchSection", "WorkloadSection"]
 
@@ -143,5 +144,8 @@ class Scenario(_Section):
     workload: WorkloadSection
     plan: Annotated[Literal["search"] | PlanSection, Field(description="'search' or a fixed layout")] = "search"
     search: SearchSection = SearchSection()
+    reliability: ReliabilitySection = Field(
+        default_factory=ReliabilitySection, description="failures, checkpoints, restarts, spares"
+    )
     facility: FacilitySection = Field(default_factory=FacilitySection, description="power, grid and battery")
     cost: CostSection = Field(default_factory=CostSection, description="prices and amortisation")

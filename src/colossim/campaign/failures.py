@@ -1,0 +1,342 @@
+"""Failure model: per-component interruption rates scaled to a cluster, and closed forms.
+
+A *failure profile* (``catalog/reliability.yaml``, kind ``failure_profile``) gives, per cause,
+an interruption rate per unit-year of wall-clock exposure, where the unit is what the cause
+scales with (GPU, node, NIC, CPU, switch, or the job itself). Multiplying by the unit counts
+of a cluster (:class:`ClusterCounts`) gives the job-level rate of each cause, in 1/s.
+
+# MODEL: every cause is an independent Poisson process with a constant rate (no infant
+# mortality, no wear-out, no correlated failures); the sum of the causes is then Poisson with
+# the summed rate, and the mean time between interruptions (MTBI) is 1 / total rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from colossim.catalog import load_catalog, lookup
+from colossim.errors import InputError
+
+__all__ = [
+    "CauseRate",
+    "ClusterCounts",
+    "FailureCause",
+    "FailureProfile",
+    "FailureUnit",
+    "SECONDS_PER_YEAR",
+    "cause_rates",
+    "expected_interruptions",
+    "failure_profile",
+    "failure_profile_ids",
+    "mtbi_s",
+    "total_rate_per_s",
+    "unit_count",
+]
+
+# Julian year, the year used to annualise the Llama 3 counts in the catalog (365.25 d).
+SECONDS_PER_YEAR = 365.25 * 86_400.0
+
+
+class FailureUnit(StrEnum):
+    """What a failure rate scales with."""
+
+    GPU = "gpu"
+    NODE = "node"
+    NIC = "nic"
+    CPU = "cpu"
+    SWITCH = "switch"
+    JOB = "job"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterCounts:
+    """Component counts of the job's allocation (not counting hot spares).
+
+    Attributes:
+        num_gpus: GPUs in the job.
+        gpus_per_node: GPUs per node (server); must divide ``num_gpus``.
+        nics_per_node: backend NICs per node.
+        cpus_per_node: host CPU sockets per node.
+        num_switches: fabric switches serving the job (only used by ``switch`` causes).
+    """
+
+    num_gpus: int
+    gpus_per_node: int
+    nics_per_node: int
+    cpus_per_node: int
+    num_switches: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("num_gpus", "gpus_per_node"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise InputError(name, "must be a positive integer", value=value)
+        for name in ("nics_per_node", "cpus_per_node", "num_switches"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise InputError(name, "must be a non-negative integer", value=value)
+        if self.num_gpus % self.gpus_per_node:
+            raise InputError(
+                "num_gpus",
+                f"is not a multiple of gpus_per_node={self.gpus_per_node}",
+                value=self.num_gpus,
+                fix="use a whole number of nodes",
+            )
+
+    @property
+    def num_nodes(self) -> int:
+        """Nodes in the job."""
+        return self.num_gpus // self.gpus_per_node
+
+    @property
+    def num_nics(self) -> int:
+        """Backend NICs in the job."""
+        return self.num_nodes * self.nics_per_node
+
+    @property
+    def num_cpus(self) -> int:
+        """Host CPU sockets in the job."""
+        return self.num_nodes * self.cpus_per_node
+
+
+def unit_count(counts: ClusterCounts, unit: FailureUnit) -> int:
+    """Number of units of kind ``unit`` in the job."""
+    return {
+        FailureUnit.GPU: counts.num_gpus,
+        FailureUnit.NODE: counts.num_nodes,
+        FailureUnit.NIC: counts.num_nics,
+        FailureUnit.CPU: counts.num_cpus,
+        FailureUnit.SWITCH: counts.num_switches,
+        FailureUnit.JOB: 1,
+    }[unit]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailureCause:
+    """One interruption cause of a profile.
+
+    Attributes:
+        name: cause id (``faulty_gpu``).
+        category: grouping (gpu, host, network, software, unplanned_maintenance, planned).
+        unit: what the rate scales with.
+        rate_per_unit_year: interruptions per unit per year of wall-clock exposure.
+        replaces_node: the failed node is swapped for a spare and sent to repair.
+        planned: a planned interruption (announced: checkpoint first, no work lost).
+        reference_count: the published count the rate was derived from, if any.
+    """
+
+    name: str
+    category: str
+    unit: FailureUnit
+    rate_per_unit_year: float
+    replaces_node: bool = False
+    planned: bool = False
+    reference_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailureProfile:
+    """Per-unit interruption rates of every cause, with the reference they came from.
+
+    Attributes:
+        id: catalog id.
+        causes: unexpected causes followed by planned maintenance (if any).
+        reference_counts: the cluster the rates were derived on (None if not derived).
+        reference_window_s: the observation window of the reference, s.
+    """
+
+    id: str
+    causes: tuple[FailureCause, ...]
+    reference_counts: ClusterCounts | None = None
+    reference_window_s: float | None = None
+
+    def cause_names(self) -> tuple[str, ...]:
+        """Names of every cause, in order."""
+        return tuple(c.name for c in self.causes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CauseRate:
+    """Job-level rate of one cause on a given cluster.
+
+    Attributes:
+        name: cause id.
+        category: grouping.
+        rate_per_s: interruptions of the job per second of wall clock.
+        replaces_node: the failed node needs a spare (see :class:`FailureCause`).
+        planned: announced interruption, no work lost.
+    """
+
+    name: str
+    category: str
+    rate_per_s: float
+    replaces_node: bool = False
+    planned: bool = False
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.rate_per_s) or self.rate_per_s < 0:
+            raise InputError(
+                f"failure_rates.{self.name}", "must be a finite rate >= 0", value=self.rate_per_s
+            )
+
+
+def failure_profile_ids() -> list[str]:
+    """Ids of the failure profiles in the catalog."""
+    return [
+        k for k, e in load_catalog("reliability").items() if e.values["kind"] == "failure_profile"
+    ]
+
+
+def failure_profile(
+    profile_id: str, *, field: str = "reliability.failure_profile"
+) -> FailureProfile:
+    """Load a failure profile from ``catalog/reliability.yaml``.
+
+    Args:
+        profile_id: catalog id, e.g. ``"llama3-h100"``.
+        field: input field that named it (for error messages).
+    """
+    entry = lookup("reliability", profile_id, field=field)
+    values = entry.values
+    if values.get("kind") != "failure_profile":
+        raise InputError(
+            field,
+            "is not a failure profile",
+            value=profile_id,
+            fix=f"use one of: {', '.join(failure_profile_ids())}",
+        )
+    causes = [
+        FailureCause(
+            name=str(name),
+            category=str(c["category"]),
+            unit=FailureUnit(c["unit"]),
+            rate_per_unit_year=float(c["rate_per_unit_year"]),
+            replaces_node=bool(c.get("replaces_node", False)),
+            reference_count=c.get("count"),
+        )
+        for name, c in values["causes"].items()
+    ]
+    planned = values.get("planned_maintenance")
+    if planned:
+        causes.append(
+            FailureCause(
+                name="planned_maintenance",
+                category="planned",
+                unit=FailureUnit(planned["unit"]),
+                rate_per_unit_year=float(planned["rate_per_unit_year"]),
+                planned=True,
+                reference_count=planned.get("count"),
+            )
+        )
+    reference = None
+    if "reference_num_gpus" in values:
+        reference = ClusterCounts(
+            num_gpus=int(values["reference_num_gpus"]),
+            gpus_per_node=int(values["reference_gpus_per_node"]),
+            nics_per_node=int(values["reference_nics_per_node"]),
+            cpus_per_node=int(values["reference_cpus_per_node"]),
+        )
+    window = values.get("reference_window_days")
+    return FailureProfile(
+        id=profile_id,
+        causes=tuple(causes),
+        reference_counts=reference,
+        reference_window_s=None if window is None else float(window) * 86_400.0,
+    )
+
+
+def cause_rates(
+    profile: FailureProfile,
+    counts: ClusterCounts,
+    *,
+    multiplier: float = 1.0,
+    overrides_per_unit_year: Mapping[str, float] | None = None,
+    include_planned: bool = True,
+) -> tuple[CauseRate, ...]:
+    """Job-level interruption rate of every cause on a cluster.
+
+    rate_job = rate_per_unit_year x units / year (superposition of independent Poisson
+    processes, one per unit).
+
+    Args:
+        profile: per-unit rates.
+        counts: the job's component counts.
+        multiplier: scales every unexpected cause (not planned maintenance), e.g. 2.0 for an
+            immature fleet; dimensionless, > 0.
+        overrides_per_unit_year: replaces the per-unit-year rate of the named causes.
+        include_planned: keep the planned-maintenance cause.
+
+    Returns:
+        One :class:`CauseRate` per cause, in profile order.
+    """
+    if not math.isfinite(multiplier) or multiplier < 0:
+        raise InputError(
+            "reliability.failure_rate_multiplier", "must be a finite number >= 0", value=multiplier
+        )
+    overrides = dict(overrides_per_unit_year or {})
+    names = profile.cause_names()
+    for name, value in overrides.items():
+        if name not in names:
+            import difflib
+
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(
+                f"reliability.failure_rate_overrides.{name}",
+                "unknown failure cause",
+                value=name,
+                fix=f"{hint}causes of profile {profile.id!r}: {', '.join(names)}",
+            )
+        if not math.isfinite(value) or value < 0:
+            raise InputError(
+                f"reliability.failure_rate_overrides.{name}",
+                "must be a finite rate >= 0 per unit-year",
+                value=value,
+            )
+    out = []
+    for cause in profile.causes:
+        if cause.planned and not include_planned:
+            continue
+        per_unit = overrides.get(cause.name, cause.rate_per_unit_year)
+        scale = 1.0 if cause.planned else multiplier
+        out.append(
+            CauseRate(
+                name=cause.name,
+                category=cause.category,
+                rate_per_s=per_unit * scale * unit_count(counts, cause.unit) / SECONDS_PER_YEAR,
+                replaces_node=cause.replaces_node,
+                planned=cause.planned,
+            )
+        )
+    return tuple(out)
+
+
+def total_rate_per_s(rates: tuple[CauseRate, ...], *, planned: bool | None = None) -> float:
+    """Sum of the cause rates, 1/s.
+
+    Args:
+        rates: job-level cause rates.
+        planned: None sums all; False only unexpected causes; True only planned ones.
+    """
+    return float(sum(r.rate_per_s for r in rates if planned is None or r.planned == planned))
+
+
+def mtbi_s(rates: tuple[CauseRate, ...], *, planned: bool | None = False) -> float:
+    """Closed-form mean time between interruptions, s: 1 / total rate (Poisson superposition).
+
+    Returns ``math.inf``-free results: a cluster with zero rate raises :class:`InputError`.
+    """
+    total = total_rate_per_s(rates, planned=planned)
+    if total <= 0:
+        raise InputError("failure_rates", "total interruption rate is zero; MTBI is unbounded")
+    return 1.0 / total
+
+
+def expected_interruptions(
+    rates: tuple[CauseRate, ...], *, exposure_s: float, planned: bool | None = None
+) -> float:
+    """Expected number of interruptions in ``exposure_s`` seconds of wall clock: rate x time."""
+    return total_rate_per_s(rates, planned=planned) * exposure_s

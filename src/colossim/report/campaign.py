@@ -1,0 +1,142 @@
+"""Campaign (failures, checkpoints, goodput) result -> JSON-safe dict and rich tables."""
+
+from __future__ import annotations
+
+import math
+
+from rich.table import Table
+
+from colossim.campaign.simulate import CampaignResult, SimulationMode
+
+__all__ = ["campaign_tables", "campaign_to_json"]
+
+
+def _f(x: float) -> float:
+    """Finite float for JSON (the core never produces NaN/inf; this is a last guard)."""
+    x = float(x)
+    return x if math.isfinite(x) else 0.0
+
+
+def campaign_to_json(result: CampaignResult) -> dict:
+    """JSON-safe summary of a campaign simulation (SI units or days, suffixes in the keys).
+
+    Means are over Monte Carlo trials; ``*_stderr`` is the standard error of the mean (the
+    spread expected between seeds); p10/p50/p90 are percentiles across trials.
+    """
+    r = result
+    return {
+        "mode": r.mode.value,
+        "n_trials": int(r.n_trials),
+        "seed": int(r.seed),
+        "num_gpus": int(r.num_gpus),
+        "goodput": _f(r.goodput),
+        "goodput_stderr": _f(r.goodput_stderr),
+        "goodput_p10": _f(r.goodput_p10),
+        "goodput_p50": _f(r.goodput_p50),
+        "goodput_p90": _f(r.goodput_p90),
+        "effective_training_time": _f(r.effective_training_time),
+        "effective_training_time_stderr": _f(r.effective_training_time_stderr),
+        "wall_fraction": {
+            "useful": _f(r.effective_training_time),
+            "downtime": _f(r.wall_fraction_downtime),
+            "rework": _f(r.wall_fraction_rework),
+            "checkpoint": _f(r.wall_fraction_checkpoint),
+        },
+        "interruptions_mean": _f(r.interruptions_mean),
+        "interruptions_stderr": _f(r.interruptions_stderr),
+        "interruptions_p10": _f(r.interruptions_p10),
+        "interruptions_p50": _f(r.interruptions_p50),
+        "interruptions_p90": _f(r.interruptions_p90),
+        "unexpected_interruptions_mean": _f(r.unexpected_interruptions_mean),
+        "planned_interruptions_mean": _f(r.planned_interruptions_mean),
+        "expected_interruptions": _f(r.expected_interruptions),
+        "interruptions_by_cause": {k: _f(v) for k, v in r.interruptions_by_cause.items()},
+        "mtbi_s": _f(r.mtbi_s),
+        "wall_days_mean": _f(r.wall_days_mean),
+        "time_to_train_days_mean": _f(r.time_to_train_days_mean),
+        "time_to_train_days_stderr": _f(r.time_to_train_days_stderr),
+        "time_to_train_days_p10": _f(r.time_to_train_days_p10),
+        "time_to_train_days_p50": _f(r.time_to_train_days_p50),
+        "time_to_train_days_p90": _f(r.time_to_train_days_p90),
+        "fraction_finished": _f(r.fraction_finished),
+        "lost_gpu_hours": _f(r.lost_gpu_hours),
+        "checkpoint_interval_s": _f(r.checkpoint_interval_s),
+        "checkpoint_interval_young_s": _f(r.checkpoint_interval_young_s),
+        "checkpoint_interval_daly_s": _f(r.checkpoint_interval_daly_s),
+        "checkpoint_interval_optimal_s": _f(r.checkpoint_interval_optimal_s),
+        "checkpoint_blocking_s": _f(r.checkpoint_blocking_s),
+    }
+
+
+def campaign_tables(result: CampaignResult) -> list[Table]:
+    """Rich tables: campaign summary, where the wall clock goes, interruptions by cause."""
+    r = result
+    window = r.mode is SimulationMode.WINDOW
+    title = (
+        f"Campaign window: {r.wall_days_mean:.1f} days on {r.num_gpus:,} GPUs"
+        if window
+        else f"Campaign to train: {r.num_gpus:,} GPUs"
+    )
+    summary = Table(title=f"{title} ({r.n_trials:,} trials, seed {r.seed})")
+    summary.add_column("quantity")
+    summary.add_column("mean", justify="right")
+    summary.add_column("p10 / p50 / p90", justify="right")
+    summary.add_row(
+        "goodput",
+        f"{r.goodput:.3f} ± {r.goodput_stderr:.4f}",
+        f"{r.goodput_p10:.3f} / {r.goodput_p50:.3f} / {r.goodput_p90:.3f}",
+    )
+    summary.add_row(
+        "effective training time",
+        f"{r.effective_training_time:.3f} ± {r.effective_training_time_stderr:.4f}",
+        "",
+    )
+    if not window:
+        summary.add_row(
+            "time to train, days",
+            f"{r.time_to_train_days_mean:.1f} ± {r.time_to_train_days_stderr:.1f}",
+            f"{r.time_to_train_days_p10:.1f} / {r.time_to_train_days_p50:.1f} / "
+            f"{r.time_to_train_days_p90:.1f}",
+        )
+        if r.fraction_finished < 1.0:
+            summary.add_row("finished before the horizon", f"{100 * r.fraction_finished:.1f}%", "")
+    summary.add_row(
+        "interruptions",
+        f"{r.interruptions_mean:,.1f} ± {r.interruptions_stderr:.1f}",
+        f"{r.interruptions_p10:,.0f} / {r.interruptions_p50:,.0f} / {r.interruptions_p90:,.0f}",
+    )
+    summary.add_row(
+        "  unexpected / planned",
+        f"{r.unexpected_interruptions_mean:,.1f} / {r.planned_interruptions_mean:,.1f}",
+        f"closed form {r.expected_interruptions:,.1f}",
+    )
+    summary.add_row("mean time between interruptions (all)", f"{r.mtbi_s / 60:,.1f} min", "")
+    summary.add_row("lost GPU-hours", f"{r.lost_gpu_hours:,.0f}", "")
+    summary.add_row(
+        "checkpoint interval",
+        f"{r.checkpoint_interval_s:,.0f} s",
+        f"Young {r.checkpoint_interval_young_s:,.0f} / Daly {r.checkpoint_interval_daly_s:,.0f}"
+        f" / optimal {r.checkpoint_interval_optimal_s:,.0f} s",
+    )
+    summary.add_row("checkpoint stall", f"{r.checkpoint_blocking_s:,.2f} s", "")
+
+    wall = Table(title="Where the wall clock goes (mean fraction)")
+    wall.add_column("use")
+    wall.add_column("fraction", justify="right")
+    for name, value in (
+        ("training kept", r.effective_training_time),
+        ("down (detect, wait, restart, restore)", r.wall_fraction_downtime),
+        ("rework (lost since last checkpoint)", r.wall_fraction_rework),
+        ("checkpoint stalls", r.wall_fraction_checkpoint),
+    ):
+        wall.add_row(name, f"{100 * value:.2f}%")
+
+    causes = Table(title="Interruptions by cause (mean per trial)")
+    causes.add_column("cause")
+    causes.add_column("count", justify="right")
+    causes.add_column("share", justify="right")
+    total = sum(r.interruptions_by_cause.values())
+    for name, count in sorted(r.interruptions_by_cause.items(), key=lambda kv: -kv[1]):
+        share = count / total if total > 0 else 0.0
+        causes.add_row(name.replace("_", " "), f"{count:,.1f}", f"{100 * share:.1f}%")
+    return [summary, wall, causes]

@@ -1,0 +1,254 @@
+"""Scenario section ``reliability:`` (pydantic v2) and its conversion to
+:class:`colossim.campaign.simulate.CampaignConfig`.
+
+Every timing left out comes from ``catalog/reliability.yaml`` (``recovery-default`` and
+``checkpoint-default``); failure rates come from a failure profile of the same file.
+
+Example::
+
+    reliability: {checkpoint_policy: young, checkpoint_mode: async, restart_min: 10,
+                  spare_nodes: 64, spare_policy: wait, trials: 1000, seed: 1234}
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from colossim.campaign.checkpoint import (
+    CheckpointMode,
+    IntervalPolicy,
+    checkpoint_costs,
+    checkpoint_defaults,
+    checkpoint_state_bytes,
+)
+from colossim.campaign.failures import (
+    ClusterCounts,
+    cause_rates,
+    failure_profile,
+    failure_profile_ids,
+)
+from colossim.campaign.simulate import CampaignConfig, SparePolicy
+from colossim.catalog import lookup
+from colossim.units import GB, SECONDS_PER_DAY, SECONDS_PER_HOUR
+
+__all__ = ["ReliabilitySection"]
+
+_S_PER_MIN = 60.0
+
+
+class ReliabilitySection(BaseModel):
+    """Failures, recovery, checkpointing, spares and Monte Carlo settings of a campaign."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    failure_profile: str = Field(
+        "llama3-h100",
+        description="failure-rate profile id in catalog reliability.yaml (per-unit rates)",
+    )
+    failure_rate_multiplier: float = Field(
+        1.0, ge=0, description="scales every unexpected failure rate (e.g. 2 for a young fleet)"
+    )
+    failure_rate_overrides: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="per-cause rate overrides, interruptions per unit-year (profile units)",
+    )
+    planned_maintenance: bool = Field(
+        True, description="include the profile's planned maintenance interruptions"
+    )
+    checkpoint_policy: Literal["fixed", "young", "daly", "optimal"] = Field(
+        "young",
+        description="checkpoint interval: fixed (checkpoint_interval_s), Young sqrt(2 delta M), "
+        "Daly, or optimal (maximum of the exact expected useful fraction)",
+    )
+    checkpoint_interval_s: float | None = Field(
+        None, gt=0, description="compute time between checkpoints for policy 'fixed', s"
+    )
+    checkpoint_mode: Literal["sync", "async", "in_memory"] = Field(
+        "sync", description="sync write, async (snapshot then background write), or in_memory"
+    )
+    optimizer_state: str = Field(
+        "adam_mixed",
+        description="checkpoint bytes-per-parameter profile (catalog checkpoint-default)",
+    )
+    bytes_per_param: float | None = Field(
+        None, gt=0, description="checkpoint bytes per parameter; overrides optimizer_state, B"
+    )
+    storage_write_gbyte_per_s: float | None = Field(
+        None, gt=0, description="aggregate checkpoint write bandwidth, GB/s (default: catalog)"
+    )
+    storage_read_gbyte_per_s: float | None = Field(
+        None, gt=0, description="aggregate checkpoint read bandwidth, GB/s (default: catalog)"
+    )
+    detection_min: float | None = Field(
+        None, ge=0, description="failure to job teardown, min (default: catalog)"
+    )
+    restart_min: float | None = Field(
+        None, ge=0, description="reschedule and re-initialise the job, min (default: catalog)"
+    )
+    repair_h: float | None = Field(
+        None,
+        ge=0,
+        description="node repair/replace until back in the spare pool, h (default: catalog)",
+    )
+    planned_downtime_min: float | None = Field(
+        None, ge=0, description="planned work per planned interruption, min (default: catalog)"
+    )
+    spare_nodes: int = Field(0, ge=0, description="hot-spare nodes outside the job")
+    spare_policy: Literal["wait", "shrink"] = Field(
+        "wait", description="when no spare is left: wait for repair, or shrink the job"
+    )
+    min_active_fraction: float | None = Field(
+        None, gt=0, le=1, description="shrink: wait below this fraction of nodes (default: catalog)"
+    )
+    trials: int = Field(1000, gt=0, le=1_000_000, description="Monte Carlo trials")
+    seed: int = Field(0, ge=0, description="random seed (same seed, same result)")
+    horizon_days: float = Field(
+        3650.0, gt=0, description="give up on a trial after this many wall-clock days"
+    )
+    window_days: float | None = Field(
+        None,
+        gt=0,
+        description="fixed-window mode: simulate this many days instead of training to the end",
+    )
+
+    @field_validator("failure_profile")
+    @classmethod
+    def _known_profile(cls, v: str) -> str:
+        ids = failure_profile_ids()
+        if v not in ids:
+            close = difflib.get_close_matches(v, ids, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"unknown failure profile; {hint}known: {', '.join(ids)}")
+        return v
+
+    @field_validator("optimizer_state")
+    @classmethod
+    def _known_state(cls, v: str) -> str:
+        known = list(checkpoint_defaults().bytes_per_param)
+        if v not in known:
+            close = difflib.get_close_matches(v, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"unknown optimizer_state; {hint}known: {', '.join(known)}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReliabilitySection:
+        if self.checkpoint_policy == "fixed" and self.checkpoint_interval_s is None:
+            raise ValueError("checkpoint_policy 'fixed' needs checkpoint_interval_s")
+        if self.checkpoint_policy != "fixed" and self.checkpoint_interval_s is not None:
+            raise ValueError(
+                "checkpoint_interval_s is only used with checkpoint_policy 'fixed'; "
+                "remove it or set checkpoint_policy: fixed"
+            )
+        names = failure_profile(self.failure_profile).cause_names()
+        for key in self.failure_rate_overrides:
+            if key not in names:
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ValueError(
+                    f"failure_rate_overrides: unknown cause {key!r}; {hint}"
+                    f"causes of {self.failure_profile!r}: {', '.join(names)}"
+                )
+        return self
+
+    def to_config(
+        self,
+        *,
+        num_gpus: int,
+        gpus_per_node: int,
+        tokens: float,
+        tokens_per_s: float,
+        params: float,
+        num_switches: int = 0,
+        nics_per_node: int | None = None,
+        cpus_per_node: int | None = None,
+    ) -> CampaignConfig:
+        """Build the core campaign config from this section and the rest of the model.
+
+        Args:
+            num_gpus: GPUs in the job.
+            gpus_per_node: GPUs per node.
+            tokens: tokens to train.
+            tokens_per_s: steady-state throughput of the whole job, tokens/s.
+            params: model parameters (sets the checkpoint size).
+            num_switches: fabric switches of the job (used by per-switch failure causes).
+            nics_per_node: backend NICs per node (default: the profile's reference node).
+            cpus_per_node: CPU sockets per node (default: the profile's reference node).
+        """
+        profile = failure_profile(self.failure_profile)
+        ref = profile.reference_counts
+        counts = ClusterCounts(
+            num_gpus=num_gpus,
+            gpus_per_node=gpus_per_node,
+            nics_per_node=nics_per_node if nics_per_node is not None else _ref(ref, "nics"),
+            cpus_per_node=cpus_per_node if cpus_per_node is not None else _ref(ref, "cpus"),
+            num_switches=num_switches,
+        )
+        rates = cause_rates(
+            profile,
+            counts,
+            multiplier=self.failure_rate_multiplier,
+            overrides_per_unit_year=self.failure_rate_overrides,
+            include_planned=self.planned_maintenance,
+        )
+        ck = checkpoint_defaults()
+        recovery = lookup("reliability", "recovery-default", field="reliability").values
+        bytes_per_param = self.bytes_per_param or ck.bytes_per_param[self.optimizer_state]
+        write = (
+            self.storage_write_gbyte_per_s * GB
+            if self.storage_write_gbyte_per_s is not None
+            else ck.storage_write_bytes_per_s
+        )
+        read = (
+            self.storage_read_gbyte_per_s * GB
+            if self.storage_read_gbyte_per_s is not None
+            else ck.storage_read_bytes_per_s
+        )
+        costs = checkpoint_costs(
+            state_bytes=checkpoint_state_bytes(params=params, bytes_per_param=bytes_per_param),
+            mode=CheckpointMode(self.checkpoint_mode),
+            write_bytes_per_s=write,
+            read_bytes_per_s=read,
+            defaults=ck,
+        )
+
+        def pick(value: float | None, scale: float, key: str, key_scale: float) -> float:
+            return value * scale if value is not None else float(recovery[key]) * key_scale
+
+        return CampaignConfig(
+            tokens=tokens,
+            tokens_per_s=tokens_per_s,
+            num_gpus=num_gpus,
+            gpus_per_node=gpus_per_node,
+            causes=rates,
+            detection_s=pick(self.detection_min, _S_PER_MIN, "detection_s", 1.0),
+            restart_s=pick(self.restart_min, _S_PER_MIN, "restart_s", 1.0),
+            repair_s=pick(self.repair_h, SECONDS_PER_HOUR, "repair_h", SECONDS_PER_HOUR),
+            planned_downtime_s=pick(
+                self.planned_downtime_min, _S_PER_MIN, "planned_downtime_s", 1.0
+            ),
+            checkpoint=costs,
+            interval_policy=IntervalPolicy(self.checkpoint_policy),
+            fixed_interval_s=self.checkpoint_interval_s,
+            spare_nodes=self.spare_nodes,
+            spare_policy=SparePolicy(self.spare_policy),
+            min_active_fraction=(
+                self.min_active_fraction
+                if self.min_active_fraction is not None
+                else float(recovery["min_active_fraction"])
+            ),
+            horizon_s=self.horizon_days * SECONDS_PER_DAY,
+            window_s=None if self.window_days is None else self.window_days * SECONDS_PER_DAY,
+            n_trials=self.trials,
+            seed=self.seed,
+        )
+
+
+def _ref(ref: ClusterCounts | None, what: Literal["nics", "cpus"]) -> int:
+    """Per-node NIC/CPU count of the profile's reference cluster (0 if it has none)."""
+    if ref is None:
+        return 0
+    return ref.nics_per_node if what == "nics" else ref.cpus_per_node
