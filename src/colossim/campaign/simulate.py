@@ -1,11 +1,12 @@
 """Discrete-event Monte Carlo simulation of a training campaign, vectorised over trials.
 
-One step of the loop advances every live trial by one interruption: a gap to the next
-interruption is drawn, the trial's pending downtime (detection, waiting for a spare,
+Each interruption ends a gap: the trial's pending downtime (detection, waiting for a spare,
 restart, restore) is served, the rest of the gap runs training with periodic checkpoints,
-and the work since the last durable checkpoint is lost. Every quantity is a numpy array over
-the live trials, so a step costs a fixed number of array operations whatever the number of
-trials; trials that finish (or reach the horizon) are dropped from the arrays.
+and an unexpected interruption loses the work since the last durable checkpoint. One pass
+of the loop handles up to 64 interruptions of every live trial as (trials x 64) numpy
+arrays, so a pass costs a fixed number of array operations whatever the number of trials;
+trials that finish (or reach the horizon) are dropped from the arrays. Trials run in chunks
+of 4,096 (bounded memory), chunk i seeded by ``SeedSequence(seed).spawn(...)[i]``.
 
 Timeline of one trial between two interruptions at t and t + g (g ~ Exp(rate)):
 
@@ -25,6 +26,7 @@ References: Daly (2006, FGCS) for the segment model and its closed forms; facts.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -40,6 +42,7 @@ from colossim.campaign.checkpoint import (
     checkpoint_state_bytes,
     choose_interval_s,
     daly_interval_s,
+    expected_useful_fraction,
     optimal_interval_s,
     young_interval_s,
 )
@@ -55,6 +58,7 @@ __all__ = [
     "SimulationMode",
     "SparePolicy",
     "campaign_intervals",
+    "expected_interruptions_to_simulate",
     "reference_case_config",
     "simulate_campaign",
     "sweep_checkpoint_intervals",
@@ -62,6 +66,12 @@ __all__ = [
 
 # Interruptions per trial processed in one pass of the event loop (array width).
 _BLOCK_EVENTS = 64
+# Trials simulated together (bounds memory: arrays of trials x _BLOCK_EVENTS and the
+# repair queues of trials x queue capacity).
+_CHUNK_TRIALS = 4096
+# Refuse runs that would draw more interruptions than this (about a minute of work on
+# one core at ~10 million interruptions/s): an input that makes no progress must not hang.
+_MAX_SIMULATED_INTERRUPTIONS = 1e9
 # Smallest rate used to turn "no failures" into a finite, astronomically long gap.
 _TINY_RATE_PER_S = 1e-300
 
@@ -322,21 +332,47 @@ class _TrialTotals:
 
 
 def _run_trials(config: CampaignConfig, interval_s: float) -> _TrialTotals:
+    """All trials, in chunks of ``_CHUNK_TRIALS`` (each with its own spawned seed)."""
+    n_chunks = -(-config.n_trials // _CHUNK_TRIALS)
+    seeds = np.random.SeedSequence(config.seed).spawn(n_chunks)
+    parts = [
+        _run_chunk(
+            config,
+            interval_s,
+            n_trials=min(_CHUNK_TRIALS, config.n_trials - i * _CHUNK_TRIALS),
+            seed=seeds[i],
+        )
+        for i in range(n_chunks)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return _TrialTotals(
+        **{
+            f.name: np.concatenate([getattr(p, f.name) for p in parts])
+            for f in dataclasses.fields(_TrialTotals)
+        }
+    )
+
+
+def _run_chunk(
+    config: CampaignConfig, interval_s: float, *, n_trials: int, seed: np.random.SeedSequence
+) -> _TrialTotals:
     """The event loop over all live trials at once, ``L`` interruptions per trial per pass.
 
     Each pass draws up to ``_BLOCK_EVENTS`` interruptions for every live trial as an
     (n_live, L) array and processes them with array operations along both axes: event
     times are a cumulative sum of the gaps; the work kept in a gap depends only on the gap,
     the downtime owed at its start and the kind of interruption that ends it. This is exact
-    as long as no interruption inside the pass needs a spare that is not there (it would add
-    a wait or shrink the job, changing what follows); the pass is cut just after the first
-    interruption where that may happen (a cheap upper bound on the nodes in repair), and
-    the wait or shrink is applied to that last interruption, so the result is the same as
-    one interruption at a time. Trials that finish or reach the horizon are dropped.
+    as long as every interruption finds a spare. A cheap upper bound on the nodes in repair
+    says when one may not: under ``wait`` the nodes in repair are then counted exactly at
+    every interruption of the pass and the waits added to the downtimes (waiting does not
+    move later interruptions); under ``shrink`` (the job size, so the rate, changes) the
+    pass is cut after the first such interruption and the shrink applied there. Either way
+    the result is the same as one interruption at a time. Trials that finish or reach the
+    horizon are dropped.
 
     Its arrays are local scratch; the function is pure from outside.
     """
-    n_trials = config.n_trials
     rate_u = float(sum(c.rate_per_s for c in config.causes if not c.planned))
     rate_p = float(sum(c.rate_per_s for c in config.causes if c.planned))
     rate_node = float(sum(c.rate_per_s for c in config.causes if c.replaces_node and not c.planned))
@@ -363,7 +399,7 @@ def _run_trials(config: CampaignConfig, interval_s: float) -> _TrialTotals:
     horizon = float(config.window_s if window else config.horizon_s)
     track_repairs = rate_node > 0
 
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(config.seed)))
+    rng = np.random.Generator(np.random.PCG64(seed))
 
     # Live state, one entry per live trial; `ids` maps a live position to its trial.
     ids = np.arange(n_trials)
@@ -594,41 +630,47 @@ def _waits_in_pass(
     t - repair). The count of entries back by T is a per-row ``searchsorted``, done for all
     rows at once on one flat array: each row's times are shifted into its own disjoint
     interval (relative to the row's pass start, plus row x stride), padding sorts last.
+    Only the oldest entries of each queue are searched (those that can come back in the
+    pass); the entry waited for is read directly from its queue position.
     """
     n, n_events = ends.shape
     rows = np.arange(n)[:, None]
     in_queue = tail - head
-    width = max(int(in_queue.max(initial=0)), 1)
-    queued = ring.take(ids[:, None] * cap + ((head[:, None] + np.arange(width)) & (cap - 1)))
-    valid = np.arange(width)[None, :] < in_queue[:, None]
-    # This pass's node failures, packed to the left of each row in time order.
-    # Column n_events is a dump slot for the other interruptions.
+    longest = max(int(in_queue.max(initial=0)), 1)
+    cum = node_cum[:, :n_events]
+    # Column n_events of `fresh` is a dump slot for the other interruptions.
     fresh = np.zeros((n, n_events + 1))
-    fresh[rows, np.where(node, node_cum[:, :n_events] - 1, n_events)] = ends
-    fresh_valid = np.arange(n_events)[None, :] < node_cum[:, n_events - 1 : n_events]
+    fresh[rows, np.where(node, cum - 1, n_events)] = ends
+    fresh = fresh[:, :n_events]
+    fresh_valid = np.arange(n_events)[None, :] < cum[:, -1:]
     # Relative times x - t + repair lie in (0, repair + pass span]; queries T - t too.
     top = repair_s + float((ends[:, -1] - t).max()) + 1.0
     offset = rows * (2.0 * top)
     start = t[:, None] - repair_s
-    keys_q = np.where(valid, offset + (queued - start), offset + top + 0.5).ravel()
-    keys_f = np.where(
-        fresh_valid, offset + (fresh[:, :n_events] - start), offset + top + 0.5
-    ).ravel()
     query = (offset + (ends - t[:, None])).ravel()
-    back_q = np.searchsorted(keys_q, query, side="right").reshape(n, n_events) - rows * width
+    keys_f = np.where(fresh_valid, offset + (fresh - start), offset + top + 0.5).ravel()
     back_f = np.searchsorted(keys_f, query, side="right").reshape(n, n_events) - rows * n_events
+    # Old entries that may come back during the pass form a prefix of each queue: search a
+    # window of the oldest entries, doubled while some row may have more coming back.
+    width = min(longest, 2 * n_events + 16)
+    while True:
+        queued = ring.take(ids[:, None] * cap + ((head[:, None] + np.arange(width)) & (cap - 1)))
+        valid = np.arange(width)[None, :] < in_queue[:, None]
+        keys_q = np.where(valid, offset + (queued - start), offset + top + 0.5).ravel()
+        back_q = np.searchsorted(keys_q, query, side="right").reshape(n, n_events) - rows * width
+        if width == longest or not bool(((in_queue[:, None] > width) & (back_q == width)).any()):
+            break
+        width = min(2 * width, longest)
     back = back_q + back_f
-    in_repair = in_queue[:, None] + node_cum[:, :n_events] - back
+    in_repair = in_queue[:, None] + cum - back
     over = in_repair - max_in_repair
     # The job restarts when the `over`-th oldest node in repair is back: queue position
     # back + over - 1, among the old entries or the pass's own failures.
     pos = back + over - 1
     old = pos < in_queue[:, None]
-    when = np.where(
-        old,
-        queued[rows, np.clip(pos, 0, width - 1)],
-        fresh[rows, np.clip(pos - in_queue[:, None], 0, n_events - 1)],
-    )
+    when_old = ring.take(ids[:, None] * cap + ((head[:, None] + np.maximum(pos, 0)) & (cap - 1)))
+    when_new = fresh[rows, np.clip(pos - in_queue[:, None], 0, n_events - 1)]
+    when = np.where(old, when_old, when_new)
     return np.where(over > 0, np.maximum(when + repair_s - ends, 0.0), 0.0)
 
 
@@ -642,12 +684,17 @@ def _pop_returned(
 ) -> np.ndarray:
     """Advance each queue head past the nodes that failed at or before ``failed_before``
     (they are back from repair). The entries of a queue are in time order, so the ones back
-    form a prefix of it."""
-    width = max(int((tail - head).max(initial=0)), 1)
-    pos = head[:, None] + np.arange(width)[None, :]
-    times = ring.take(ids[:, None] * cap + (pos & (cap - 1)))
-    back = (pos < tail[:, None]) & (times <= failed_before[:, None])
-    return head + back.sum(axis=1)
+    form a prefix of it; look at a window of the oldest entries, wider if it all came back."""
+    width = min(max(int((tail - head).max(initial=0)), 1), 2 * _BLOCK_EVENTS)
+    while True:
+        pos = head[:, None] + np.arange(width)[None, :]
+        times = ring.take(ids[:, None] * cap + (pos & (cap - 1)))
+        back = (pos < tail[:, None]) & (times <= failed_before[:, None])
+        n_back = back.sum(axis=1)
+        head = head + n_back
+        if not bool((n_back == width).any()):
+            return head
+        width *= 2
 
 
 def _grow_ring(
@@ -696,6 +743,47 @@ def _by_cause(causes: tuple[CauseRate, ...], totals: _TrialTotals) -> dict[str, 
     return {c.name: out[c.name] for c in causes}
 
 
+def expected_interruptions_to_simulate(config: CampaignConfig, interval_s: float) -> float:
+    """Closed-form estimate of the interruptions a simulation will draw (all trials).
+
+    Expected wall time per trial: the window, or the work divided by the exact expected
+    useful fraction (Daly 2006, no spare shortage), capped at the horizon.
+    """
+    rate = sum(c.rate_per_s for c in config.causes)
+    if config.window_s is not None:
+        wall = config.window_s
+    else:
+        unexpected = sum(c.rate_per_s for c in config.causes if not c.planned)
+        work = config.tokens / config.tokens_per_s
+        if unexpected > 0:
+            useful = float(
+                expected_useful_fraction(
+                    interval_s=interval_s,
+                    checkpoint_s=config.checkpoint.blocking_s,
+                    mtbf_s=1.0 / unexpected,
+                    restart_s=config.detection_s + config.restart_s + config.checkpoint.restore_s,
+                )
+            )
+            wall = work / useful if useful > work / config.horizon_s else config.horizon_s
+        else:
+            wall = work
+        wall = min(wall, config.horizon_s)
+    return rate * wall * config.n_trials
+
+
+def _check_budget(config: CampaignConfig, interval_s: float) -> None:
+    expected = expected_interruptions_to_simulate(config, interval_s)
+    if expected > _MAX_SIMULATED_INTERRUPTIONS:
+        raise InputError(
+            "reliability.trials",
+            f"the simulation would draw ~{expected:.2g} interruptions (more than "
+            f"{_MAX_SIMULATED_INTERRUPTIONS:.0e}, minutes of work): the job barely makes "
+            "progress or the horizon is long",
+            value=config.n_trials,
+            fix="use fewer trials, a shorter horizon_days or window_days, or faster recovery",
+        )
+
+
 def simulate_campaign(config: CampaignConfig) -> CampaignResult:
     """Monte Carlo simulation of the campaign, all trials at once.
 
@@ -706,6 +794,7 @@ def simulate_campaign(config: CampaignConfig) -> CampaignResult:
         A :class:`CampaignResult`; deterministic for a given ``config.seed``.
     """
     intervals = campaign_intervals(config)
+    _check_budget(config, intervals.used_s)
     totals = _run_trials(config, intervals.used_s)
     wall = totals.wall_s
     # Every trial runs for a positive wall time (the horizon, the window, or the finish
@@ -793,6 +882,8 @@ def sweep_checkpoint_intervals(config: CampaignConfig, *, intervals_s: np.ndarra
     candidates = np.asarray(intervals_s, dtype=float)
     if candidates.size == 0 or not np.all(np.isfinite(candidates)) or np.any(candidates <= 0):
         raise InputError("intervals_s", "must be a non-empty array of finite times > 0 s")
+    for interval in candidates:
+        _check_budget(config, float(interval))
     means, errs = [], []
     for interval in candidates:
         totals = _run_trials(config, max(float(interval), config.checkpoint.durable_lag_s))
