@@ -2,101 +2,29 @@
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
-import traceback
-
 import click
-from rich.console import Console
 
 from colossim import __version__
-from colossim.errors import ColossimError, InputError, InputErrors
-from colossim.report.jsonsafe import dumps
-
-EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class Infeasible(ColossimError):
-    """The command ran but found nothing feasible (exit 1)."""
-
-    def __init__(self, message: str, payload: dict | None = None) -> None:
-        super().__init__(message)
-        self.payload = payload or {}
-
-
-def _console(stderr: bool = False) -> Console:
-    return Console(
-        stderr=stderr,
-        no_color=bool(os.environ.get("NO_COLOR")),
-        width=int(os.environ.get("COLUMNS", "0")) or None,
-        highlight=False,
-    )
-
-
-def handle_errors(fn):
-    """Turn known errors into one-line messages and exit codes; never a traceback
-    unless -v was given twice."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        ctx = click.get_current_context()
-        verbose = (ctx.find_root().obj or {}).get("verbose", 0)
-        err = _console(stderr=True)
-        try:
-            return fn(*args, **kwargs)
-        except InputErrors as exc:
-            for e in exc.errors:
-                err.print(f"error: {e.message()}", markup=False, soft_wrap=True)
-            n = len(exc.errors)
-            err.print(f"{n} error{'s' if n != 1 else ''} in scenario; nothing was run.", markup=False)
-            sys.exit(EXIT_BAD_INPUT)
-        except InputError as exc:
-            err.print(f"error: {exc.message()}", markup=False, soft_wrap=True)
-            sys.exit(EXIT_BAD_INPUT)
-        except Infeasible as exc:
-            fmt = kwargs.get("fmt", "text")
-            if fmt == "json":
-                click.echo(dumps({"feasible": False, "message": str(exc), **exc.payload}))
-            err.print(f"infeasible: {exc}", markup=False, soft_wrap=True)
-            sys.exit(EXIT_INFEASIBLE)
-        except click.exceptions.Exit:
-            raise
-        except (KeyboardInterrupt, BrokenPipeError):
-            sys.exit(130)
-        except Exception as exc:  # noqa: BLE001 - last line of defence: no tracebacks for users
-            if verbose >= 2:
-                traceback.print_exc()
-            err.print(
-                f"internal error: {exc.__class__.__name__}: {exc} (please report it; -vv shows the traceback)",
-                markup=False,
-                soft_wrap=True,
-            )
-            sys.exit(EXIT_INFEASIBLE + 2)
-
-    return wrapper
-
-
-def output(fmt: str, payload: dict, tables: list) -> None:
-    if fmt == "json":
-        click.echo(dumps(payload))
-        return
-    con = _console()
-    for t in tables:
-        con.print(t)
-
-
-FORMAT = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="output format"
+from colossim.cli.common import (
+    FORMAT,
+    SET,
+    best_estimate,
+    console,
+    handle_errors,
+    load,
+    output,
+    progress,
+    search_or_fail,
+    top_estimates,
 )
-SET = click.option(
-    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="override a scenario field, e.g. cluster.num_gpus=20000"
-)
+from colossim.errors import InputError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="colossim")
-@click.option("-v", "--verbose", count=True, help="more detail (-vv: tracebacks for internal errors)")
+@click.option(
+    "-v", "--verbose", count=True, help="more detail (-vv: tracebacks for internal errors)"
+)
 @click.option("-q", "--quiet", is_flag=True, help="only the essential output")
 @click.pass_context
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
@@ -109,36 +37,6 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 
-def _load(scenario: str | None, overrides: tuple[str, ...]):
-    from colossim.scenario.build import build_context
-    from colossim.scenario.load import load_scenario
-
-    loaded = load_scenario(scenario, overrides=list(overrides))
-    return loaded, build_context(loaded.scenario)
-
-
-def _top_estimates(res, ctx, k):
-    from colossim.api import Estimate
-
-    if res.feasible is None:
-        return []
-    return [Estimate.from_batch(res.feasible, i, ctx) for i in range(min(k, len(res.feasible)))]
-
-
-def _search_or_fail(loaded, ctx):
-    from colossim.api import plan_search
-    from colossim.scenario.build import build_space
-
-    res = plan_search(ctx, build_space(loaded.scenario))
-    if res.feasible is None:
-        reasons = ", ".join(f"{k}: {v:,}" for k, v in sorted(res.rejected.items(), key=lambda kv: -kv[1]))
-        raise Infeasible(
-            f"no feasible plan among {res.candidates:,} candidates (rejected by reason: {reasons})",
-            {"candidates": res.candidates, "rejected": res.rejected},
-        )
-    return res
-
-
 @main.command()
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False))
 @FORMAT
@@ -148,14 +46,19 @@ def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     """Search the best parallel plan for SCENARIO (default: built-in Colossus 100k H100)."""
     from colossim.report.perf import estimate_tables, estimate_to_json, search_tables
 
-    loaded, ctx = _load(scenario, overrides)
-    res = _search_or_fail(loaded, ctx)
-    top = _top_estimates(res, ctx, loaded.scenario.search.top_k)
+    loaded, ctx = load(scenario, overrides)
+    res = search_or_fail(loaded, ctx)
+    top = top_estimates(res, ctx, loaded.scenario.search.top_k)
     best = top[0]
     payload = estimate_to_json(best, ctx, scenario=loaded.scenario.name)
-    payload["search"] = {"candidates": res.candidates, "rejected": res.rejected, "elapsed_s": res.elapsed_s}
+    payload["search"] = {
+        "candidates": res.candidates,
+        "rejected": res.rejected,
+        "elapsed_s": res.elapsed_s,
+    }
     tables = estimate_tables(best, ctx, breakdown=False) + search_tables(res, top)[:1]
-    payload["facility"], summary = _facility_summary(loaded.scenario, ctx, best)
+    with progress("sizing fabric, power and cost"):
+        payload["facility"], summary = _facility_summary(loaded.scenario, ctx, best)
     tables.append(summary)
     output(fmt, payload, tables)
 
@@ -181,8 +84,15 @@ def _facility_summary(sc, ctx, est):
     }
     t = Table(title="Fabric, power and cost (see `colossim fabric|power|cost`)", show_header=False)
     t.add_row("Fabric", f"{f.tiers} tiers, {data['fabric_switches']:,} switches")
-    t.add_row("Power", f"IT {pw.nameplate_it_w / 1e6:,.1f} MW nameplate, facility {pw.average_facility_w / 1e6:,.1f} MW average, swing {pw.peak_swing_w / 1e6:,.1f} MW")
-    t.add_row("Cost", f"capex ${cst.capex_usd / 1e9:,.2f}B, ${cst.usd_per_gpu_hour:,.2f}/GPU-hour" + (f", ${cst.usd_per_run / 1e6:,.0f}M per run" if cst.usd_per_run else ""))
+    t.add_row(
+        "Power",
+        f"IT {pw.nameplate_it_w / 1e6:,.1f} MW nameplate, facility {pw.average_facility_w / 1e6:,.1f} MW average, swing {pw.peak_swing_w / 1e6:,.1f} MW",
+    )
+    t.add_row(
+        "Cost",
+        f"capex ${cst.capex_usd / 1e9:,.2f}B, ${cst.usd_per_gpu_hour:,.2f}/GPU-hour"
+        + (f", ${cst.usd_per_run / 1e6:,.0f}M per run" if cst.usd_per_run else ""),
+    )
     return data, t
 
 
@@ -197,15 +107,19 @@ def estimate(scenario: str, fmt: str, overrides: tuple[str, ...]) -> None:
     from colossim.report.perf import estimate_tables, estimate_to_json
     from colossim.scenario.build import build_plan
 
-    loaded, ctx = _load(scenario, overrides)
+    loaded, ctx = load(scenario, overrides)
     p = build_plan(loaded.scenario, ctx)
     if p is None:
-        raise InputError("plan", "the scenario has no fixed plan ('search')", fix="give plan: {tp: ..., pp: ..., dp: ...} or run `colossim plan`")
+        raise InputError(
+            "plan",
+            "the scenario has no fixed plan ('search')",
+            fix="give plan: {tp: ..., pp: ..., dp: ...} or run `colossim plan`",
+        )
     est = run_estimate(ctx, p)
     payload = estimate_to_json(est, ctx, scenario=loaded.scenario.name)
     output(fmt, payload, estimate_tables(est, ctx))
     if not est.fits:
-        _console(stderr=True).print("warning: the plan does not fit in GPU memory", markup=False)
+        console(stderr=True).print("warning: the plan does not fit in GPU memory", markup=False)
 
 
 @main.command()
@@ -218,9 +132,9 @@ def search(scenario: str | None, fmt: str, overrides: tuple[str, ...], top_k: in
     """Enumerate every plan for SCENARIO: top plans, Pareto front size, rejections."""
     from colossim.report.perf import search_tables, search_to_json
 
-    loaded, ctx = _load(scenario, overrides)
-    res = _search_or_fail(loaded, ctx)
-    top = _top_estimates(res, ctx, top_k or loaded.scenario.search.top_k)
+    loaded, ctx = load(scenario, overrides)
+    res = search_or_fail(loaded, ctx)
+    top = top_estimates(res, ctx, top_k or loaded.scenario.search.top_k)
     output(fmt, search_to_json(res, top), search_tables(res, top))
 
 
@@ -238,23 +152,17 @@ def validate(csv_file: str, fmt: str, no_rows: bool) -> None:
     output(fmt, validation_to_json(rep), validation_tables(rep, rows=not no_rows))
 
 
-def _best_estimate(loaded, ctx):
-    """The scenario's fixed plan, or the best plan the search finds."""
-    from colossim.api import estimate as run_estimate
-    from colossim.scenario.build import build_plan
-
-    p = build_plan(loaded.scenario, ctx)
-    if p is not None:
-        return run_estimate(ctx, p)
-    res = _search_or_fail(loaded, ctx)
-    return _top_estimates(res, ctx, 1)[0]
-
-
 @main.command()
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False))
 @FORMAT
 @SET
-@click.option("--size-bytes", type=click.FloatRange(min=1), default=2**30, show_default=True, help="message size for the bus-bandwidth table")
+@click.option(
+    "--size-bytes",
+    type=click.FloatRange(min=1),
+    default=2**30,
+    show_default=True,
+    help="message size for the bus-bandwidth table",
+)
 @handle_errors
 def fabric(scenario: str | None, fmt: str, overrides: tuple[str, ...], size_bytes: float) -> None:
     """Scale-out fabric of SCENARIO: tiers, switches, optics, power, cost, bus bandwidth."""
@@ -262,7 +170,7 @@ def fabric(scenario: str | None, fmt: str, overrides: tuple[str, ...], size_byte
     from colossim.report.fabric import fabric_tables, fabric_to_json
     from colossim.scenario.build import build_fabric
 
-    loaded, ctx = _load(scenario, overrides)
+    loaded, ctx = load(scenario, overrides)
     f = build_fabric(loaded.scenario, ctx)
     bus = bus_bandwidth_table(f, size_bytes)
     output(fmt, fabric_to_json(f, bus), fabric_tables(f, bus))
@@ -278,10 +186,11 @@ def power(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     from colossim.report.power import power_tables, power_to_json
     from colossim.scenario.build import build_fabric, build_facility
 
-    loaded, ctx = _load(scenario, overrides)
-    est = _best_estimate(loaded, ctx)
+    loaded, ctx = load(scenario, overrides)
+    est = best_estimate(loaded, ctx)
     f = build_fabric(loaded.scenario, ctx)
-    result = build_facility(loaded.scenario, ctx, est, f)
+    with progress("simulating power trace, grid and battery"):
+        result = build_facility(loaded.scenario, ctx, est, f)
     output(fmt, power_to_json(result), power_tables(result))
 
 
@@ -295,11 +204,16 @@ def cost(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     from colossim.report.cost import cost_tables, cost_to_json
     from colossim.scenario.build import build_cost, build_fabric, build_facility
 
-    loaded, ctx = _load(scenario, overrides)
-    est = _best_estimate(loaded, ctx)
+    loaded, ctx = load(scenario, overrides)
+    est = best_estimate(loaded, ctx)
     f = build_fabric(loaded.scenario, ctx)
-    fac = build_facility(loaded.scenario, ctx, est, f)
-    units = fac.grid.units if getattr(fac, "grid", None) is not None and hasattr(fac.grid, "units") else 0
+    with progress("simulating power trace, grid and battery"):
+        fac = build_facility(loaded.scenario, ctx, est, f)
+    units = (
+        fac.grid.units
+        if getattr(fac, "grid", None) is not None and hasattr(fac.grid, "units")
+        else 0
+    )
     result = build_cost(
         loaded.scenario, ctx, est, f, fac.power,
         battery_id=loaded.scenario.facility.battery, battery_units=int(units or 0),
@@ -330,14 +244,28 @@ def catalog(kind: str, fmt: str) -> None:
 
     name = {"gpus": "gpus", "models": "models", "frameworks": "efficiency"}[kind]
     entries = load_catalog(name)
-    payload = {k: {"values": e.values, "source": e.source, "sources": e.sources} for k, e in entries.items()}
+    payload = {
+        k: {"values": e.values, "source": e.source, "sources": e.sources}
+        for k, e in entries.items()
+    }
     t = Table(title=f"catalog: {kind}")
     t.add_column("id")
     t.add_column("figures")
     t.add_column("source")
     for k, e in entries.items():
-        t.add_row(k, ", ".join(f"{a}={b}" for a, b in e.values.items() if not isinstance(b, dict))[:120], e.source[:100])
+        t.add_row(
+            k,
+            ", ".join(f"{a}={b}" for a, b in e.values.items() if not isinstance(b, dict))[:120],
+            e.source[:100],
+        )
     output(fmt, payload, [t])
+
+
+# Commands that live in their own modules (one module per command family).
+for _module in ():
+    _mod = __import__(f"colossim.cli.{_module}", fromlist=["COMMANDS"])
+    for _cmd in _mod.COMMANDS:
+        main.add_command(_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,186 @@
+"""Shared pieces of the click commands: error handling, output, scenario loading.
+
+Each command module (``cli/main.py`` and its siblings) imports from here, so that
+commands can live in their own modules without circular imports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import traceback
+
+import click
+from rich.console import Console
+
+from colossim.errors import ColossimError, InputError, InputErrors
+from colossim.report.jsonsafe import dumps
+
+EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class Infeasible(ColossimError):
+    """The command ran but found nothing feasible (exit 1)."""
+
+    def __init__(self, message: str, payload: dict | None = None) -> None:
+        super().__init__(message)
+        self.payload = payload or {}
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(
+        stderr=stderr,
+        no_color=bool(os.environ.get("NO_COLOR")),
+        width=int(os.environ.get("COLUMNS", "0")) or None,
+        highlight=False,
+    )
+
+
+def handle_errors(fn):
+    """Turn known errors into one-line messages and exit codes; never a traceback
+    unless -v was given twice."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        verbose = (ctx.find_root().obj or {}).get("verbose", 0)
+        err = console(stderr=True)
+        try:
+            return fn(*args, **kwargs)
+        except InputErrors as exc:
+            for e in exc.errors:
+                err.print(f"error: {e.message()}", markup=False, soft_wrap=True)
+            n = len(exc.errors)
+            err.print(
+                f"{n} error{'s' if n != 1 else ''} in scenario; nothing was run.", markup=False
+            )
+            sys.exit(EXIT_BAD_INPUT)
+        except InputError as exc:
+            err.print(f"error: {exc.message()}", markup=False, soft_wrap=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except Infeasible as exc:
+            fmt = kwargs.get("fmt", "text")
+            if fmt == "json":
+                click.echo(dumps({"feasible": False, "message": str(exc), **exc.payload}))
+            err.print(f"infeasible: {exc}", markup=False, soft_wrap=True)
+            sys.exit(EXIT_INFEASIBLE)
+        except click.exceptions.Exit:
+            raise
+        except (KeyboardInterrupt, BrokenPipeError):
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - last line of defence: no tracebacks for users
+            if verbose >= 2:
+                traceback.print_exc()
+            err.print(
+                f"internal error: {exc.__class__.__name__}: {exc} (please report it; -vv shows the traceback)",
+                markup=False,
+                soft_wrap=True,
+            )
+            sys.exit(EXIT_INFEASIBLE + 2)
+
+    return wrapper
+
+
+def _verbosity() -> tuple[int, bool]:
+    ctx = click.get_current_context(silent=True)
+    obj = (ctx.find_root().obj if ctx is not None else None) or {}
+    return int(obj.get("verbose", 0)), bool(obj.get("quiet", False))
+
+
+def output(fmt: str, payload: dict, tables: list) -> None:
+    """Print ``payload`` as JSON or ``tables`` as rich tables (``-q``: the first table only)."""
+    if fmt == "json":
+        click.echo(dumps(payload))
+        return
+    _, quiet = _verbosity()
+    con = console()
+    for t in tables[:1] if quiet else tables:
+        con.print(t)
+
+
+@contextlib.contextmanager
+def progress(description: str):
+    """A spinner with elapsed time on stderr while a slow step runs.
+
+    Yields a function ``stage(text)`` that relabels the spinner. Silent under ``-q``
+    and when stderr is not a terminal (rich then renders nothing transient).
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    _, quiet = _verbosity()
+    if quiet:
+        yield lambda text: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda text: bar.update(task, description=text)
+
+
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="output format",
+)
+SET = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="override a scenario field, e.g. cluster.num_gpus=20000",
+)
+
+
+def load(scenario: str | None, overrides: tuple[str, ...]):
+    from colossim.scenario.build import build_context
+    from colossim.scenario.load import load_scenario
+
+    loaded = load_scenario(scenario, overrides=list(overrides))
+    return loaded, build_context(loaded.scenario)
+
+
+def top_estimates(res, ctx, k):
+    from colossim.api import Estimate
+
+    if res.feasible is None:
+        return []
+    return [Estimate.from_batch(res.feasible, i, ctx) for i in range(min(k, len(res.feasible)))]
+
+
+def search_or_fail(loaded, ctx):
+    from colossim.api import plan_search
+    from colossim.scenario.build import build_space
+
+    with progress("searching parallel plans"):
+        res = plan_search(ctx, build_space(loaded.scenario))
+    if res.feasible is None:
+        reasons = ", ".join(
+            f"{k}: {v:,}" for k, v in sorted(res.rejected.items(), key=lambda kv: -kv[1])
+        )
+        raise Infeasible(
+            f"no feasible plan among {res.candidates:,} candidates (rejected by reason: {reasons})",
+            {"candidates": res.candidates, "rejected": res.rejected},
+        )
+    return res
+
+
+def best_estimate(loaded, ctx):
+    """The scenario's fixed plan, or the best plan the search finds."""
+    from colossim.api import estimate as run_estimate
+    from colossim.scenario.build import build_plan
+
+    p = build_plan(loaded.scenario, ctx)
+    if p is not None:
+        return run_estimate(ctx, p)
+    res = search_or_fail(loaded, ctx)
+    return top_estimates(res, ctx, 1)[0]
