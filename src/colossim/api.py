@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from colossim.errors import InputError
+from colossim.fabric.topology import Fabric
 from colossim.hardware import GPU
 from colossim.model import TransformerSpec
 from colossim.perf.comm import Network, network_for
@@ -34,6 +35,7 @@ class Context:
     stack: StackProfile
     eff: Efficiency
     network: Network
+    fabric: Fabric | None = None
 
 
 def cluster_for(
@@ -65,9 +67,16 @@ def context(
     *,
     eff: Efficiency | None = None,
     stack: StackProfile | None = None,
+    fabric: Fabric | None = None,
+    nic_efficiency: float | None = None,
 ) -> Context:
     """Bundle model, run and cluster with the efficiency constants (catalog defaults
-    unless ``eff`` / ``stack`` are given, as the calibration does)."""
+    unless ``eff`` / ``stack`` are given, as the calibration does).
+
+    ``fabric``: the built scale-out fabric, whose levels (leaf, spine, core, with their
+    oversubscription and efficiency) then price every collective; ``None`` = a flat
+    non-blocking network at ``cluster.nic_efficiency``. ``nic_efficiency`` replaces the
+    fabric's efficiency profile when given."""
     eff = eff or efficiency()
     return Context(
         model=model,
@@ -75,7 +84,8 @@ def context(
         cluster=cluster,
         stack=stack or stack_profile(training.framework),
         eff=eff,
-        network=network_for(cluster, eff),
+        network=network_for(cluster, fabric, nic_efficiency=nic_efficiency),
+        fabric=fabric,
     )
 
 
@@ -169,9 +179,17 @@ def estimate(ctx: Context, plan: Plan, *, exact_gpus: bool = True) -> Estimate:
     batch = PlanBatch.from_plans([plan])
     for reason, bad in check_plans(ctx.model, ctx.training, ctx.cluster, batch).items():
         if bad[0]:
-            raise InputError("plan", f"invalid plan ({reason.value})", value=plan.as_dict(), fix=PLAN_FIX[reason])
+            raise InputError(
+                "plan", f"invalid plan ({reason.value})", value=plan.as_dict(), fix=PLAN_FIX[reason]
+            )
     steps = evaluate(
-        ctx.model, ctx.training, ctx.cluster, batch, stack=ctx.stack, eff=ctx.eff, network=ctx.network
+        ctx.model,
+        ctx.training,
+        ctx.cluster,
+        batch,
+        stack=ctx.stack,
+        eff=ctx.eff,
+        network=ctx.network,
     )
     est = Estimate.from_batch(steps, 0, ctx)
     _check_finite(est)

@@ -23,11 +23,8 @@ class Efficiency:
     fp8_gemm_factor: float
     grouped_gemm_factor: float
     moe_layer_overhead_s: float
-    nvlink_efficiency: float
     nic_efficiency: float
     runtime_memory_bytes: float
-    collective_latency_intra_s: float
-    collective_latency_inter_s: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,7 +57,9 @@ def stack_profile(name: str, *, field: str = "workload.framework") -> StackProfi
         ids = framework_ids()
         close = difflib.get_close_matches(str(name), ids, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise InputError(field, "unknown software stack", value=name, fix=f"{hint}known: {', '.join(ids)}")
+        raise InputError(
+            field, "unknown software stack", value=name, fix=f"{hint}known: {', '.join(ids)}"
+        )
     values = entries[name].values
     seen = {name}
     while "alias_of" in values:

@@ -14,7 +14,8 @@ compute
   (HBM bandwidth x efficiency); backward = 2 x forward.
   Recompute: full adds one forward (Korthikanti et al. 2022, sec. 5); selective adds the
   activation functions.
-communication (costs from :mod:`colossim.perf.comm`, placement tp-cp-ep-dp-pp)
+communication (costs from :mod:`colossim.fabric.collectives` via :mod:`colossim.perf.comm`,
+placement tp-cp-ep-dp-pp)
   TP with sequence parallelism: 2 all-gathers + 2 reduce-scatters of T*h per layer
   forward and as many backward (Korthikanti et al. 2022, sec. 4.2.2); a stack-specific
   fraction overlaps with GEMMs.
@@ -32,6 +33,7 @@ data parallel
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,7 +116,9 @@ def evaluate(
     prec = str(training.precision)
     fp8 = training.precision in (Precision.FP8, Precision.MXFP8, Precision.FP4)
     mm_peak = gpu.peak(prec)
-    mm_eff = gpu.matmul_efficiency.get(prec, gpu.matmul_efficiency["bf16"]) * (eff.fp8_gemm_factor if fp8 else 1.0)
+    mm_eff = gpu.matmul_efficiency.get(prec, gpu.matmul_efficiency["bf16"]) * (
+        eff.fp8_gemm_factor if fp8 else 1.0
+    )
     compute_factor = stack.compute_factor * (eff.power_cap_factor if gpu.power_capped else 1.0)
     mm_rate = mm_peak * mm_eff * compute_factor
     attn_rate = gpu.peak("bf16") * eff.attention_efficiency * compute_factor
@@ -136,9 +140,15 @@ def evaluate(
     attn_gemm = gemm(2 * tok * a / tpf, tok, (q + 2 * kv) / tpf, h, a / tpf)
     f_act_in = 2 if model.gated_mlp else 1
     dense_mlp_gemm = gemm(
-        2 * tok * model.dense_mlp_params / tpf, tok, model.ffn_hidden / tpf, h, model.dense_mlp_params / tpf
+        2 * tok * model.dense_mlp_params / tpf,
+        tok,
+        model.ffn_hidden / tpf,
+        h,
+        model.dense_mlp_params / tpf,
     )
-    attn_core = 2 * tok * s * (model.heads / tpf) * (model.attn_qk_dim + model.attn_v_dim) * 0.5 / attn_rate
+    attn_core = (
+        2 * tok * s * (model.heads / tpf) * (model.attn_qk_dim + model.attn_v_dim) * 0.5 / attn_rate
+    )
     # Memory-bound bytes per token (16-bit): two norms (read+write h each), two residual
     # adds (2 reads + 1 write of h each), rotary on q and k (read+write), activation
     # function (reads gate+up or fc1 output, writes its output).
@@ -153,9 +163,16 @@ def evaluate(
         local_experts = model.experts / ep
         expert_w = model.expert_params / tpf
         # Grouped expert GEMMs run below dense-GEMM efficiency (global fit constant).
-        moe_gemm = gemm(
-            2 * routed_tok * model.expert_params / tpf, m_expert, fe / tpf, h, local_experts * expert_w
-        ) / eff.grouped_gemm_factor
+        moe_gemm = (
+            gemm(
+                2 * routed_tok * model.expert_params / tpf,
+                m_expert,
+                fe / tpf,
+                h,
+                local_experts * expert_w,
+            )
+            / eff.grouped_gemm_factor
+        )
         if model.shared_experts:
             moe_gemm = moe_gemm + gemm(
                 2 * tok * model.shared_experts * model.expert_params / tpf,
@@ -168,7 +185,9 @@ def evaluate(
         moe_gemm = moe_gemm + router
         # permute + unpermute of each routed token copy (read + write h, twice)
         moe_act_elems = (model.top_k + model.shared_experts) * (f_act_in + 1) * fe
-        moe_ew = tok * BF16_BYTES * (base_elems + 4 * model.top_k * h + moe_act_elems) / tpf / mem_rate
+        moe_ew = (
+            tok * BF16_BYTES * (base_elems + 4 * model.top_k * h + moe_act_elems) / tpf / mem_rate
+        )
         moe_act_ew = tok * BF16_BYTES * moe_act_elems / tpf / mem_rate
     else:
         moe_gemm = moe_ew = moe_act_ew = np.zeros_like(tok)
@@ -181,7 +200,9 @@ def evaluate(
     ew_fwd = n_dense * dense_ew + n_moe * moe_ew
     act_ew = n_dense * dense_act_ew + n_moe * moe_act_ew
     # LM head and loss (on the last stage).
-    head_gemm = gemm(2 * tok * h * model.vocab / tpf, tok, model.vocab / tpf, h, h * model.vocab / tpf)
+    head_gemm = gemm(
+        2 * tok * h * model.vocab / tpf, tok, model.vocab / tpf, h, h * model.vocab / tpf
+    )
     head_ew = tok * model.vocab / tpf * LOSS_BYTES_PER_LOGIT / mem_rate
 
     full = rc == Recompute.FULL
@@ -193,36 +214,31 @@ def evaluate(
     ew_mb = 3 * ew_fwd + 2 * head_ew
     # Fixed per-layer costs: kernel launches and synchronisation; MoE layers add router
     # top-k, token permutation bookkeeping and the dropless host sync (global fit).
-    overhead_mb = (shape.layers * eff.layer_overhead_s + n_moe * eff.moe_layer_overhead_s) * np.where(full, 3.0, 2.0)
+    overhead_mb = (
+        shape.layers * eff.layer_overhead_s + n_moe * eff.moe_layer_overhead_s
+    ) * np.where(full, 3.0, 2.0)
     compute_mb = gemm_mb + attn_mb + ew_mb + recompute_mb + overhead_mb
     fwd_mb = fwd + head_gemm + head_ew  # forward part, for overlap windows
     bwd_mb = compute_mb - fwd_mb
 
     # ---- communication per micro-batch ---------------------------------------------
-    one = np.ones_like(tp)
-    act_bytes = tok * h * BF16_BYTES
-    t_ag = network.time_s(Collective.ALL_GATHER, size_bytes=act_bytes, group_size=tp, stride=one)
-    t_rs = network.time_s(Collective.REDUCE_SCATTER, size_bytes=act_bytes, group_size=tp, stride=one)
-    tp_per_layer = (4.0 + np.where(full, 2.0, 0.0)) * (t_ag + t_rs)
+    c = _collective_times(model, training, plans, stack, network)
+    tp_per_layer = (4.0 + np.where(full, 2.0, 0.0)) * (c.tp_all_gather_s + c.tp_reduce_scatter_s)
     tp_comm_mb = (1 - stack.tp_overlap) * shape.layers * tp_per_layer
 
-    kv_local = np.maximum(kv / tpf, model.attn_qk_dim)  # KV width per GPU (replicated if kv < tp)
-    kv_chunk = mb * (s / cp) * 2 * kv_local * BF16_BYTES
-    t_kv = network.time_s(Collective.SEND_RECV, size_bytes=kv_chunk, group_size=cp, stride=tp)
+    t_kv = c.cp_kv_send_s
     cp_fwd = np.maximum(0.0, (cp - 1) * t_kv - attn_core)
     cp_bwd = np.maximum(0.0, 2 * (cp - 1) * t_kv - ATTENTION_BACKWARD_RATIO * attn_core)
     cp_comm_mb = shape.layers * (cp_fwd + cp_bwd + np.where(full, cp_fwd, 0.0))
 
     if model.is_moe:
-        a2a_bytes = tok * model.top_k * h * BF16_BYTES / tpf
-        t_a2a = network.time_s(Collective.ALL_TO_ALL, size_bytes=a2a_bytes, group_size=ep, stride=tp)
-        ep_comm_mb = (1 - stack.ep_overlap) * n_moe * (4.0 + np.where(full, 2.0, 0.0)) * t_a2a
+        ep_comm_mb = (
+            (1 - stack.ep_overlap) * n_moe * (4.0 + np.where(full, 2.0, 0.0)) * c.ep_all_to_all_s
+        )
     else:
         ep_comm_mb = np.zeros_like(tok)
 
-    pp_stride = tp * cp * dp
-    t_p2p = network.time_s(Collective.SEND_RECV, size_bytes=act_bytes / tpf, group_size=pp, stride=pp_stride)
-    pp_comm_mb = 2 * vp * t_p2p
+    pp_comm_mb = 2 * vp * c.pp_send_s
 
     t_mb = compute_mb + tp_comm_mb + cp_comm_mb + ep_comm_mb + pp_comm_mb
     bubble = (pp - 1) / vp * t_mb
@@ -230,35 +246,24 @@ def evaluate(
 
     # ---- data parallel and optimizer -------------------------------------------------
     dpc = dp * cp
-    grad_b = stack.grad_reduce_bytes
-    exp_group = np.maximum(dpc // np.maximum(ep, 1), 1)
-    exp_stride = tp * ep
-
-    def dp_time(op, per_param_bytes):
-        t = network.time_s(op, size_bytes=shape.dense_params * per_param_bytes, group_size=dpc, stride=tp)
-        if model.is_moe:
-            t = t + network.time_s(
-                op, size_bytes=shape.expert_params * per_param_bytes, group_size=exp_group, stride=exp_stride
-            )
-        return t
-
+    t_ar, t_grad_rs, t_param_ag = c.dp_all_reduce_s, c.dp_reduce_scatter_s, c.dp_all_gather_s
     ov = stack.dp_overlap
-    t_ar = dp_time(Collective.ALL_REDUCE, grad_b)
-    t_grad_rs = dp_time(Collective.REDUCE_SCATTER, grad_b)
-    t_param_ag = dp_time(Collective.ALL_GATHER, BF16_BYTES)
     exposed_std = np.where(
         sh == Sharding.NONE,
         np.maximum(0.0, t_ar - ov * bwd_mb),
         np.maximum(0.0, t_grad_rs - ov * bwd_mb) + np.maximum(0.0, t_param_ag - ov * fwd_mb),
     )
-    exposed_z3 = m * (np.maximum(0.0, t_param_ag - ov * fwd_mb) + np.maximum(0.0, t_param_ag + t_grad_rs - ov * bwd_mb))
+    exposed_z3 = m * (
+        np.maximum(0.0, t_param_ag - ov * fwd_mb)
+        + np.maximum(0.0, t_param_ag + t_grad_rs - ov * bwd_mb)
+    )
     dp_comm = np.where(sh == Sharding.ZERO3, exposed_z3, exposed_std)
 
     d_dense = dpc.astype(np.float64)
     d_exp = np.maximum(d_dense / ep, 1.0)
-    opt_params = shape.dense_params / np.where(sh >= 1, d_dense, 1.0) + shape.expert_params / np.where(
-        sh >= 1, d_exp, 1.0
-    )
+    opt_params = shape.dense_params / np.where(
+        sh >= 1, d_dense, 1.0
+    ) + shape.expert_params / np.where(sh >= 1, d_exp, 1.0)
     optimizer = opt_params * OPTIMIZER_BYTES_PER_PARAM / mem_rate
     overhead = np.full_like(pipeline, eff.step_overhead_s)
 
@@ -301,3 +306,112 @@ def evaluate(
         memory=memory,
     )
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _CollectiveTimes:
+    """Seconds of each collective one plan issues (one call each, not yet multiplied)."""
+
+    tp_all_gather_s: np.ndarray
+    tp_reduce_scatter_s: np.ndarray
+    cp_kv_send_s: np.ndarray
+    ep_all_to_all_s: np.ndarray
+    pp_send_s: np.ndarray
+    dp_all_reduce_s: np.ndarray
+    dp_reduce_scatter_s: np.ndarray
+    dp_all_gather_s: np.ndarray
+
+
+# Plans sharing (tp, pp, dp, cp, ep, vp, micro_batch) issue the same collectives; below
+# this batch size finding them costs more than it saves.
+_DISTINCT_MIN = 2048
+
+
+def _distinct_comm_plans(plans: PlanBatch) -> tuple[np.ndarray, np.ndarray] | None:
+    """Index of one plan per distinct communication key and the inverse map, or ``None``
+    when the batch is small or the packed key would not fit in 63 bits."""
+    if len(plans) < _DISTINCT_MIN:
+        return None
+    cols = (plans.tp, plans.pp, plans.dp, plans.cp, plans.ep, plans.vp, plans.micro_batch)
+    radices = [int(col.max()) + 1 for col in cols]
+    if math.prod(radices) >= 2**63:
+        return None
+    key = np.zeros(len(plans), dtype=np.int64)
+    for col, radix in zip(cols, radices, strict=True):
+        key = key * radix + col.astype(np.int64)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    if len(first) * 2 > len(plans):
+        return None
+    return first, inverse.ravel()
+
+
+def _collective_times(
+    model: TransformerSpec,
+    training: Training,
+    plans: PlanBatch,
+    stack: StackProfile,
+    network: Network,
+) -> _CollectiveTimes:
+    """Every collective of every plan, priced by the fabric's cost model
+    (:mod:`colossim.fabric.collectives`) on the plans' distinct communication keys."""
+    distinct = _distinct_comm_plans(plans)
+    sub = plans if distinct is None else plans.take(distinct[0])
+    tp, pp, dp, cp, ep = sub.tp, sub.pp, sub.dp, sub.cp, sub.ep
+    s, h = training.seq_len, model.hidden
+    tpf = tp.astype(np.float64)
+    tok = (sub.micro_batch * s / cp).astype(np.float64)
+    one = np.ones_like(tp)
+    shape = stage_shape(model, sub)
+
+    # Sequence-parallel TP: an all-gather and a reduce-scatter of the layer's activations.
+    act_bytes = tok * h * BF16_BYTES
+    t_ag = network.time_s(Collective.ALL_GATHER, size_bytes=act_bytes, group_size=tp, stride=one)
+    t_rs = network.time_s(
+        Collective.REDUCE_SCATTER, size_bytes=act_bytes, group_size=tp, stride=one
+    )
+    # Ring attention: each CP step passes a K/V chunk to the next rank.
+    kv_local = np.maximum(model.kv_dim / tpf, model.attn_qk_dim)  # replicated if kv < tp
+    kv_chunk = sub.micro_batch * (s / cp) * 2 * kv_local * BF16_BYTES
+    t_kv = network.time_s(Collective.SEND_RECV, size_bytes=kv_chunk, group_size=cp, stride=tp)
+    if model.is_moe:
+        a2a_bytes = tok * model.top_k * h * BF16_BYTES / tpf
+        t_a2a = network.time_s(
+            Collective.ALL_TO_ALL, size_bytes=a2a_bytes, group_size=ep, stride=tp
+        )
+    else:
+        t_a2a = np.zeros_like(tok)
+    t_p2p = network.time_s(
+        Collective.SEND_RECV, size_bytes=act_bytes / tpf, group_size=pp, stride=tp * cp * dp
+    )
+
+    # Data parallel over dp x cp ranks for dense parameters; experts over dp x cp / ep.
+    dpc = dp * cp
+    exp_group = np.maximum(dpc // np.maximum(ep, 1), 1)
+    exp_stride = tp * ep
+
+    def dp_time(op: Collective, per_param_bytes: float) -> np.ndarray:
+        t = network.time_s(
+            op, size_bytes=shape.dense_params * per_param_bytes, group_size=dpc, stride=tp
+        )
+        if model.is_moe:
+            t = t + network.time_s(
+                op,
+                size_bytes=shape.expert_params * per_param_bytes,
+                group_size=exp_group,
+                stride=exp_stride,
+            )
+        return t
+
+    grad_b = stack.grad_reduce_bytes
+    times = {
+        "tp_all_gather_s": t_ag,
+        "tp_reduce_scatter_s": t_rs,
+        "cp_kv_send_s": t_kv,
+        "ep_all_to_all_s": t_a2a,
+        "pp_send_s": t_p2p,
+        "dp_all_reduce_s": dp_time(Collective.ALL_REDUCE, grad_b),
+        "dp_reduce_scatter_s": dp_time(Collective.REDUCE_SCATTER, grad_b),
+        "dp_all_gather_s": dp_time(Collective.ALL_GATHER, BF16_BYTES),
+    }
+    if distinct is not None:
+        times = {k: v[distinct[1]] for k, v in times.items()}
+    return _CollectiveTimes(**times)

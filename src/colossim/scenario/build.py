@@ -16,7 +16,11 @@ __all__ = ["build_context", "build_plan", "build_space"]
 
 def build_context(sc: Scenario) -> Context:
     w, c = sc.workload, sc.cluster
-    model = preset(w.model) if isinstance(w.model, str) else spec_from_dict(w.model.model_dump(), name=w.model.name)
+    model = (
+        preset(w.model)
+        if isinstance(w.model, str)
+        else spec_from_dict(w.model.model_dump(), name=w.model.name)
+    )
     training = Training(
         seq_len=w.seq_len,
         global_batch=w.global_batch_sequences,
@@ -29,10 +33,15 @@ def build_context(sc: Scenario) -> Context:
         c.num_gpus,
         gpus_per_node=c.gpus_per_node,
         scaleup_domain=c.scaleup_domain,
-        nic_bw_bytes_per_s=c.nic_gbit_per_s * GBIT_PER_S_TO_BYTES_PER_S if c.nic_gbit_per_s else None,
+        nic_bw_bytes_per_s=c.nic_gbit_per_s * GBIT_PER_S_TO_BYTES_PER_S
+        if c.nic_gbit_per_s
+        else None,
         nic_efficiency=c.nic_efficiency,
     )
-    return context(model, training, cluster)
+    # The step model prices collectives on the scenario's own fabric (tiers, reach,
+    # oversubscription, efficiency profile), the one `colossim fabric` reports.
+    fabric = _fabric_for(sc, cluster)
+    return context(model, training, cluster, fabric=fabric, nic_efficiency=c.nic_efficiency)
 
 
 def build_plan(sc: Scenario, ctx: Context) -> Plan | None:
@@ -60,11 +69,20 @@ def build_space(sc: Scenario) -> SearchSpace:
 
 def build_fabric(sc: Scenario, ctx: Context):
     """The scale-out fabric of the scenario's cluster (bill of materials)."""
+    if ctx.fabric is not None:
+        return ctx.fabric
+    return _fabric_for(sc, ctx.cluster)
+
+
+def _fabric_for(sc: Scenario, c):
     from colossim.fabric import build_fabric as _build
 
-    c = ctx.cluster
     cfg = sc.cluster.fabric.to_config(
-        c.num_gpus, c.gpus_per_node, c.scaleup_domain, gpu=c.gpu.id, nic_gbit_per_s=sc.cluster.nic_gbit_per_s
+        c.num_gpus,
+        c.gpus_per_node,
+        c.scaleup_domain,
+        gpu=c.gpu.id,
+        nic_gbit_per_s=sc.cluster.nic_gbit_per_s,
     )
     return _build(cfg)
 
@@ -75,7 +93,16 @@ def step_phases(est):
     from colossim.power import StepPhases
 
     b = est.time_breakdown_s
-    comm = sum(b[k] for k in ("tp_comm_exposed", "cp_comm_exposed", "ep_comm_exposed", "pp_p2p", "dp_comm_exposed"))
+    comm = sum(
+        b[k]
+        for k in (
+            "tp_comm_exposed",
+            "cp_comm_exposed",
+            "ep_comm_exposed",
+            "pp_p2p",
+            "dp_comm_exposed",
+        )
+    )
     idle = b["pipeline_bubble"] + b["step_overhead"]
     compute = max(est.step_time_s - comm - idle, 0.0)
     return StepPhases(compute_s=compute, communication_s=comm, idle_s=idle)
@@ -87,7 +114,10 @@ def build_facility(sc: Scenario, ctx: Context, est, fabric, *, simulate: bool = 
 
     c = ctx.cluster
     cfg = sc.facility.to_config(
-        gpu_id=c.gpu.id, num_gpus=c.num_gpus, gpus_per_node=c.gpus_per_node, fabric_power_w=fabric.power_w
+        gpu_id=c.gpu.id,
+        num_gpus=c.num_gpus,
+        gpus_per_node=c.gpus_per_node,
+        fabric_power_w=fabric.power_w,
     )
     phases = step_phases(est)
     if simulate:
