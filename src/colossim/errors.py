@@ -57,3 +57,14 @@ class InputErrors(ColossimError):
     def __init__(self, errors: list[InputError]) -> None:
         self.errors = errors
         super().__init__("\n".join(e.message() for e in errors))
+
+
+def did_you_mean(value: object, choices: list[str] | tuple[str, ...]) -> str:
+    """``"did you mean 'x'? "`` for the closest of ``choices`` to ``value``, else ``""``.
+
+    The one spelling hint of every "unknown id / unknown key" message.
+    """
+    import difflib
+
+    close = difflib.get_close_matches(str(value), list(choices), n=1)
+    return f"did you mean {close[0]!r}? " if close else ""

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from colossim.errors import InputError
+from colossim.errors import InputError, did_you_mean
 
 __all__ = ["CatalogEntry", "catalog_ids", "load_catalog", "lookup"]
 
@@ -75,13 +75,10 @@ def lookup(name: str, entry_id: str, *, field: str) -> CatalogEntry:
         entry_id: id asked for by the user.
         field: the input field that named it, for the error message.
     """
-    import difflib
-
     entries = load_catalog(name)
     if entry_id in entries:
         return entries[entry_id]
-    close = difflib.get_close_matches(str(entry_id), list(entries), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    hint = did_you_mean(entry_id, list(entries))
     raise InputError(
         field,
         f"unknown {name.rstrip('s')} id",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from colossim.catalog import load_catalog
-from colossim.errors import InputError
+from colossim.errors import InputError, did_you_mean
 
 __all__ = ["Efficiency", "StackProfile", "efficiency", "framework_ids", "stack_profile"]
 
@@ -52,11 +52,8 @@ def framework_ids() -> list[str]:
 def stack_profile(name: str, *, field: str = "workload.framework") -> StackProfile:
     entries = load_catalog("efficiency")
     if name == "global" or name not in entries:
-        import difflib
-
         ids = framework_ids()
-        close = difflib.get_close_matches(str(name), ids, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(name, ids)
         raise InputError(
             field, "unknown software stack", value=name, fix=f"{hint}known: {', '.join(ids)}"
         )

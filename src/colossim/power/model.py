@@ -11,12 +11,11 @@ of the cluster's power swing (Choukse et al. 2025, arXiv:2508.14318; facts.md 3.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 
 from colossim.catalog import CatalogEntry, load_catalog, lookup
-from colossim.errors import InputError
+from colossim.errors import InputError, did_you_mean
 
 __all__ = [
     "ClusterPower",
@@ -40,8 +39,7 @@ def lookup_prefixed(catalog: str, prefix: str, entry_id: str, *, field: str) -> 
     if key in entries:
         return entries[key]
     known = [k[len(prefix) :] for k in entries if k.startswith(prefix)]
-    close = difflib.get_close_matches(str(entry_id), known, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    hint = did_you_mean(entry_id, known)
     raise InputError(
         field,
         f"no {prefix.rstrip('-')} entry in catalog {catalog}.yaml",

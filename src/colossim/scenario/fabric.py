@@ -6,13 +6,12 @@ Converted into the core :class:`colossim.fabric.topology.FabricConfig` by
 
 from __future__ import annotations
 
-import difflib
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from colossim.catalog import load_catalog
-from colossim.errors import InputError
+from colossim.errors import InputError, did_you_mean
 from colossim.fabric.topology import FabricConfig, FabricKind, HostLink
 
 __all__ = ["FabricSection"]
@@ -25,8 +24,7 @@ def _ids_of_kind(kind: str) -> list[str]:
 def _check_id(value: str, kind: str) -> str:
     ids = _ids_of_kind(kind)
     if value not in ids:
-        close = difflib.get_close_matches(value, ids, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(value, ids)
         raise ValueError(f"unknown {kind} id; {hint}known: {', '.join(ids)}")
     return value
 

@@ -11,9 +11,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from colossim.catalog import load_catalog
+from colossim.errors import did_you_mean
 from colossim.hardware import Precision
-from colossim.scenario.facility import CostSection, FacilitySection
 from colossim.scenario.fabric import FabricSection
+from colossim.scenario.facility import CostSection, FacilitySection
 from colossim.scenario.reliability import ReliabilitySection
 
 __all__ = ["ClusterSection", "PlanSection", "Scenario", "SearchSection", "WorkloadSection"]
@@ -46,9 +47,15 @@ class ModelArch(_Section):
 class ClusterSection(_Section):
     gpu: str = Field("h100-sxm-80gb", description="GPU catalog id (see `colossim catalog`)")
     num_gpus: int = Field(gt=0, description="GPUs in the cluster")
-    gpus_per_node: int | None = Field(None, gt=0, description="GPUs per server; default from the GPU catalog")
-    scaleup_domain: int | None = Field(None, gt=0, description="GPUs per NVLink domain; default from the catalog")
-    nic_gbit_per_s: float | None = Field(None, gt=0, description="scale-out NIC line rate per GPU, Gb/s")
+    gpus_per_node: int | None = Field(
+        None, gt=0, description="GPUs per server; default from the GPU catalog"
+    )
+    scaleup_domain: int | None = Field(
+        None, gt=0, description="GPUs per NVLink domain; default from the catalog"
+    )
+    nic_gbit_per_s: float | None = Field(
+        None, gt=0, description="scale-out NIC line rate per GPU, Gb/s"
+    )
     nic_efficiency: float | None = Field(
         None, gt=0, le=1, description="achievable fraction of NIC line rate for collectives"
     )
@@ -59,20 +66,21 @@ class ClusterSection(_Section):
     def _known_gpu(cls, v: str) -> str:
         ids = list(load_catalog("gpus"))
         if v not in ids:
-            import difflib
-
-            close = difflib.get_close_matches(v, ids, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            hint = did_you_mean(v, ids)
             raise ValueError(f"unknown GPU id; {hint}known: {', '.join(ids)}")
         return v
 
 
 class WorkloadSection(_Section):
-    model: str | ModelArch = Field(description="model preset id (see `colossim catalog`) or an inline architecture")
+    model: str | ModelArch = Field(
+        description="model preset id (see `colossim catalog`) or an inline architecture"
+    )
     tokens: float = Field(gt=0, description="tokens to train on")
     seq_len: int = Field(gt=0, description="tokens per sequence")
     global_batch: int | None = Field(None, gt=0, description="sequences per optimizer step")
-    global_batch_tokens: float | None = Field(None, gt=0, description="tokens per step (alternative to global_batch)")
+    global_batch_tokens: float | None = Field(
+        None, gt=0, description="tokens per step (alternative to global_batch)"
+    )
     precision: Precision = Field(Precision.BF16, description="matmul precision")
     framework: str = Field("megatron", description="software stack efficiency profile")
 
@@ -82,10 +90,7 @@ class WorkloadSection(_Section):
         if isinstance(v, str):
             ids = list(load_catalog("models"))
             if v not in ids:
-                import difflib
-
-                close = difflib.get_close_matches(v, ids, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
+                hint = did_you_mean(v, ids)
                 raise ValueError(f"unknown model preset; {hint}known: {', '.join(ids)}")
         return v
 
@@ -122,15 +127,22 @@ class PlanSection(_Section):
     ep: int = Field(1, ge=1, description="expert-parallel degree (carved out of dp*cp)")
     vp: int = Field(1, ge=1, description="virtual pipeline stages per rank")
     micro_batch: int = Field(1, ge=1, description="sequences per micro-batch")
-    recompute: Literal["none", "selective", "full"] = Field("selective", description="activation recomputation")
+    recompute: Literal["none", "selective", "full"] = Field(
+        "selective", description="activation recomputation"
+    )
     sharding: Literal["none", "zero1", "zero2", "zero3"] = Field("zero1", description="ZeRO stage")
 
 
 class SearchSection(_Section):
     batch_tolerance: float = Field(
-        0.1, ge=0, le=1, description="accepted relative deviation of the reached global batch from the target"
+        0.1,
+        ge=0,
+        le=1,
+        description="accepted relative deviation of the reached global batch from the target",
     )
-    allow_idle: bool = Field(True, description="plans may leave GPUs idle when the count does not factor")
+    allow_idle: bool = Field(
+        True, description="plans may leave GPUs idle when the count does not factor"
+    )
     max_tp: int | None = Field(None, ge=1, description="cap on TP (default: the NVLink domain)")
     top_k: int = Field(5, ge=1, le=100, description="plans listed")
 
@@ -142,10 +154,14 @@ class Scenario(_Section):
     description: str = Field("", description="free text: the assumptions of the scenario")
     cluster: ClusterSection
     workload: WorkloadSection
-    plan: Annotated[Literal["search"] | PlanSection, Field(description="'search' or a fixed layout")] = "search"
+    plan: Annotated[
+        Literal["search"] | PlanSection, Field(description="'search' or a fixed layout")
+    ] = "search"
     search: SearchSection = SearchSection()
     reliability: ReliabilitySection = Field(
         default_factory=ReliabilitySection, description="failures, checkpoints, restarts, spares"
     )
-    facility: FacilitySection = Field(default_factory=FacilitySection, description="power, grid and battery")
+    facility: FacilitySection = Field(
+        default_factory=FacilitySection, description="power, grid and battery"
+    )
     cost: CostSection = Field(default_factory=CostSection, description="prices and amortisation")
