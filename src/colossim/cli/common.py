@@ -89,14 +89,15 @@ def _verbosity() -> tuple[int, bool]:
     return int(obj.get("verbose", 0)), bool(obj.get("quiet", False))
 
 
-def output(fmt: str, payload: dict, tables: list) -> None:
-    """Print ``payload`` as JSON or ``tables`` as rich tables (``-q``: the first table only)."""
+def output(fmt: str, payload: dict, tables: list, *, essential: slice = slice(0, 1)) -> None:
+    """Print ``payload`` as JSON or ``tables`` as rich tables (``-q``: only the
+    ``essential`` tables, by default the first)."""
     if fmt == "json":
         click.echo(dumps(payload))
         return
     _, quiet = _verbosity()
     con = console()
-    for t in tables[:1] if quiet else tables:
+    for t in tables[essential] if quiet else tables:
         con.print(t)
 
 
