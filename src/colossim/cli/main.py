@@ -60,7 +60,8 @@ def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     with progress("sizing fabric, power and cost"):
         payload["facility"], summary = _facility_summary(loaded.scenario, ctx, best)
     tables.append(summary)
-    output(fmt, payload, tables)
+    # -q: the plan and its prediction (tables 2 and 3 of estimate_tables)
+    output(fmt, payload, tables, essential=slice(1, 3))
 
 
 def _facility_summary(sc, ctx, est):
