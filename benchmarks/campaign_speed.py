@@ -12,6 +12,9 @@ restart, 1% hot-spare nodes, wait for repair when none is left.
 Usage::
 
     python benchmarks/campaign_speed.py [--format text|json] [--trials 1000] [--repeat 1]
+
+Also times `colossim campaign` in-process on the built-in default scenario and on
+examples/llama3-405b-16k-h100.yaml (run from the repository root).
 """
 
 from __future__ import annotations
@@ -54,6 +57,21 @@ def _config(trials: int):
     )
 
 
+def _cli_time(args: list[str]) -> tuple[float, dict]:
+    """Wall time of one in-process `colossim campaign ... --format json` (load, plan
+    estimate or search, simulation, output), s; and its JSON."""
+    from click.testing import CliRunner
+
+    from colossim.cli.main import main
+
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(main, ["campaign", *args, "--format", "json"])
+    elapsed = time.perf_counter() - t0
+    if res.exit_code != 0:
+        raise SystemExit(f"colossim campaign {' '.join(args)} failed: {res.output}")
+    return elapsed, json.loads(res.stdout)
+
+
 def run(trials: int, repeat: int) -> dict:
     config = _config(trials)
     best = float("inf")
@@ -66,6 +84,8 @@ def run(trials: int, repeat: int) -> dict:
     t0 = time.perf_counter()
     llama = campaign_to_json(simulate_campaign(reference_case_config(n_trials=trials, seed=1)))
     llama_s = time.perf_counter() - t0
+    default_s, default = _cli_time([])
+    example_s, example = _cli_time(["examples/llama3-405b-16k-h100.yaml"])
     return {
         "case": f"{NUM_GPUS:,} GPUs, {WINDOW_DAYS:g}-day window, {trials} trials",
         "time_s": best,
@@ -85,6 +105,18 @@ def run(trials: int, repeat: int) -> dict:
             "planned_interruptions_mean": llama["planned_interruptions_mean"],
             "effective_training_time": llama["effective_training_time"],
             "published_effective_training_time": ">0.90",
+        },
+        "cli_default_scenario": {
+            "time_s": default_s,
+            "n_trials": default["n_trials"],
+            "goodput": default["goodput"],
+            "time_to_train_days_p50": default["time_to_train_days_p50"],
+        },
+        "cli_llama3_example": {
+            "time_s": example_s,
+            "n_trials": example["n_trials"],
+            "unexpected_interruptions_mean": example["unexpected_interruptions_mean"],
+            "effective_training_time": example["effective_training_time"],
         },
     }
 
@@ -120,6 +152,17 @@ def main(argv: list[str] | None = None) -> int:
             f"unexpected (published 419), {l3['planned_interruptions_mean']:.1f} planned (47), "
             f"effective training time {l3['effective_training_time']:.3f} (published >0.90); "
             f"{l3['time_s']:.2f} s"
+        )
+        d, e = out["cli_default_scenario"], out["cli_llama3_example"]
+        print(
+            f"colossim campaign (default 100k-H100 scenario, in-process): {d['time_s']:.2f} s, "
+            f"{d['n_trials']} trials, goodput {d['goodput']:.3f}, "
+            f"p50 {d['time_to_train_days_p50']:.2f} days"
+        )
+        print(
+            f"colossim campaign examples/llama3-405b-16k-h100.yaml: {e['time_s']:.2f} s, "
+            f"{e['n_trials']} trials, {e['unexpected_interruptions_mean']:.1f} unexpected, "
+            f"effective training time {e['effective_training_time']:.3f}"
         )
     return 0 if out["ok"] else 1
 

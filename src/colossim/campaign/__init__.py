@@ -26,24 +26,30 @@ from colossim.campaign.failures import (
     cause_rates,
     failure_profile,
     mtbi_s,
+    spare_nodes_for_coverage,
 )
 from colossim.campaign.simulate import (
     CampaignConfig,
     CampaignResult,
+    CampaignTimeline,
+    GapEnd,
     SimulationMode,
     SparePolicy,
     reference_case_config,
     simulate_campaign,
     sweep_checkpoint_intervals,
+    trial_timeline,
 )
 
 __all__ = [
     "CampaignConfig",
     "CampaignResult",
+    "CampaignTimeline",
     "CauseRate",
     "CheckpointCosts",
     "CheckpointMode",
     "ClusterCounts",
+    "GapEnd",
     "IntervalPolicy",
     "SimulationMode",
     "SparePolicy",
@@ -57,6 +63,8 @@ __all__ = [
     "optimal_interval_s",
     "reference_case_config",
     "simulate_campaign",
+    "spare_nodes_for_coverage",
     "sweep_checkpoint_intervals",
+    "trial_timeline",
     "young_interval_s",
 ]

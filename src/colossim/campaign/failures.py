@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+
 from colossim.catalog import load_catalog, lookup
 from colossim.errors import InputError
 
@@ -32,6 +34,7 @@ __all__ = [
     "failure_profile",
     "failure_profile_ids",
     "mtbi_s",
+    "spare_nodes_for_coverage",
     "total_rate_per_s",
     "unit_count",
 ]
@@ -340,3 +343,38 @@ def expected_interruptions(
 ) -> float:
     """Expected number of interruptions in ``exposure_s`` seconds of wall clock: rate x time."""
     return total_rate_per_s(rates, planned=planned) * exposure_s
+
+
+def spare_nodes_for_coverage(*, node_rate_per_s: float, repair_s: float, coverage: float) -> int:
+    """Smallest hot-spare pool that a node failure finds non-empty with probability ``coverage``.
+
+    Node-replacing failures arrive as a Poisson process of rate lambda and each failed node
+    is away for ``repair_s``: the nodes in repair form an M/G/infinity queue, whose count
+    at any time is Poisson with mean lambda x repair (the M/G/infinity queue: Takacs 1962,
+    Introduction to the Theory of Queues; Kleinrock 1975, Queueing Systems vol. 1). The pool
+    is that Poisson's ``coverage`` quantile.
+
+    Args:
+        node_rate_per_s: rate of node-replacing interruptions of the job, 1/s (>= 0).
+        repair_s: time a failed node is away, s (>= 0).
+        coverage: probability in (0, 1).
+
+    Returns:
+        Spare nodes (>= 0).
+    """
+    if not (math.isfinite(node_rate_per_s) and node_rate_per_s >= 0):
+        raise InputError("failure_rates", "must be a finite rate >= 0", value=node_rate_per_s)
+    if not (math.isfinite(repair_s) and repair_s >= 0):
+        raise InputError("reliability.repair_h", "must be a finite time >= 0", value=repair_s)
+    if not 0.0 < coverage < 1.0:
+        raise InputError("reliability.spare_coverage", "must be in (0, 1)", value=coverage)
+    mean = node_rate_per_s * repair_s
+    if mean <= 0.0:
+        return 0
+    # Poisson cdf on a range that holds the quantile (mean + 12 sd covers 1 - 1e-30),
+    # in log space so that large means do not underflow.
+    k = np.arange(int(mean + 12.0 * math.sqrt(mean) + 20.0))
+    log_factorial = np.concatenate(([0.0], np.cumsum(np.log(k[1:]))))
+    log_pmf = k * math.log(mean) - mean - log_factorial
+    cdf = np.cumsum(np.exp(log_pmf))
+    return int(np.searchsorted(cdf, coverage, side="left"))

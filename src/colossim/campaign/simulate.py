@@ -26,6 +26,7 @@ References: Daly (2006, FGCS) for the segment model and its closed forms; facts.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ from colossim.units import SECONDS_PER_DAY, SECONDS_PER_HOUR
 __all__ = [
     "CampaignConfig",
     "CampaignResult",
+    "CampaignTimeline",
+    "GapEnd",
     "IntervalSweep",
     "SimulationMode",
     "SparePolicy",
@@ -62,6 +65,7 @@ __all__ = [
     "reference_case_config",
     "simulate_campaign",
     "sweep_checkpoint_intervals",
+    "trial_timeline",
 ]
 
 # Interruptions per trial processed in one pass of the event loop (array width).
@@ -72,6 +76,8 @@ _CHUNK_TRIALS = 4096
 # Refuse runs that would draw more interruptions than this (about a minute of work on
 # one core at ~10 million interruptions/s): an input that makes no progress must not hang.
 _MAX_SIMULATED_INTERRUPTIONS = 1e9
+# Spawn key of the timeline's random stream (apart from the Monte Carlo chunks' streams).
+_TIMELINE_STREAM = 2**31 - 1
 # Smallest rate used to turn "no failures" into a finite, astronomically long gap.
 _TINY_RATE_PER_S = 1e-300
 
@@ -234,6 +240,51 @@ def campaign_intervals(config: CampaignConfig) -> CampaignIntervals:
     )
 
 
+class GapEnd(StrEnum):
+    """What ends a gap of a trial's timeline."""
+
+    NODE_FAILURE = "node_failure"  # unexpected, the node goes to repair
+    OTHER_FAILURE = "other_failure"  # unexpected, restart in place (network, software)
+    PLANNED = "planned"  # planned maintenance (checkpoint first, nothing lost)
+    END = "end"  # training finished, or the window / horizon ended
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CampaignTimeline:
+    """Wall-clock timeline of one example trial, one entry per gap between interruptions
+    (for plots). Within gap i the job is down on [start_s, up_s) (detection, waiting for a
+    spare, restart, restore) and runs on [up_s, end_s), of which ``kept_s`` compute was kept,
+    ``checkpoint_s`` was blocked on checkpoints and ``lost_s`` was lost to the interruption.
+
+    Attributes:
+        start_s: wall time the gap starts (0, or the previous interruption), s.
+        up_s: wall time training resumes, s.
+        end_s: wall time the gap ends, s.
+        kept_s: compute time kept in the gap, s.
+        checkpoint_s: checkpoint stalls in the gap, s.
+        lost_s: training time lost at the end of the gap, s.
+        work_s: cumulative useful work at the end of the gap, s at full throughput.
+        active_fraction: fraction of the job's nodes running in the gap (``shrink``).
+        ends: what ends each gap (values of :class:`GapEnd`).
+        wall_s: wall time of the trial (last ``end_s``), s.
+        finished: the trial trained all its tokens.
+        truncated: the trial had more than ``max_gaps`` gaps; only the first are listed.
+    """
+
+    start_s: np.ndarray
+    up_s: np.ndarray
+    end_s: np.ndarray
+    kept_s: np.ndarray
+    checkpoint_s: np.ndarray
+    lost_s: np.ndarray
+    work_s: np.ndarray
+    active_fraction: np.ndarray
+    ends: tuple[GapEnd, ...]
+    wall_s: float
+    finished: bool
+    truncated: bool
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CampaignResult:
     """Outcome of a campaign simulation. Means are over trials; ``*_stderr`` is the
@@ -271,6 +322,9 @@ class CampaignResult:
         per_trial_wall_s: wall time of each trial, s (arrays are not compared).
         per_trial_goodput: goodput of each trial.
         per_trial_interruptions: interruptions of each trial.
+        spare_nodes: hot-spare nodes of the configuration.
+        timeline: optional timeline of one example trial (:func:`trial_timeline`), e.g.
+            attached by ``colossim.scenario.campaign.build_campaign``; None otherwise.
     """
 
     mode: SimulationMode
@@ -313,6 +367,8 @@ class CampaignResult:
     per_trial_wall_s: np.ndarray = field(compare=False, repr=False)
     per_trial_goodput: np.ndarray = field(compare=False, repr=False)
     per_trial_interruptions: np.ndarray = field(compare=False, repr=False)
+    spare_nodes: int = 0
+    timeline: CampaignTimeline | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -747,11 +803,20 @@ def expected_interruptions_to_simulate(config: CampaignConfig, interval_s: float
     """Closed-form estimate of the interruptions a simulation will draw (all trials).
 
     Expected wall time per trial: the window, or the work divided by the exact expected
-    useful fraction (Daly 2006, no spare shortage), capped at the horizon.
+    useful fraction (Daly 2006), capped at the horizon. If the spares are chronically short
+    (more nodes in repair on average, rate x repair time, than the job can do without), a
+    trial may wait for repairs most of the time: it is counted as running to the horizon.
     """
     rate = sum(c.rate_per_s for c in config.causes)
+    node_rate = sum(c.rate_per_s for c in config.causes if c.replaces_node and not c.planned)
+    can_lose = config.spare_nodes
+    if config.spare_policy is SparePolicy.SHRINK:
+        can_lose += int(math.floor((1.0 - config.min_active_fraction) * config.num_nodes))
+    starved = node_rate * config.repair_s > can_lose
     if config.window_s is not None:
         wall = config.window_s
+    elif starved:
+        wall = config.horizon_s
     else:
         unexpected = sum(c.rate_per_s for c in config.causes if not c.planned)
         work = config.tokens / config.tokens_per_s
@@ -851,6 +916,7 @@ def simulate_campaign(config: CampaignConfig) -> CampaignResult:
         per_trial_wall_s=wall,
         per_trial_goodput=goodput,
         per_trial_interruptions=interruptions,
+        spare_nodes=config.spare_nodes,
     )
 
 
@@ -896,6 +962,133 @@ def sweep_checkpoint_intervals(config: CampaignConfig, *, intervals_s: np.ndarra
         goodput=goodput,
         goodput_stderr=np.array(errs),
         best_interval_s=float(candidates[int(np.argmax(goodput))]),
+    )
+
+
+def trial_timeline(
+    config: CampaignConfig, *, interval_s: float | None = None, max_gaps: int = 10_000
+) -> CampaignTimeline:
+    """Timeline of one example trial, one interruption at a time (for plots).
+
+    The same model as :func:`simulate_campaign` (same formulas per gap, spares, waits,
+    shrink), run as a plain loop on its own random stream
+    (``SeedSequence(seed, spawn_key=(_TIMELINE_STREAM,))``): deterministic for a seed, but
+    not one of the Monte Carlo trials. Cost: a few microseconds per interruption.
+
+    Args:
+        config: the campaign.
+        interval_s: compute time between checkpoints, s (default: the config's policy).
+        max_gaps: gaps listed at most; a longer trial is cut there (``truncated``).
+    """
+    if not isinstance(max_gaps, int) or max_gaps <= 0:
+        raise InputError("max_gaps", "must be a positive integer", value=max_gaps)
+    if interval_s is None:
+        tau = campaign_intervals(config).used_s
+    else:
+        if not (math.isfinite(interval_s) and interval_s > 0):
+            raise InputError("interval_s", "must be a finite time > 0 s", value=interval_s)
+        tau = max(float(interval_s), config.checkpoint.durable_lag_s)
+    rate_u = sum(c.rate_per_s for c in config.causes if not c.planned)
+    rate_p = sum(c.rate_per_s for c in config.causes if c.planned)
+    rate_node = sum(c.rate_per_s for c in config.causes if c.replaces_node and not c.planned)
+    delta, lag = config.checkpoint.blocking_s, config.checkpoint.durable_lag_s
+    restore = config.checkpoint.restore_s
+    down_unexpected = config.detection_s + config.restart_s + restore
+    down_planned = delta + config.planned_downtime_s + config.restart_s + restore
+    cycle = tau + delta
+    nodes, spares, repair = config.num_nodes, config.spare_nodes, config.repair_s
+    limit = spares
+    if config.spare_policy is SparePolicy.SHRINK:
+        limit += int(math.floor((1.0 - config.min_active_fraction) * nodes))
+    window = config.mode is SimulationMode.WINDOW
+    horizon = float(config.window_s if window else config.horizon_s)
+    seed = np.random.SeedSequence(config.seed, spawn_key=(_TIMELINE_STREAM,))
+    rng = np.random.Generator(np.random.PCG64(seed))
+
+    rows: list[tuple[float, float, float, float, float, float, float, float]] = []
+    ends: list[GapEnd] = []
+    t, down, frac, work = 0.0, 0.0, 1.0, 0.0
+    work_left = 0.0 if window else config.tokens / config.tokens_per_s
+    queue: collections.deque[float] = collections.deque()  # failure times of nodes in repair
+    finished = False
+    while len(rows) < max_gaps:
+        lam = max(rate_u * frac + rate_p, _TINY_RATE_PER_S)
+        end = t + rng.standard_exponential() / lam
+        span = max(min(end, horizon) - t, 0.0)
+        served = min(span, down)
+        run = span - served
+        k = math.floor(run / cycle)
+        rem = run - k * cycle
+        partial = min(rem, tau)
+        if not window:
+            need = work_left / frac
+            n_ck = max(math.ceil(need / tau) - 1, 0)
+            t_done = need + n_ck * delta
+            if run >= t_done:  # the last checkpoint is not needed: training is done
+                work += frac * need
+                rows.append(
+                    (t, t + served, t + served + t_done, need, n_ck * delta, 0.0, work, frac)
+                )
+                ends.append(GapEnd.END)
+                finished = True
+                break
+        if end >= horizon:  # the window (or horizon) ends while running: nothing lost
+            work += frac * (k * tau + partial)
+            rows.append(
+                (
+                    t,
+                    t + served,
+                    horizon,
+                    k * tau + partial,
+                    k * delta + rem - partial,
+                    0.0,
+                    work,
+                    frac,
+                )
+            )
+            ends.append(GapEnd.END)
+            break
+        u = rng.random() * lam
+        if u >= rate_u * frac:  # planned: checkpoint first, nothing lost
+            kept, ckpt, kind, next_down = (
+                k * tau + partial,
+                k * delta + rem - partial,
+                GapEnd.PLANNED,
+                down_planned,
+            )
+        else:
+            # The checkpoint written last is durable only `lag` s after its stall ends.
+            kept = (k - (1 if (lag > 0.0 and rem < lag and k >= 1) else 0)) * tau
+            ckpt, next_down = k * delta, down_unexpected
+            kind = GapEnd.NODE_FAILURE if u < rate_node * frac else GapEnd.OTHER_FAILURE
+        work += frac * kept
+        work_left -= frac * kept
+        rows.append((t, t + served, end, kept, ckpt, run - kept - ckpt, work, frac))
+        ends.append(kind)
+        t, down = end, next_down
+        if kind is GapEnd.NODE_FAILURE:
+            queue.append(t)
+        while queue and queue[0] + repair <= t:
+            queue.popleft()
+        over = len(queue) - limit
+        if over > 0:
+            # MODEL: the job restarts when the `over`-th oldest node in repair is back.
+            down += max(queue[over - 1] + repair - t, 0.0)
+        frac = min(nodes + spares - min(len(queue), limit), nodes) / nodes
+    cols = np.array(rows, dtype=float).reshape(-1, 8).T
+    return CampaignTimeline(
+        start_s=cols[0],
+        up_s=cols[1],
+        end_s=cols[2],
+        kept_s=cols[3],
+        checkpoint_s=cols[4],
+        lost_s=cols[5],
+        work_s=cols[6],
+        active_fraction=cols[7],
+        ends=tuple(ends),
+        wall_s=float(cols[2, -1]),
+        finished=finished,
+        truncated=ends[-1] is not GapEnd.END,
     )
 
 

@@ -6,9 +6,9 @@ import math
 
 from rich.table import Table
 
-from colossim.campaign.simulate import CampaignResult, SimulationMode
+from colossim.campaign.simulate import CampaignResult, CampaignTimeline, SimulationMode
 
-__all__ = ["campaign_tables", "campaign_to_json"]
+__all__ = ["campaign_tables", "campaign_to_json", "timeline_to_json"]
 
 
 def _f(x: float) -> float:
@@ -64,7 +64,32 @@ def campaign_to_json(result: CampaignResult) -> dict:
         "checkpoint_interval_young_s": _f(r.checkpoint_interval_young_s),
         "checkpoint_interval_daly_s": _f(r.checkpoint_interval_daly_s),
         "checkpoint_interval_optimal_s": _f(r.checkpoint_interval_optimal_s),
+        # The best interval: maximum of the exact expected useful fraction (Daly 2006).
+        "best_checkpoint_interval_s": _f(r.checkpoint_interval_optimal_s),
         "checkpoint_blocking_s": _f(r.checkpoint_blocking_s),
+        "spare_nodes": int(r.spare_nodes),
+    }
+
+
+def timeline_to_json(timeline: CampaignTimeline) -> dict:
+    """JSON-safe timeline of one example trial: one entry per gap between interruptions
+    (wall times in s; ``kept_s``/``checkpoint_s``/``lost_s`` are durations in s)."""
+    tl = timeline
+    return {
+        "wall_s": _f(tl.wall_s),
+        "finished": bool(tl.finished),
+        "truncated": bool(tl.truncated),
+        "gaps": {
+            "start_s": [_f(x) for x in tl.start_s],
+            "up_s": [_f(x) for x in tl.up_s],
+            "end_s": [_f(x) for x in tl.end_s],
+            "kept_s": [_f(x) for x in tl.kept_s],
+            "checkpoint_s": [_f(x) for x in tl.checkpoint_s],
+            "lost_s": [_f(x) for x in tl.lost_s],
+            "work_s": [_f(x) for x in tl.work_s],
+            "active_fraction": [_f(x) for x in tl.active_fraction],
+            "end": [e.value for e in tl.ends],
+        },
     }
 
 
@@ -113,11 +138,16 @@ def campaign_tables(result: CampaignResult) -> list[Table]:
     summary.add_row("mean time between interruptions (all)", f"{r.mtbi_s / 60:,.1f} min", "")
     summary.add_row("lost GPU-hours", f"{r.lost_gpu_hours:,.0f}", "")
     summary.add_row(
-        "checkpoint interval",
+        "checkpoint interval used",
         f"{r.checkpoint_interval_s:,.0f} s",
-        f"Young {r.checkpoint_interval_young_s:,.0f} / Daly {r.checkpoint_interval_daly_s:,.0f}"
-        f" / optimal {r.checkpoint_interval_optimal_s:,.0f} s",
+        f"Young {r.checkpoint_interval_young_s:,.0f} / Daly {r.checkpoint_interval_daly_s:,.0f} s",
     )
+    summary.add_row(
+        "best checkpoint interval",
+        f"{r.checkpoint_interval_optimal_s:,.0f} s",
+        "max. of expected useful fraction",
+    )
+    summary.add_row("hot-spare nodes", f"{r.spare_nodes:,}", "")
     summary.add_row("checkpoint stall", f"{r.checkpoint_blocking_s:,.2f} s", "")
 
     wall = Table(title="Where the wall clock goes (mean fraction)")

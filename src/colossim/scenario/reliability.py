@@ -29,6 +29,7 @@ from colossim.campaign.failures import (
     cause_rates,
     failure_profile,
     failure_profile_ids,
+    spare_nodes_for_coverage,
 )
 from colossim.campaign.simulate import CampaignConfig, SparePolicy
 from colossim.catalog import lookup
@@ -96,7 +97,19 @@ class ReliabilitySection(BaseModel):
     planned_downtime_min: float | None = Field(
         None, ge=0, description="planned work per planned interruption, min (default: catalog)"
     )
-    spare_nodes: int = Field(0, ge=0, description="hot-spare nodes outside the job")
+    spare_nodes: int | None = Field(
+        None,
+        ge=0,
+        description="hot-spare nodes outside the job; default: enough to cover the nodes in "
+        "repair with probability spare_coverage",
+    )
+    spare_coverage: float = Field(
+        0.999,
+        gt=0,
+        lt=1,
+        description="default spare pool: probability that a node failure finds a spare "
+        "(quantile of the Poisson count of nodes in repair); ignored if spare_nodes is given",
+    )
     spare_policy: Literal["wait", "shrink"] = Field(
         "wait", description="when no spare is left: wait for repair, or shrink the job"
     )
@@ -165,6 +178,7 @@ class ReliabilitySection(BaseModel):
         num_switches: int = 0,
         nics_per_node: int | None = None,
         cpus_per_node: int | None = None,
+        idle_nodes: int = 0,
     ) -> CampaignConfig:
         """Build the core campaign config from this section and the rest of the model.
 
@@ -177,6 +191,8 @@ class ReliabilitySection(BaseModel):
             num_switches: fabric switches of the job (used by per-switch failure causes).
             nics_per_node: backend NICs per node (default: the profile's reference node).
             cpus_per_node: CPU sockets per node (default: the profile's reference node).
+            idle_nodes: whole nodes of the cluster the job leaves idle; they serve as hot
+                spares on top of ``spare_nodes``.
         """
         profile = failure_profile(self.failure_profile)
         ref = profile.reference_counts
@@ -218,6 +234,20 @@ class ReliabilitySection(BaseModel):
         def pick(value: float | None, scale: float, key: str, key_scale: float) -> float:
             return value * scale if value is not None else float(recovery[key]) * key_scale
 
+        repair_s = pick(self.repair_h, SECONDS_PER_HOUR, "repair_h", SECONDS_PER_HOUR)
+        spares = self.spare_nodes
+        if spares is None:
+            # MODEL: the default pool covers the nodes in repair (a Poisson count, M/G/inf)
+            # with probability spare_coverage; without spares a 100k-GPU job waits a whole
+            # repair (48 h) for every failed node and never finishes.
+            spares = spare_nodes_for_coverage(
+                node_rate_per_s=sum(
+                    r.rate_per_s for r in rates if r.replaces_node and not r.planned
+                ),
+                repair_s=repair_s,
+                coverage=self.spare_coverage,
+            )
+
         return CampaignConfig(
             tokens=tokens,
             tokens_per_s=tokens_per_s,
@@ -226,14 +256,14 @@ class ReliabilitySection(BaseModel):
             causes=rates,
             detection_s=pick(self.detection_min, _S_PER_MIN, "detection_s", 1.0),
             restart_s=pick(self.restart_min, _S_PER_MIN, "restart_s", 1.0),
-            repair_s=pick(self.repair_h, SECONDS_PER_HOUR, "repair_h", SECONDS_PER_HOUR),
+            repair_s=repair_s,
             planned_downtime_s=pick(
                 self.planned_downtime_min, _S_PER_MIN, "planned_downtime_s", 1.0
             ),
             checkpoint=costs,
             interval_policy=IntervalPolicy(self.checkpoint_policy),
             fixed_interval_s=self.checkpoint_interval_s,
-            spare_nodes=self.spare_nodes,
+            spare_nodes=spares + max(idle_nodes, 0),
             spare_policy=SparePolicy(self.spare_policy),
             min_active_fraction=(
                 self.min_active_fraction

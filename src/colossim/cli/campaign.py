@@ -1,0 +1,146 @@
+"""``colossim campaign``: failures, restarts, checkpoints and goodput of a training run."""
+
+from __future__ import annotations
+
+import click
+
+from colossim.cli.common import (
+    FORMAT,
+    SET,
+    best_estimate,
+    console,
+    handle_errors,
+    load,
+    output,
+    progress,
+)
+
+__all__ = ["COMMANDS", "campaign"]
+
+# Candidate intervals of `--sweep`, as multiples of the closed-form optimum.
+_SWEEP_FACTORS = (0.5, 0.71, 1.0, 1.41, 2.0)
+
+
+@click.command()
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False))
+@FORMAT
+@SET
+@click.option(
+    "--trials",
+    type=click.IntRange(1, 1_000_000),
+    default=None,
+    help="Monte Carlo trials [default: the scenario's reliability.trials, else 1000, "
+    "fewer when each trial is long]",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="random seed (overrides the scenario's)",
+)
+@click.option(
+    "--sweep",
+    is_flag=True,
+    help="also simulate checkpoint intervals around the optimum (0.5x-2x) and report the best",
+)
+@handle_errors
+def campaign(
+    scenario: str | None,
+    fmt: str,
+    overrides: tuple[str, ...],
+    trials: int | None,
+    seed: int | None,
+    sweep: bool,
+) -> None:
+    """Simulate the training campaign of SCENARIO: failures, restarts, checkpoints, spares.
+
+    Prints goodput, interruptions by cause, time-to-train p10/p50/p90, lost GPU-hours and
+    the best checkpoint interval (Monte Carlo; same seed, same result). The steady-state
+    throughput is the scenario's fixed plan, or the best plan the search finds.
+    """
+    import numpy as np
+    from rich.table import Table
+
+    from colossim.campaign.simulate import simulate_campaign, sweep_checkpoint_intervals
+    from colossim.report.campaign import campaign_tables, campaign_to_json
+    from colossim.scenario.campaign import build_campaign_config
+
+    loaded, ctx = load(scenario, overrides)
+    sc = loaded.scenario
+    est = best_estimate(loaded, ctx)
+    config = build_campaign_config(sc, ctx, est, trials=trials, seed=seed)
+    with progress(f"simulating {config.n_trials:,} campaign trials"):
+        result = simulate_campaign(config)
+    payload = {"scenario": sc.name, **campaign_to_json(result)}
+    p = est.plan
+    payload["steady_state"] = {
+        "plan": p.as_dict(),
+        "num_gpus_used": est.num_gpus_used,
+        "tokens_per_s": est.tokens_per_s,
+        "mfu": est.mfu,
+        "days_to_train_no_failures": est.days_to_train,
+    }
+    steady = Table(title=f"Steady state ({sc.name})", show_header=False)
+    steady.add_row(
+        "Plan",
+        f"TP {p.tp} x PP {p.pp} (VP {p.vp}) x DP {p.dp} x CP {p.cp}, EP {p.ep} "
+        f"on {est.num_gpus_used:,} GPUs",
+    )
+    steady.add_row("Throughput", f"{est.tokens_per_s:,.0f} tokens/s, MFU {est.mfu:.1%}")
+    steady.add_row("Days to train", f"{est.days_to_train:,.1f} with no failures")
+    tables = campaign_tables(result)
+    tables.insert(1, steady)
+
+    if sweep:
+        grid = result.checkpoint_interval_optimal_s * np.array(_SWEEP_FACTORS)
+        with progress(f"simulating {grid.size} checkpoint intervals x {config.n_trials:,} trials"):
+            sw = sweep_checkpoint_intervals(config, intervals_s=grid)
+        payload["best_checkpoint_interval_s"] = sw.best_interval_s
+        payload["checkpoint_sweep"] = {
+            "intervals_s": sw.intervals_s,
+            "goodput": sw.goodput,
+            "goodput_stderr": sw.goodput_stderr,
+            "best_interval_s": sw.best_interval_s,
+        }
+        st = Table(title="Checkpoint interval sweep (same random numbers for every interval)")
+        st.add_column("interval, s", justify="right")
+        st.add_column("goodput", justify="right")
+        for iv, g, e in zip(sw.intervals_s, sw.goodput, sw.goodput_stderr, strict=True):
+            mark = "  best" if iv == sw.best_interval_s else ""
+            st.add_row(f"{iv:,.0f}", f"{g:.4f} ± {e:.4f}{mark}")
+        tables.append(st)
+
+    _notes(config, result, requested=trials or sc.reliability.trials)
+    output(fmt, payload, tables)
+
+
+def _notes(config, result, *, requested: int) -> None:
+    """Warnings on stderr: fewer trials than the default, spares short, unfinished trials."""
+    err = console(stderr=True)
+    if result.n_trials < requested:
+        err.print(
+            f"note: ran {result.n_trials:,} trials instead of {requested:,}: each trial "
+            "simulates many interruptions; set --trials (or reliability.trials) to insist",
+            markup=False,
+            soft_wrap=True,
+        )
+    node_rate = sum(c.rate_per_s for c in config.causes if c.replaces_node and not c.planned)
+    in_repair = node_rate * config.repair_s
+    if in_repair > config.spare_nodes:
+        err.print(
+            f"warning: {in_repair:,.0f} nodes are in repair on average but only "
+            f"{config.spare_nodes:,} hot spares: the job often waits for repairs "
+            "(raise reliability.spare_nodes, or leave it out for a sized pool)",
+            markup=False,
+            soft_wrap=True,
+        )
+    if result.fraction_finished < 1.0:
+        err.print(
+            f"warning: only {result.fraction_finished:.0%} of trials finished within "
+            f"{config.horizon_s / 86_400:,.0f} days (reliability.horizon_days)",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+COMMANDS = [campaign]

@@ -1,0 +1,233 @@
+"""``colossim report`` (offline HTML) and ``colossim compare`` (scenarios side by side)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from colossim.cli.common import (
+    FORMAT,
+    SET,
+    handle_errors,
+    load,
+    output,
+    progress,
+    search_or_fail,
+    top_estimates,
+)
+from colossim.errors import InputError
+
+__all__ = ["COMMANDS", "compare", "report"]
+
+# A campaign drawing more interruptions than this (closed-form estimate over all trials)
+# is skipped in reports and comparisons (goodput left out, with a note); `colossim
+# campaign` runs it. About 2-4 s of work on one core.
+CAMPAIGN_INTERRUPTION_LIMIT = 1e7
+
+CAMPAIGN = click.option(
+    "--campaign/--no-campaign",
+    "with_campaign",
+    default=True,
+    show_default=True,
+    help="simulate the failure campaign for goodput (skipped when too expensive)",
+)
+TRIALS = click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=None,
+    help="campaign Monte Carlo trials (default: the scenario's, bounded)",
+)
+
+
+def _campaign(sc, ctx, est, trials: int | None):
+    """(result, note): the campaign, or None and why it was left out."""
+    from colossim.campaign.simulate import campaign_intervals, expected_interruptions_to_simulate
+    from colossim.scenario.campaign import build_campaign, build_campaign_config
+
+    cfg = build_campaign_config(sc, ctx, est, trials=trials)
+    work = expected_interruptions_to_simulate(cfg, campaign_intervals(cfg).used_s)
+    if work > CAMPAIGN_INTERRUPTION_LIMIT:
+        return None, (
+            f"campaign skipped: about {work:,.0f} interruptions to simulate "
+            f"(limit {CAMPAIGN_INTERRUPTION_LIMIT:,.0f}); run `colossim campaign` or lower --trials"
+        )
+    return build_campaign(sc, ctx, est, trials=trials), ""
+
+
+def _collect(
+    path: str | None, overrides: tuple[str, ...], *, with_campaign: bool, trials: int | None
+):
+    """Run everything the report needs for one scenario."""
+    from colossim.api import estimate as run_estimate
+    from colossim.fabric import bus_bandwidth_table
+    from colossim.report.compare import ScenarioResults
+    from colossim.scenario.build import build_cost, build_fabric, build_facility, build_plan
+
+    loaded, ctx = load(path, overrides)
+    sc = loaded.scenario
+    fixed = build_plan(sc, ctx)
+    res, top = None, ()
+    if fixed is None:
+        res = search_or_fail(loaded, ctx)
+        top = tuple(top_estimates(res, ctx, sc.search.top_k))
+        est = top[0]
+    else:
+        est = run_estimate(ctx, fixed)
+    with progress(f"{sc.name}: sizing the fabric") as stage:
+        fab = build_fabric(sc, ctx)
+        bus = bus_bandwidth_table(fab, 2**30)
+        stage(f"{sc.name}: simulating power trace, grid and battery")
+        fac = build_facility(sc, ctx, est, fab)
+        units = fac.grid.battery_units if fac.grid is not None else 0
+        cst = build_cost(
+            sc, ctx, est, fab, fac.power, battery_id=sc.facility.battery, battery_units=int(units)
+        )
+        camp, note = None, "campaign not run (--no-campaign)"
+        if with_campaign:
+            stage(f"{sc.name}: simulating the failure campaign")
+            camp, note = _campaign(sc, ctx, est, trials)
+    grid_mw = sc.facility.grid_mw
+    return ScenarioResults(
+        name=sc.name,
+        description=(getattr(sc, "description", None) or "").strip(),
+        source=loaded.path,
+        ctx=ctx,
+        estimate=est,
+        search=res,
+        top=top,
+        fabric=fab,
+        bus=bus,
+        facility=fac,
+        cost=cst,
+        campaign=camp,
+        campaign_note=note,
+        grid_limit_w=None if grid_mw is None else grid_mw * 1e6,
+    )
+
+
+def _check_output(out: str) -> Path:
+    """Fail early (exit 2) if ``-o`` cannot be written, before the expensive work."""
+    p = Path(out)
+    fix = "give a writable file path, e.g. -o report.html"
+    if p.is_dir():
+        raise InputError("-o/--output", "is a directory", value=out, fix=fix)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError("-o/--output", "its directory does not exist", value=out, fix=fix)
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise InputError("-o/--output", "not writable", value=out, fix=fix)
+    return p
+
+
+@click.command()
+@click.argument("scenarios", nargs=-1, type=click.Path(dir_okay=False), metavar="[SCENARIO]...")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    default="report.html",
+    show_default=True,
+    type=click.Path(),
+    help="HTML file to write",
+)
+@click.option(
+    "--compare",
+    "compare_with",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="SCENARIO",
+    help="add a scenario to the comparison section (repeatable; same as extra arguments)",
+)
+@CAMPAIGN
+@TRIALS
+@FORMAT
+@SET
+@handle_errors
+def report(
+    scenarios: tuple[str, ...],
+    out: str,
+    compare_with: tuple[str, ...],
+    with_campaign: bool,
+    trials: int | None,
+    fmt: str,
+    overrides: tuple[str, ...],
+) -> None:
+    """Write one self-contained HTML report of SCENARIO (default: built-in Colossus 100k H100).
+
+    The file works offline (plotly.js is embedded once; nothing is fetched): summary, time
+    and memory breakdowns, search Pareto front (searched plans only), power trace with
+    battery state of charge, cost, campaign goodput, fabric. Further scenarios (extra
+    arguments or --compare) add a comparison section; the report is about the first.
+    --set applies to every scenario.
+    """
+    from colossim.report.html import render_html, report_sections
+
+    path = _check_output(out)
+    paths: list[str | None] = list(scenarios) + list(compare_with)
+    if not paths:
+        paths = [None]
+    results = [_collect(p, overrides, with_campaign=with_campaign, trials=trials) for p in paths]
+    with progress("rendering the HTML report"):
+        page = render_html(results[0], results[1:])
+        ids = [s.id for s in report_sections(results[0], results[1:])]
+    try:
+        path.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            "-o/--output", f"cannot write ({exc.strerror or exc})", value=out
+        ) from None
+    size = len(page.encode("utf-8"))
+    payload = {
+        "output": str(path),
+        "bytes": size,
+        "sections": ids,
+        "scenarios": [r.name for r in results],
+        "campaign": None if results[0].campaign is not None else results[0].campaign_note,
+    }
+    if fmt == "json":
+        output(fmt, payload, [])
+        return
+    click.echo(f"wrote {path} ({size / 1e6:.1f} MB): {', '.join(ids)}")
+    if results[0].campaign is None and results[0].campaign_note:
+        click.echo(f"note: {results[0].campaign_note}", err=True)
+
+
+@click.command()
+@click.argument(
+    "scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="SCENARIO..."
+)
+@CAMPAIGN
+@TRIALS
+@FORMAT
+@SET
+@handle_errors
+def compare(
+    scenarios: tuple[str, ...],
+    with_campaign: bool,
+    trials: int | None,
+    fmt: str,
+    overrides: tuple[str, ...],
+) -> None:
+    """Key outputs of several SCENARIO files side by side (JSON: one dict per scenario).
+
+    GPU type and count, model, best plan, step time, tokens/s, MFU, memory per GPU, days to
+    train, fabric tiers and switches, facility power, capex, $ per GPU-hour and goodput
+    (null when the campaign is skipped). --set applies to every scenario.
+    """
+    from colossim.report.compare import compare_tables, compare_to_json
+
+    results = [
+        _collect(p, overrides, with_campaign=with_campaign, trials=trials) for p in scenarios
+    ]
+    rows = compare_to_json(results)
+    if fmt == "json":
+        from colossim.report.jsonsafe import dumps
+
+        click.echo(dumps(rows))
+        return
+    output(fmt, {}, compare_tables(rows))
+
+
+COMMANDS = [report, compare]

@@ -1,0 +1,181 @@
+"""Scenarios side by side (``colossim compare`` and the report's comparison section).
+
+:class:`ScenarioResults` bundles everything the CLI computed for one scenario; the key
+figures come from the existing ``*_to_json`` summaries (nothing is recomputed here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.table import Table
+
+from colossim.api import Context, Estimate
+from colossim.report.cost import cost_to_json
+from colossim.report.fabric import fabric_to_json
+from colossim.report.jsonsafe import to_jsonable
+from colossim.report.perf import estimate_to_json
+from colossim.report.power import power_to_json
+
+__all__ = [
+    "COMPARE_KEYS",
+    "ScenarioResults",
+    "compare_row",
+    "compare_tables",
+    "compare_to_json",
+    "plan_label",
+]
+
+# Keys of every compare row, in display order (same keys for every scenario).
+COMPARE_KEYS = (
+    "scenario",
+    "gpu",
+    "num_gpus",
+    "model",
+    "plan",
+    "step_time_s",
+    "tokens_per_s",
+    "tokens_per_s_per_gpu",
+    "mfu",
+    "memory_per_gpu_bytes",
+    "fits_in_memory",
+    "days_to_train",
+    "fabric_tiers",
+    "fabric_switches",
+    "facility_power_w",
+    "capex_usd",
+    "usd_per_gpu_hour",
+    "goodput",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioResults:
+    """Everything computed for one scenario.
+
+    Attributes:
+        name: scenario name.
+        description: scenario description ('' if none).
+        source: file the scenario came from (or ``<built-in ...>``).
+        ctx: model, training and cluster.
+        estimate: the fixed plan or the best plan found.
+        search: the search result (None for a fixed plan).
+        top: best plans of the search, best first (empty for a fixed plan).
+        fabric: the sized scale-out fabric.
+        bus: bus bandwidth table of the fabric (None if not computed).
+        facility: power model, trace and grid + battery simulation.
+        cost: capex, opex and $ per GPU-hour.
+        campaign: Monte Carlo campaign result (None if not run).
+        campaign_note: why the campaign is absent ('' if present).
+        grid_limit_w: grid import limit of the facility, W (None: no grid simulation).
+    """
+
+    name: str
+    description: str
+    source: str
+    ctx: Context
+    estimate: Estimate
+    search: object | None
+    top: tuple[Estimate, ...]
+    fabric: object
+    bus: object | None
+    facility: object
+    cost: object
+    campaign: object | None = None
+    campaign_note: str = ""
+    grid_limit_w: float | None = None
+
+
+def plan_label(plan: dict) -> str:
+    """A plan dict (``Plan.as_dict``) in one short line."""
+    return (
+        f"TP{plan['tp']} PP{plan['pp']} VP{plan['vp']} DP{plan['dp']} CP{plan['cp']} EP{plan['ep']}"
+        f" mb{plan['micro_batch']} {plan['recompute']}/{plan['sharding']}"
+    )
+
+
+def compare_row(r: ScenarioResults) -> dict:
+    """The key outputs of one scenario (keys: :data:`COMPARE_KEYS`), JSON-safe."""
+    est = estimate_to_json(r.estimate, r.ctx, scenario=r.name)
+    fab = fabric_to_json(r.fabric)
+    pw = power_to_json(r.facility)
+    cst = cost_to_json(r.cost)
+    goodput = None
+    if r.campaign is not None:
+        from colossim.report.campaign import campaign_to_json
+
+        goodput = campaign_to_json(r.campaign)["goodput"]
+    row = {
+        "scenario": r.name,
+        "gpu": est["gpu"],
+        "num_gpus": est["num_gpus"],
+        "model": est["model"],
+        "plan": est["plan"],
+        "step_time_s": est["step_time_s"],
+        "tokens_per_s": est["tokens_per_s"],
+        "tokens_per_s_per_gpu": est["tokens_per_s_per_gpu"],
+        "mfu": est["mfu"],
+        "memory_per_gpu_bytes": est["memory_per_gpu_bytes"],
+        "fits_in_memory": est["fits_in_memory"],
+        "days_to_train": est["days_to_train"],
+        "fabric_tiers": fab["tiers"],
+        "fabric_switches": fab["switches"]["total"],
+        "facility_power_w": pw["average_facility_power_w"],
+        "capex_usd": cst["capex_usd"],
+        "usd_per_gpu_hour": cst["usd_per_gpu_hour"],
+        "goodput": goodput,
+    }
+    return to_jsonable(row)
+
+
+def compare_to_json(results: list[ScenarioResults]) -> list[dict]:
+    """One dict per scenario, same keys (:data:`COMPARE_KEYS`); goodput is None when the
+    campaign was not run."""
+    return [compare_row(r) for r in results]
+
+
+def _usd(x: float) -> str:
+    return f"${x / 1e9:,.2f}B" if abs(x) >= 1e9 else f"${x / 1e6:,.1f}M"
+
+
+def _watts(x: float) -> str:
+    return f"{x / 1e6:,.1f} MW" if abs(x) >= 1e6 else f"{x / 1e3:,.0f} kW"
+
+
+def _fmt_rows(row: dict) -> dict[str, str]:
+    g = row["goodput"]
+    tiers = row["fabric_tiers"]
+    return {
+        "GPUs": f"{row['num_gpus']:,} x {row['gpu']}",
+        "model": row["model"],
+        "best plan": plan_label(row["plan"]),
+        "step time": f"{row['step_time_s']:,.3f} s",
+        "tokens/s": f"{row['tokens_per_s']:,.0f}",
+        "tokens/s per GPU": f"{row['tokens_per_s_per_gpu']:,.1f}",
+        "MFU": f"{row['mfu']:.1%}",
+        "memory per GPU": f"{row['memory_per_gpu_bytes'] / 1e9:,.1f} GB"
+        + ("" if row["fits_in_memory"] else " (does not fit)"),
+        "days to train": f"{row['days_to_train']:,.1f}",
+        "fabric": f"{tiers} tier{'s' if tiers != 1 else ''}, {row['fabric_switches']:,} switches",
+        "facility power": _watts(row["facility_power_w"]),
+        "capex": _usd(row["capex_usd"]),
+        "$ per GPU-hour": f"${row['usd_per_gpu_hour']:,.2f}",
+        "goodput": "-" if g is None else f"{g:.1%}",
+    }
+
+
+def compare_display(rows: list[dict]) -> list[tuple[str, list[str]]]:
+    """(label, one formatted cell per scenario) for every compared quantity."""
+    cells = [_fmt_rows(r) for r in rows]
+    return [(label, [c[label] for c in cells]) for label in cells[0]] if cells else []
+
+
+def compare_tables(rows: list[dict]) -> list[Table]:
+    """One rich table: a row per quantity, a column per scenario."""
+    t = Table(title=f"{len(rows)} scenario{'s' if len(rows) != 1 else ''} side by side")
+    t.add_column("")
+    for r in rows:
+        t.add_column(r["scenario"], justify="right")
+    for label, cells in compare_display(rows):
+        t.add_row(label, *cells)
+    return [t]

@@ -1,0 +1,307 @@
+"""`colossim campaign` end to end, and the scenario glue (scenario/campaign.py): the Llama 3
+example against the published 54-day figures, determinism and spread, the default scenario,
+bad input, the bounded default trial count, the example timeline and the default spare pool."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import colossim
+from colossim.campaign.checkpoint import CheckpointCosts, IntervalPolicy
+from colossim.campaign.failures import CauseRate, spare_nodes_for_coverage
+from colossim.campaign.simulate import (
+    CampaignConfig,
+    GapEnd,
+    SparePolicy,
+    expected_interruptions_to_simulate,
+    reference_case_config,
+    simulate_campaign,
+    trial_timeline,
+)
+from colossim.cli.main import main
+from colossim.errors import InputError
+from colossim.report.campaign import timeline_to_json
+from colossim.scenario.campaign import (
+    DEFAULT_INTERRUPTION_BUDGET,
+    MIN_DEFAULT_TRIALS,
+    build_campaign,
+    build_campaign_config,
+)
+from colossim.scenario.reliability import ReliabilitySection
+
+LLAMA = str(Path(colossim.__file__).parent / "examples" / "llama3-405b-16k-h100.yaml")
+KEYS = ("goodput", "interruptions_mean", "time_to_train_days_p50", "checkpoint_interval_s")
+HOUR = 3600.0
+Z = 4.0  # confidence-interval half-width in standard errors
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def run_json(*args: str) -> dict:
+    res = run("campaign", *args, "--format", "json")
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def _finite(obj) -> bool:
+    if isinstance(obj, dict):
+        return all(_finite(v) for v in obj.values())
+    if isinstance(obj, list):
+        return all(_finite(v) for v in obj)
+    if isinstance(obj, float):
+        return math.isfinite(obj)
+    return obj is not None
+
+
+@pytest.fixture(scope="module")
+def llama() -> dict:
+    return run_json(LLAMA)
+
+
+@pytest.fixture(scope="module")
+def loaded_default():
+    from colossim.cli.common import load
+
+    loaded, ctx = load(None, ())
+    from colossim.api import plan_search
+    from colossim.cli.common import top_estimates
+    from colossim.scenario.build import build_space
+
+    est = top_estimates(plan_search(ctx, build_space(loaded.scenario)), ctx, 1)[0]
+    return loaded, ctx, est
+
+
+# ---------------------------------------------------------------- Llama 3 (facts.md 4.1)
+
+
+def test_llama3_example_reproduces_the_54_day_snapshot(llama: dict) -> None:
+    assert llama["mode"] == "window" and llama["num_gpus"] == 16_384
+    assert llama["unexpected_interruptions_mean"] == pytest.approx(419, rel=0.10)
+    assert llama["planned_interruptions_mean"] == pytest.approx(47, rel=0.15)
+    assert 0.85 <= llama["effective_training_time"] <= 0.95
+    assert llama["interruptions_by_cause"]["faulty_gpu"] == pytest.approx(148, rel=0.10)
+    # The fixed Llama 3 layout is the steady state, on every GPU.
+    plan = llama["steady_state"]["plan"]
+    assert (plan["tp"], plan["cp"], plan["pp"], plan["dp"]) == (8, 1, 16, 128)
+    assert llama["steady_state"]["num_gpus_used"] == 16_384
+    assert _finite(llama)
+
+
+def test_same_seed_same_json_and_other_seeds_spread(llama: dict) -> None:
+    again = run_json(LLAMA)
+    assert again == llama
+    other = run_json(LLAMA, "--seed", "7")
+    assert other["seed"] == 7 and llama["seed"] == 2024
+    assert other["interruptions_mean"] != llama["interruptions_mean"]
+    assert other["goodput"] != llama["goodput"]
+    for out in (llama, other):
+        assert out["interruptions_stderr"] > 0 and out["goodput_stderr"] > 0
+        assert out["interruptions_p10"] < out["interruptions_p90"]
+        assert out["goodput_p10"] < out["goodput_p90"]
+    # The two means differ by about the reported standard errors (seed-to-seed spread).
+    spread = math.hypot(llama["interruptions_stderr"], other["interruptions_stderr"])
+    assert abs(llama["interruptions_mean"] - other["interruptions_mean"]) < Z * spread
+
+
+def test_trials_option_and_text_output() -> None:
+    out = run_json(LLAMA, "--trials", "40", "--set", "reliability.window_days=10")
+    assert out["n_trials"] == 40 and out["wall_days_mean"] == pytest.approx(10.0)
+    res = run("campaign", LLAMA, "--trials", "40")
+    assert res.exit_code == 0
+    for text in ("goodput", "best checkpoint interval", "faulty gpu", "Steady state"):
+        assert text in res.stdout
+
+
+# ---------------------------------------------------------------- default scenario
+
+
+def test_default_scenario_runs_with_finite_json() -> None:
+    out = run_json()
+    assert out["scenario"] == "colossus-100k-grok1" and out["mode"] == "to_train"
+    for key in KEYS:
+        assert key in out and math.isfinite(out[key])
+    assert _finite(out)
+    assert out["fraction_finished"] == 1.0
+    assert 0.0 < out["goodput"] < 1.0
+    assert out["time_to_train_days_p10"] <= out["time_to_train_days_p50"]
+    assert out["time_to_train_days_p50"] <= out["time_to_train_days_p90"]
+    # Time to train is at least the failure-free time.
+    assert out["time_to_train_days_p10"] >= out["steady_state"]["days_to_train_no_failures"]
+    assert out["spare_nodes"] > 0
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("reliability.restart_min=-5", "reliability.restart_min"),
+        ("reliability.restart_mins=5", "did you mean 'restart_min'"),
+        ("reliability.checkpoint_policy=often", "reliability.checkpoint_policy"),
+        ("reliability.spare_coverage=1.5", "reliability.spare_coverage"),
+    ],
+)
+def test_bad_reliability_field_exits_2_naming_it(setting: str, named: str) -> None:
+    res = run("campaign", LLAMA, "--set", setting)
+    assert res.exit_code == 2
+    assert named in res.stderr
+    assert "Traceback" not in res.output
+
+
+def test_bad_trials_and_seed_are_usage_errors() -> None:
+    assert run("campaign", LLAMA, "--trials", "0").exit_code == 2
+    assert run("campaign", LLAMA, "--seed", "-1").exit_code == 2
+
+
+# ---------------------------------------------------------------- scenario glue
+
+
+def test_build_campaign_config_uses_plan_and_bounds_default_trials(loaded_default) -> None:
+    loaded, ctx, est = loaded_default
+    sc = loaded.scenario
+    cfg = build_campaign_config(sc, ctx, est)
+    assert cfg.tokens_per_s == est.tokens_per_s and cfg.num_gpus % cfg.gpus_per_node == 0
+    assert cfg.num_gpus >= est.num_gpus_used
+    assert cfg.n_trials == sc.reliability.trials  # cheap enough: the default is kept
+    assert build_campaign_config(sc, ctx, est, trials=5, seed=9).n_trials == 5
+    # No spares at 100k GPUs: ~72 nodes in repair, the job mostly waits for repairs and
+    # each trial runs to the 10-year horizon; the default trial count is lowered.
+    no_spares = sc.model_copy(
+        update={"reliability": sc.reliability.model_copy(update={"spare_nodes": 0})}
+    )
+    starved = build_campaign_config(no_spares, ctx, est)
+    assert MIN_DEFAULT_TRIALS <= starved.n_trials < sc.reliability.trials
+    per_trial = expected_interruptions_to_simulate(dataclasses.replace(starved, n_trials=1), 100.0)
+    assert per_trial == pytest.approx(sum(c.rate_per_s for c in starved.causes) * starved.horizon_s)
+    assert starved.n_trials * per_trial <= max(
+        DEFAULT_INTERRUPTION_BUDGET, MIN_DEFAULT_TRIALS * per_trial
+    )
+    # An explicit trial count is obeyed.
+    assert build_campaign_config(no_spares, ctx, est, trials=1000).n_trials == 1000
+
+
+def test_build_campaign_attaches_a_consistent_timeline(loaded_default) -> None:
+    loaded, ctx, est = loaded_default
+    r = build_campaign(loaded.scenario, ctx, est, trials=50, seed=5)
+    tl = r.timeline
+    assert tl is not None and tl.finished and not tl.truncated
+    # Gaps tile the wall clock; each is down, then kept + checkpoint + lost.
+    np.testing.assert_allclose(tl.start_s[1:], tl.end_s[:-1])
+    down = tl.up_s - tl.start_s
+    assert np.all(down >= 0)
+    np.testing.assert_allclose(
+        down + tl.kept_s + tl.checkpoint_s + tl.lost_s, tl.end_s - tl.start_s, atol=1e-6
+    )
+    # It trains exactly the scenario's work, and ends when that is done.
+    work = loaded.scenario.workload.tokens / est.tokens_per_s
+    assert tl.work_s[-1] == pytest.approx(work, rel=1e-9)
+    assert tl.ends[-1] is GapEnd.END and tl.wall_s == tl.end_s[-1]
+    out = timeline_to_json(tl)
+    json.dumps(out, allow_nan=False)
+    assert len(out["gaps"]["end"]) == len(tl.ends)
+
+
+# ---------------------------------------------------------------- timeline vs Monte Carlo
+
+
+def _tight_spares_config(policy: SparePolicy, seed: int) -> CampaignConfig:
+    return CampaignConfig(
+        tokens=60 * HOUR,
+        tokens_per_s=1.0,
+        num_gpus=64 * 8,
+        gpus_per_node=8,
+        causes=(
+            CauseRate(name="gpu", category="gpu", rate_per_s=1 / (2 * HOUR), replaces_node=True),
+            CauseRate(name="sw", category="software", rate_per_s=1 / (6 * HOUR)),
+            CauseRate(name="pm", category="planned", rate_per_s=1 / (12 * HOUR), planned=True),
+        ),
+        detection_s=60.0,
+        restart_s=300.0,
+        repair_s=8 * HOUR,
+        planned_downtime_s=300.0,
+        checkpoint=CheckpointCosts(
+            write_s=30.0, blocking_s=30.0, durable_lag_s=0.0, restore_s=60.0
+        ),
+        interval_policy=IntervalPolicy.FIXED,
+        fixed_interval_s=1200.0,
+        spare_nodes=4,
+        spare_policy=policy,
+        n_trials=2000,
+        seed=seed,
+    )
+
+
+@pytest.mark.parametrize("policy", [SparePolicy.WAIT, SparePolicy.SHRINK])
+def test_timeline_trials_follow_the_monte_carlo_distribution(policy: SparePolicy) -> None:
+    cfg = _tight_spares_config(policy, seed=1)
+    mc = simulate_campaign(cfg)
+    walls = np.array([trial_timeline(dataclasses.replace(cfg, seed=s)).wall_s for s in range(300)])
+    err = math.hypot(mc.time_to_train_days_stderr * 86_400.0, walls.std(ddof=1) / math.sqrt(300))
+    assert abs(walls.mean() - mc.time_to_train_days_mean * 86_400.0) < Z * err
+
+
+def test_timeline_window_counts_and_determinism() -> None:
+    cfg = reference_case_config(n_trials=1, seed=4)
+    a, b = trial_timeline(cfg), trial_timeline(cfg)
+    np.testing.assert_array_equal(a.end_s, b.end_s)
+    assert a.wall_s == pytest.approx(54 * 86_400.0) and not a.finished
+    counts = collections.Counter(a.ends)
+    unexpected = counts[GapEnd.NODE_FAILURE] + counts[GapEnd.OTHER_FAILURE]
+    assert abs(unexpected - 419) < 5 * math.sqrt(419)  # one Poisson draw
+    cut = trial_timeline(cfg, max_gaps=10)
+    assert cut.truncated and len(cut.ends) == 10
+    with pytest.raises(InputError, match="max_gaps"):
+        trial_timeline(cfg, max_gaps=0)
+
+
+# ---------------------------------------------------------------- default spare pool
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    mean=st.floats(min_value=0.01, max_value=2000.0),
+    coverage=st.floats(min_value=0.5, max_value=0.9999),
+)
+def test_spare_pool_is_the_poisson_quantile(mean: float, coverage: float) -> None:
+    k = spare_nodes_for_coverage(node_rate_per_s=mean / 1000.0, repair_s=1000.0, coverage=coverage)
+
+    def cdf(n: int) -> float:  # Poisson cdf, summed in log space
+        terms = [math.exp(i * math.log(mean) - mean - math.lgamma(i + 1)) for i in range(n + 1)]
+        return math.fsum(terms)
+
+    assert cdf(k) >= coverage - 1e-9
+    assert k == 0 or cdf(k - 1) < coverage + 1e-9
+    more = spare_nodes_for_coverage(
+        node_rate_per_s=mean / 1000.0, repair_s=1000.0, coverage=min(coverage + 0.0001, 0.99999)
+    )
+    assert more >= k
+
+
+def test_section_default_spares_cover_repairs_and_add_idle_nodes() -> None:
+    kwargs = {"num_gpus": 99_840, "gpus_per_node": 8, "tokens": 1e12, "tokens_per_s": 1e6}
+    cfg = ReliabilitySection().to_config(**kwargs, params=3e11)
+    node_rate = sum(c.rate_per_s for c in cfg.causes if c.replaces_node and not c.planned)
+    mean = node_rate * cfg.repair_s
+    assert mean < cfg.spare_nodes < mean + 6 * math.sqrt(mean)
+    with_idle = ReliabilitySection().to_config(**kwargs, params=3e11, idle_nodes=20)
+    assert with_idle.spare_nodes == cfg.spare_nodes + 20
+    fixed = ReliabilitySection(spare_nodes=3).to_config(**kwargs, params=3e11)
+    assert fixed.spare_nodes == 3
+    # With the sized pool, the 100k-GPU job finishes; with none it barely progresses.
+    fast = simulate_campaign(dataclasses.replace(cfg, n_trials=50))
+    assert fast.fraction_finished == 1.0 and fast.goodput > 0.5
+    with pytest.raises(InputError, match="spare_coverage"):
+        spare_nodes_for_coverage(node_rate_per_s=1.0, repair_s=1.0, coverage=1.0)
