@@ -6,11 +6,20 @@ GPU count: when the cluster size does not factor well (100,000 = 2^5 * 5^5), a p
 leave GPUs idle (``dp = floor(N / (tp*pp*cp))``, or a smaller dp that divides the batch);
 the result reports how many. Global batch: a plan trains with the batch closest to the
 target that it can reach (dp * micro_batch * m), within ``batch_tolerance``.
+
+Speed (benchmarks/search_speed.py): the candidates are held factored, as (degrees x vp x
+micro-batch) rows times the recompute x sharding product. Structural rules and a static
+memory bound (weights + gradients + optimizer states) are checked once per row or per
+(degrees, sharding), and the rejected plans are counted without being built; the rest is
+expanded, memory-checked and timed in cache-sized chunks on every core, and each chunk
+hands back only its best plans and its own Pareto front. Counts, best plans, order and
+front are exactly those of checking and ranking every plan one by one (tests/test_search.py).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,14 +31,32 @@ from colossim.model import TransformerSpec
 from colossim.perf.comm import Network
 from colossim.perf.profile import Efficiency, StackProfile
 from colossim.perf.step import StepBatch, evaluate
-from colossim.plan import Infeasible, MemoryBreakdown, PlanBatch, Recompute, Sharding, check_plans, memory_breakdown
+from colossim.plan import (
+    Infeasible,
+    MemoryBreakdown,
+    PlanBatch,
+    Recompute,
+    Sharding,
+    check_plans,
+    memory_breakdown,
+)
 from colossim.workload import Cluster, Training
 
-__all__ = ["SearchResult", "SearchSpace", "enumerate_plans", "search"]
+__all__ = [
+    "CandidateValues",
+    "SearchResult",
+    "SearchSpace",
+    "candidate_values",
+    "enumerate_plans",
+    "search",
+]
 
 POW2 = tuple(2**i for i in range(11))
 # Below this many plans a single thread is faster than splitting the work.
-PARALLEL_MIN_PLANS = 200_000
+PARALLEL_MIN_PLANS = 100_000
+# Plans per evaluation chunk: the step model's temporaries (a few dozen float64 arrays
+# per chunk) then stay mostly in cache; measured 30% less CPU than two halves of 1M.
+CHUNK_PLANS = 131_072
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,25 +119,95 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def enumerate_plans(
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CandidateValues:
+    """The values a search enumerates per dimension (``SearchSpace`` with defaults filled)."""
+
+    tp: tuple[int, ...]
+    pp: tuple[int, ...]
+    cp: tuple[int, ...]
+    ep: tuple[int, ...]
+    vp: tuple[int, ...]
+    micro_batch: tuple[int, ...]
+    recompute: tuple[int, ...]
+    sharding: tuple[int, ...]
+
+
+def candidate_values(
     model: TransformerSpec, training: Training, cluster: Cluster, space: SearchSpace
-) -> PlanBatch:
-    """Cartesian product of the candidate values, with dp and the batch derived."""
-    n = cluster.num_gpus
+) -> CandidateValues:
+    """Fill the ``None`` dimensions of ``space`` with their natural ranges."""
     max_tp = space.max_tp or cluster.scaleup_domain
-    tps = space.tp or tuple(t for t in POW2 if t <= max_tp and model.heads % t == 0)
     pps = space.pp or tuple(
         sorted({p for p in range(1, model.layers + 1) if model.layers % p == 0 or p in POW2} - {0})
     )
-    cps = space.cp or tuple(c for c in POW2 if c <= 32 and (c == 1 or training.seq_len % (2 * c) == 0))
-    eps = space.ep or (tuple(e for e in POW2 if e <= model.experts and model.experts % e == 0) if model.is_moe else (1,))
-    vps = space.vp or (1, 2, 3, 4, 6, 8)
-    mbs = space.micro_batch or (1, 2, 4, 8, 16)
-    rcs = space.recompute or tuple(Recompute)
-    shs = space.sharding or tuple(Sharding)
+    return CandidateValues(
+        tp=space.tp or tuple(t for t in POW2 if t <= max_tp and model.heads % t == 0),
+        pp=pps,
+        cp=space.cp
+        or tuple(c for c in POW2 if c <= 32 and (c == 1 or training.seq_len % (2 * c) == 0)),
+        ep=space.ep
+        or (
+            tuple(e for e in POW2 if e <= model.experts and model.experts % e == 0)
+            if model.is_moe
+            else (1,)
+        ),
+        vp=space.vp or (1, 2, 3, 4, 6, 8),
+        micro_batch=space.micro_batch or (1, 2, 4, 8, 16),
+        recompute=tuple(int(r) for r in (space.recompute or tuple(Recompute))),
+        sharding=tuple(int(s) for s in (space.sharding or tuple(Sharding))),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Factored:
+    """The candidate set as (parallel degrees x vp x micro-batch) rows times the
+    (recompute x sharding) product: the structural rules and the static memory bound do
+    not depend on the latter, so they are checked once per row instead of once per plan.
+
+    ``rows`` holds recompute = sharding = 0 placeholders; ``combo`` is each row's index
+    into the distinct (tp, pp, cp, ep, dp) combinations ``degrees`` (shape (n, 5)).
+    """
+
+    rows: PlanBatch
+    combo: np.ndarray
+    degrees: np.ndarray
+    recompute: np.ndarray
+    sharding: np.ndarray
+
+    @property
+    def per_row(self) -> int:
+        return len(self.recompute) * len(self.sharding)
+
+    def expand(
+        self, rows: np.ndarray, keep: np.ndarray | None = None
+    ) -> tuple[PlanBatch, np.ndarray]:
+        """Plans of ``rows`` (indices) x recompute x sharding, in enumeration order;
+        ``keep``: optional mask over that product. Returns the plans and their combo."""
+        nrc, nsh = len(self.recompute), len(self.sharding)
+        idx = np.repeat(rows, nrc * nsh)
+        rc = np.tile(np.repeat(self.recompute, nsh), len(rows))
+        sh = np.tile(self.sharding, nrc * len(rows))
+        if keep is not None:
+            idx, rc, sh = idx[keep], rc[keep], sh[keep]
+        r = self.rows
+        plans = PlanBatch(
+            tp=r.tp[idx], pp=r.pp[idx], dp=r.dp[idx], cp=r.cp[idx], ep=r.ep[idx], vp=r.vp[idx],
+            micro_batch=r.micro_batch[idx], global_batch=r.global_batch[idx], recompute=rc, sharding=sh,
+        )  # fmt: skip
+        return plans, self.combo[idx]
+
+
+def _factored(
+    model: TransformerSpec, training: Training, cluster: Cluster, space: SearchSpace
+) -> _Factored:
+    n = cluster.num_gpus
+    vals = candidate_values(model, training, cluster, space)
 
     # Stage 1: the parallel degrees (small product), filtered before expanding the rest.
-    grid = np.array(list(itertools.product(tps, pps, cps, eps)), dtype=np.int64).reshape(-1, 4)
+    grid = np.array(
+        list(itertools.product(vals.tp, vals.pp, vals.cp, vals.ep)), dtype=np.int64
+    ).reshape(-1, 4)
     tp, pp, cp, ep = grid.T
     mp = tp * pp * cp
     keep = mp <= n
@@ -127,31 +224,105 @@ def enumerate_plans(
             div = np.array(_divisors(gb), dtype=np.int64)
             idx = np.searchsorted(div, dp_max, side="right") - 1
             dps.append(div[np.maximum(idx, 0)])
-    cols = []
-    for dp in dps:
-        cols.append(np.stack([tp, pp, cp, ep, dp], axis=1))
-    base = np.unique(np.concatenate(cols), axis=0)
+    base = np.concatenate([np.stack([tp, pp, cp, ep, dp], axis=1) for dp in dps])
+    # Distinct rows in lexicographic (tp, pp, cp, ep, dp) order, via one packed int64 key
+    # per row (cheaper than np.unique(axis=0); same order, all values are >= 0).
+    radix = [int(r) + 1 for r in base.max(axis=0, initial=0)]
+    if math.prod(radix) < 2**62:
+        packed = np.zeros(len(base), dtype=np.int64)
+        for j in range(5):
+            packed = packed * radix[j] + base[:, j]
+        base = base[np.unique(packed, return_index=True)[1]]
+    else:
+        base = np.unique(base, axis=0)
     if not space.allow_idle and space.dp is None:
         base = base[base[:, 0] * base[:, 1] * base[:, 2] * base[:, 4] == n]
     base = base[base[:, 4] >= 1]
 
-    # Stage 2: expand vp, micro-batch, recompute, sharding.
-    rest = np.array(list(itertools.product(vps, mbs, [int(r) for r in rcs], [int(s) for s in shs])), dtype=np.int64)
-    nb, nr = len(base), len(rest)
-    b = np.repeat(base, nr, axis=0)
-    r = np.tile(rest, (nb, 1))
+    # Stage 2: expand vp and micro-batch (recompute and sharding stay factored out).
+    vps = np.repeat(np.array(vals.vp, dtype=np.int64), len(vals.micro_batch))
+    mbs = np.tile(np.array(vals.micro_batch, dtype=np.int64), len(vals.vp))
+    combo = np.repeat(np.arange(len(base)), len(vps))
+    rest = np.tile(np.arange(len(vps)), len(base))
     # vp > 1 only makes sense with pp > 1: drop those combinations up front (they are
     # not plans, just duplicates of vp = 1).
-    ok = (r[:, 0] == 1) | (b[:, 1] > 1)
-    b, r = b[ok], r[ok]
-    dp, mb = b[:, 4], r[:, 1]
+    ok = (vps[rest] == 1) | (base[combo, 1] > 1)
+    combo, rest = combo[ok], rest[ok]
+    dp, mb = base[combo, 4], mbs[rest]
     per_step = dp * mb
     m = np.maximum(np.rint(training.global_batch / per_step), 1).astype(np.int64)
-    gbatch = per_step * m
-    return PlanBatch(
-        tp=b[:, 0], pp=b[:, 1], cp=b[:, 2], ep=b[:, 3], dp=dp, vp=r[:, 0],
-        micro_batch=mb, global_batch=gbatch, recompute=r[:, 2], sharding=r[:, 3],
+    zero = np.zeros_like(dp)
+    rows = PlanBatch(
+        tp=base[combo, 0], pp=base[combo, 1], cp=base[combo, 2], ep=base[combo, 3], dp=dp,
+        vp=vps[rest], micro_batch=mb, global_batch=per_step * m, recompute=zero, sharding=zero,
     )  # fmt: skip
+    return _Factored(
+        rows=rows,
+        combo=combo,
+        degrees=base,
+        recompute=np.array(vals.recompute, dtype=np.int64),
+        sharding=np.array(vals.sharding, dtype=np.int64),
+    )
+
+
+def enumerate_plans(
+    model: TransformerSpec, training: Training, cluster: Cluster, space: SearchSpace
+) -> PlanBatch:
+    """Cartesian product of the candidate values, with dp and the batch derived."""
+    fac = _factored(model, training, cluster, space)
+    plans, _ = fac.expand(np.arange(len(fac.rows)))
+    return plans
+
+
+def _static_fits(
+    model: TransformerSpec,
+    training: Training,
+    fac: _Factored,
+    stack: StackProfile,
+    eff: Efficiency,
+    capacity: float,
+) -> np.ndarray:
+    """Mask (combination, sharding) -> the plans may fit: a lower bound on their memory
+    (weights, gradients, optimizer states and the fixed runtime reserve; activations,
+    logits and the other buffers are >= 0) is within ``capacity``.
+
+    The bound is computed by ``memory_breakdown`` itself (no second formula) and summed
+    in the order of ``MemoryBreakdown.total``; float addition is monotone, so a plan whose
+    bound exceeds the capacity has a total that exceeds it too: pruning is exact.
+    """
+    deg = fac.degrees
+    nsh = len(fac.sharding)
+    c = np.repeat(deg, nsh, axis=0)
+    one = np.ones(len(c), dtype=np.int64)
+    probe = PlanBatch(
+        tp=c[:, 0], pp=c[:, 1], cp=c[:, 2], ep=c[:, 3], dp=c[:, 4], vp=one, micro_batch=one,
+        global_batch=c[:, 4], recompute=0 * one, sharding=np.tile(fac.sharding, len(deg)),
+    )  # fmt: skip
+    mem = memory_breakdown(model, training, probe, stack, eff)
+    zero = np.zeros(len(c))
+    bound = MemoryBreakdown(
+        weights=mem.weights,
+        gradients=mem.gradients,
+        optimizer=mem.optimizer,
+        activations=zero,
+        logits=zero,
+        buffers=np.full(len(c), eff.runtime_memory_bytes),
+    ).total
+    return (bound <= capacity).reshape(len(deg), nsh)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Chunk:
+    """What one evaluated chunk hands back: counts, and only the plans that can still
+    be among the best ``keep_top`` or on the Pareto front (the rest is freed)."""
+
+    over: int  # memory rejections
+    feasible: int
+    local: np.ndarray  # indices of ``steps`` rows among the chunk's feasible plans
+    steps: StepBatch
+    key: np.ndarray
+    head: np.ndarray
+    group: np.ndarray
 
 
 def search(
@@ -167,71 +338,136 @@ def search(
     ignore_memory: bool = False,
     keep_top: int = 1000,
 ) -> SearchResult:
-    """Enumerate, filter and evaluate every plan of ``space``."""
+    """Enumerate, filter and evaluate every plan of ``space``.
+
+    Rejections are counted per plan, by the first failing rule (structural rules in
+    the order of ``check_plans``, then memory), so ``candidates == feasible_count +
+    sum(rejected.values())`` holds exactly even though the structural rules and a
+    static memory bound are checked per (degrees x vp x micro-batch) row, before the
+    rows are expanded over recompute x sharding.
+    """
     t0 = time.perf_counter()
-    plans = enumerate_plans(model, training, cluster, space)
-    total = len(plans)
+    fac = _factored(model, training, cluster, space)
+    rows = fac.rows
+    per_row = fac.per_row
+    total = len(rows) * per_row
     rejected: dict[str, int] = {}
-    alive = np.ones(total, dtype=bool)
-    for reason, bad in check_plans(model, training, cluster, plans).items():
+    alive = np.ones(len(rows), dtype=bool)
+    # check_plans reads no recompute / sharding field: a row's verdict holds for each of
+    # its per_row plans (tests/test_search.py checks this against the full product).
+    for reason, bad in check_plans(model, training, cluster, rows).items():
         if reason is Infeasible.BATCH:
             # the enumerator rounds the batch; reject what is off target
-            rel = np.abs(plans.global_batch / training.global_batch - 1)
+            rel = np.abs(rows.global_batch / training.global_batch - 1)
             bad = rel > space.batch_tolerance + 1e-12
         newly = bad & alive
         if newly.any():
-            rejected[reason.value] = int(newly.sum())
+            rejected[reason.value] = int(newly.sum()) * per_row
         alive &= ~bad
-    plans = plans.take(np.flatnonzero(alive))
+    live = np.flatnonzero(alive)
     capacity = cluster.gpu.hbm_bytes
+    if ignore_memory:
+        keep = np.ones((len(live), per_row), dtype=bool)
+    else:
+        # Static memory bound per (combination, sharding): plans whose weights and
+        # optimizer state alone overflow are counted as memory rejections unexpanded.
+        fits_sh = _static_fits(model, training, fac, stack, eff, capacity)
+        keep = np.tile(fits_sh[fac.combo[live]], (1, len(fac.recompute)))
+    pruned = int(keep.size - keep.sum())
+    # GPUs used, as small order-preserving labels per degree combination (pareto sorts
+    # them with a radix sort).
+    deg = fac.degrees
+    values, label = np.unique(deg[:, 0] * deg[:, 1] * deg[:, 2] * deg[:, 4], return_inverse=True)
+    label = label.astype(np.uint16 if len(values) < 2**16 else np.int64)
 
-    def run(chunk: PlanBatch) -> tuple[StepBatch | None, int]:
+    def run(span: tuple[int, int]) -> _Chunk:
+        a, b = span
+        chunk, combo = fac.expand(live[a:b], keep[a:b].reshape(-1))
         # Memory first (cheaper than the step model): only plans that fit are timed.
         memory = memory_breakdown(model, training, chunk, stack, eff)
         n_over = 0
         if not ignore_memory:
             fits = memory.total <= capacity
-            n_over = int((~fits).sum())
-            keep = np.flatnonzero(fits)
-            chunk = chunk.take(keep)
-            memory = MemoryBreakdown(**{f.name: getattr(memory, f.name)[keep] for f in fields(memory)})
-        steps = evaluate(model, training, cluster, chunk, stack=stack, eff=eff, network=network, memory=memory)
-        return steps, n_over
+            n_over = int(fits.size - fits.sum())
+            if n_over:
+                idx = np.flatnonzero(fits)
+                chunk, combo = chunk.take(idx), combo[idx]
+                memory = MemoryBreakdown(
+                    **{f.name: getattr(memory, f.name)[idx] for f in fields(memory)}
+                )
+        steps = evaluate(
+            model, training, cluster, chunk, stack=stack, eff=eff, network=network, memory=memory
+        )
+        key = -(steps.tokens_per_s if objective == "tokens_per_s" else steps.tokens_per_s_per_gpu)
+        head = capacity - memory.total
+        group = label[combo]
+        # The chunk's best and its own front contain every global winner of the chunk.
+        local = np.union1d(_smallest(key, keep_top), _pareto(steps.tokens_per_s, head, group))
+        return _Chunk(
+            over=n_over,
+            feasible=len(key),
+            local=local,
+            steps=_take_steps(steps, local),
+            key=key[local],
+            head=head[local],
+            group=group[local],
+        )
 
-    # numpy releases the GIL on large array operations: evaluating halves of a big
-    # candidate set in threads uses both cores of a laptop-class machine.
+    # numpy releases the GIL on large array operations: chunks are expanded and
+    # evaluated in threads to use every core (two on a laptop-class machine).
+    n_plans = keep.sum(axis=1)
     workers = min(os.cpu_count() or 1, 4)
-    if len(plans) >= PARALLEL_MIN_PLANS and workers > 1:
-        bounds = np.linspace(0, len(plans), workers + 1).astype(np.int64)
-        chunks = [plans.take(np.arange(a, b)) for a, b in itertools.pairwise(bounds)]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(run, chunks))
-        result = _concat_steps([p for p, _ in parts])
-        over = sum(n for _, n in parts)
+    n_chunks = max(-(-int(n_plans.sum()) // CHUNK_PLANS), 1)
+    if n_plans.sum() >= PARALLEL_MIN_PLANS and workers > 1:
+        n_chunks = workers * -(-n_chunks // workers)
+    # Row boundaries that split the plans (not the rows) evenly.
+    cut = np.searchsorted(np.cumsum(n_plans), np.linspace(0, n_plans.sum(), n_chunks + 1)[1:-1])
+    bounds = [0, *(int(c) + 1 for c in cut), len(live)]
+    spans = [(a, b) for a, b in itertools.pairwise(bounds) if b > a] or [(0, 0)]
+    if len(spans) > 1:
+        with ThreadPoolExecutor(max_workers=min(workers, len(spans))) as pool:
+            chunks = list(pool.map(run, spans))
     else:
-        result, over = run(plans)
+        chunks = [run(spans[0])]
+    over = pruned + sum(c.over for c in chunks)
     if over:
         rejected[Infeasible.MEMORY.value] = over
-    key = -(result.tokens_per_s if objective == "tokens_per_s" else result.tokens_per_s_per_gpu)
-    order = np.argsort(key, kind="stable")
-    front = _pareto(result, capacity)
-    # Keep the best plans and the Pareto front; the rest is only counted.
-    top = order[:keep_top]
-    extra = np.setdiff1d(front, top)
-    kept = np.concatenate([top, extra[np.argsort(key[extra], kind="stable")]]) if len(extra) else top
+    feasible_count = sum(c.feasible for c in chunks)
+    # Global ranking on the chunks' survivors, in enumeration order (chunks are in
+    # order): the same plans, ties broken the same way, as ranking all plans at once.
+    steps = _concat_steps([c.steps for c in chunks])
+    key = np.concatenate([c.key for c in chunks])
+    head = np.concatenate([c.head for c in chunks])
+    group = np.concatenate([c.group for c in chunks])
+    front = _pareto(-key if objective == "tokens_per_s" else steps.tokens_per_s, head, group)
+    # Keep the best plans and the Pareto front; the rest is only counted. Order: by
+    # objective, ties by enumeration order (as a stable sort of all plans would give).
+    kept = np.union1d(_smallest(key, keep_top), front)
     kept = kept[np.argsort(key[kept], kind="stable")]
-    feasible = _take_steps(result, kept) if len(kept) else None
+    feasible = _take_steps(steps, kept) if len(kept) else None
     pareto = np.flatnonzero(np.isin(kept, front))
     return SearchResult(
         candidates=total,
         rejected=rejected,
         feasible=feasible,
-        feasible_count=int(len(order)),
+        feasible_count=feasible_count,
         pareto=pareto,
         elapsed_s=time.perf_counter() - t0,
         memory_capacity_bytes=capacity,
         num_gpus=cluster.num_gpus,
     )
+
+
+def _smallest(key: np.ndarray, k: int) -> np.ndarray:
+    """Indices (ascending) of the first ``k`` entries of a stable ascending sort of
+    ``key``, without sorting it all: everything below the k-th value, then ties at it
+    in index order."""
+    if len(key) <= k:
+        return np.arange(len(key))
+    kth = np.partition(key, k - 1)[k - 1]
+    below = np.flatnonzero(key < kth)
+    ties = np.flatnonzero(key == kth)[: k - len(below)]
+    return np.sort(np.concatenate([below, ties]))
 
 
 def _concat_steps(parts: list[StepBatch]) -> StepBatch:
@@ -241,9 +477,19 @@ def _concat_steps(parts: list[StepBatch]) -> StepBatch:
         if isinstance(vals[0], np.ndarray):
             kw[f.name] = np.concatenate(vals)
         elif isinstance(vals[0], PlanBatch):
-            kw[f.name] = PlanBatch(**{g.name: np.concatenate([getattr(v, g.name) for v in vals]) for g in fields(vals[0])})
+            kw[f.name] = PlanBatch(
+                **{
+                    g.name: np.concatenate([getattr(v, g.name) for v in vals])
+                    for g in fields(vals[0])
+                }
+            )
         elif isinstance(vals[0], MemoryBreakdown):
-            kw[f.name] = MemoryBreakdown(**{g.name: np.concatenate([getattr(v, g.name) for v in vals]) for g in fields(vals[0])})
+            kw[f.name] = MemoryBreakdown(
+                **{
+                    g.name: np.concatenate([getattr(v, g.name) for v in vals])
+                    for g in fields(vals[0])
+                }
+            )
     return StepBatch(**kw)
 
 
@@ -260,32 +506,32 @@ def _take_steps(result: StepBatch, index: np.ndarray) -> StepBatch:
     return StepBatch(**kw)
 
 
-def _pareto(steps: StepBatch, capacity: float) -> np.ndarray:
-    """Indices of plans not dominated on (tokens/s max, headroom max, GPUs used min).
+def _pareto(tps: np.ndarray, head: np.ndarray, gpus: np.ndarray) -> np.ndarray:
+    """Indices of plans not dominated on (tokens/s max, headroom max, GPUs used min);
+    of plans equal on all three, the first. ``gpus`` may be any order-preserving
+    relabelling of the GPU counts (small unsigned labels sort fastest).
 
-    Two passes, both vectorised. (1) Within each GPU count, the 2-D front of
-    (tokens/s, headroom): sort by (GPUs, -tokens/s, -headroom) and keep plans whose
-    headroom beats the running maximum of their group (offsetting each group by a
-    constant larger than the headroom range lets one global running maximum work per
-    group). The 3-D front is a subset of the union of these. (2) On that small union,
-    plan i is dominated iff a faster-or-equal plan uses no more GPUs and has at least
-    its headroom: one running maximum per distinct GPU count.
+    Two passes. (1) A superset of the front, vectorised: within each GPU count, plans in
+    descending tokens/s whose headroom is >= that of every faster plan of the group (a
+    front plan always is). Sorting by GPU count after an unstable sort by tokens/s uses a
+    radix sort on small group labels; offsetting each group's headroom by a constant
+    larger than the headroom range lets one global running maximum work per group.
+    (2) On that small superset, exactly: in (tokens/s, headroom) descending order, GPUs
+    ascending, index order, plan i is dominated iff an earlier plan uses no more GPUs
+    and has at least its headroom: one running maximum per distinct GPU count.
     """
-    tps = steps.tokens_per_s
-    head = capacity - steps.memory.total
-    gpus = steps.plans.num_gpus
     if len(tps) == 0:
         return np.zeros(0, dtype=np.int64)
-    order = np.lexsort((-head, -tps, gpus))
+    order = np.argsort(-tps)
+    order = order[np.argsort(gpus[order], kind="stable")]
     g = gpus[order]
-    group = np.concatenate(([0], np.cumsum(g[1:] != g[:-1])))
+    new_group = np.concatenate(([True], g[1:] != g[:-1]))
     span = float(head.max() - head.min()) + 1.0
-    shifted = head[order] - head.min() + group * span
+    shifted = head[order] - head.min() + g * span
     prev = np.concatenate(([-np.inf], np.maximum.accumulate(shifted)[:-1]))
-    first = np.concatenate(([True], g[1:] != g[:-1]))
-    cand = order[first | (shifted > prev)]
+    cand = np.sort(order[new_group | (shifted >= prev)])
     # pass 2 on the candidates
-    sub = cand[np.lexsort((-head[cand], -tps[cand]))]
+    sub = cand[np.lexsort((gpus[cand], -head[cand], -tps[cand]))]
     h, gs = head[sub], gpus[sub]
     on_front = np.zeros(len(sub), dtype=bool)
     for gv in np.unique(gs):
@@ -293,4 +539,4 @@ def _pareto(steps: StepBatch, capacity: float) -> np.ndarray:
         prev_max = np.concatenate(([-np.inf], np.maximum.accumulate(masked)[:-1]))
         sel = gs == gv
         on_front[sel] = h[sel] > prev_max[sel]
-    return sub[on_front]
+    return np.sort(sub[on_front])

@@ -17,16 +17,24 @@ from pathlib import Path
 
 import numpy as np
 
-from colossim.api import context
+from colossim.api import Context, context, plan_search
 from colossim.errors import InputError
 from colossim.hardware import Precision, gpu
 from colossim.model import TransformerSpec
 from colossim.perf.profile import Efficiency, StackProfile, efficiency
-from colossim.plan import Recompute, Sharding
-from colossim.search import SearchSpace
+from colossim.plan import Plan, PlanBatch, Recompute, Sharding
+from colossim.search import SearchSpace, candidate_values, enumerate_plans
 from colossim.workload import Cluster, Training
 
-__all__ = ["REQUIRED_COLUMNS", "RowResult", "ValidationReport", "read_runs", "validate_rows"]
+__all__ = [
+    "FULL_LAYOUT_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "RowResult",
+    "SearchCheck",
+    "ValidationReport",
+    "read_runs",
+    "validate_rows",
+]
 
 REQUIRED_COLUMNS = (
     "id", "arch", "layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len",
@@ -37,10 +45,65 @@ REQUIRED_COLUMNS = (
 OPTIONAL_COLUMNS = ("source", "params_b", "result_type")
 
 # DeepSeek-V3 MLA dimensions (DeepSeek-V3 report sec. 4.2); the CSV flags MLA with a bool.
-DEEPSEEK_MLA = {"q_lora_rank": 1536, "kv_lora_rank": 512, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128}
+DEEPSEEK_MLA = {
+    "q_lora_rank": 1536,
+    "kv_lora_rank": 512,
+    "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64,
+    "v_head_dim": 128,
+}
 # Micro-batches per pipeline when a row gives no global batch: 8 per stage keeps the
 # 1F1B bubble near 10% (Narayanan et al. 2021, sec. 3.3 guidance m >> pp).
 DEFAULT_MICROBATCHES_PER_STAGE = 8
+# A row publishes its full parallel layout when all of these are given; vp, recompute and
+# sharding, where blank, are chosen by the row's own search (as for the prediction).
+FULL_LAYOUT_COLUMNS = ("tp", "pp", "dp", "cp", "ep", "micro_batch", "global_batch")
+# Relative slack for "the searched best is at least as fast as the published plan".
+SEARCH_GE_RTOL = 1e-9
+PARALLEL_DIMS = ("tp", "pp", "dp", "cp", "ep")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchCheck:
+    """The plan search run over a full-layout row's space (same GPUs, model, batch,
+    stack), against the published plan.
+
+    Attributes:
+        published_plan: the published layout (blank vp / recompute / sharding filled by
+            the row's own search), as ``Plan.as_dict``.
+        searched_plan: the best plan of the whole space.
+        published_tokens_per_s_per_gpu: predicted throughput of the published plan.
+        searched_tokens_per_s_per_gpu: predicted throughput of the searched best.
+        parallel_dims_match: same tp, pp, dp, cp and ep.
+        exact_match: also the same micro-batch and, where the row gives them, vp,
+            recompute and sharding.
+        inside_space: the published plan is one of the searched candidates (so the
+            searched best cannot be slower).
+        widened: dimensions whose default candidate values lacked the published value
+            (the space was widened to include it).
+        fits: the published plan fits in memory (if not, both sides ignore memory).
+    """
+
+    published_plan: dict
+    searched_plan: dict
+    published_tokens_per_s_per_gpu: float
+    searched_tokens_per_s_per_gpu: float
+    parallel_dims_match: bool
+    exact_match: bool
+    inside_space: bool
+    widened: tuple[str, ...]
+    fits: bool
+
+    @property
+    def searched_ge_published(self) -> bool:
+        return self.searched_tokens_per_s_per_gpu >= self.published_tokens_per_s_per_gpu * (
+            1 - SEARCH_GE_RTOL
+        )
+
+    @property
+    def gain_pct(self) -> float:
+        """How much faster the searched best is predicted to be (%)."""
+        return (self.searched_tokens_per_s_per_gpu / self.published_tokens_per_s_per_gpu - 1) * 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +118,7 @@ class RowResult:
     plan: dict = field(default_factory=dict)
     searched: bool = False
     fits: bool = True
+    search_check: SearchCheck | None = None
 
     @property
     def ape_pct(self) -> float | None:
@@ -66,6 +130,7 @@ class RowResult:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ValidationReport:
     rows: list[RowResult]
+    search_checked: bool = False
 
     def summary(self, rows: list[RowResult] | None = None) -> dict:
         rows = self.rows if rows is None else rows
@@ -78,6 +143,29 @@ class ValidationReport:
             "median_ape_pct": float(np.median(apes)) if pred else None,
             "within_10pct": float((apes <= 10).mean()) if pred else None,
             "within_25pct": float((apes <= 25).mean()) if pred else None,
+        }
+
+    def search_match(self) -> dict | None:
+        """Searched best vs published plan over the full-layout rows (None if the report
+        was made without ``search_check``). Counts: ``rows`` checked, ``exact`` and
+        ``parallel_dims`` matches, ``searched_ge_published`` (must equal ``rows`` when
+        ``outside_space`` is 0), ``outside_space``, ``widened`` (rows whose published
+        values lay outside the default ranges), ``not_fitting`` (published plan over
+        the memory model; compared without memory limits)."""
+        checks = [r.search_check for r in self.rows if r.search_check is not None]
+        if not self.search_checked:
+            return None
+        gains = np.array([c.gain_pct for c in checks])
+        return {
+            "rows": len(checks),
+            "exact": sum(c.exact_match for c in checks),
+            "parallel_dims": sum(c.parallel_dims_match for c in checks),
+            "searched_ge_published": sum(c.searched_ge_published for c in checks),
+            "outside_space": sum(not c.inside_space for c in checks),
+            "widened": sum(bool(c.widened) for c in checks),
+            "not_fitting": sum(not c.fits for c in checks),
+            "median_gain_pct": float(np.median(gains)) if len(gains) else None,
+            "max_gain_pct": float(gains.max()) if len(gains) else None,
         }
 
     def breakdown(self, key: str) -> dict[str, dict]:
@@ -93,9 +181,13 @@ def read_runs(path: str | Path) -> list[dict[str, str]]:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError("FILE", "file not found", value=str(path), fix="give the path of a CSV file") from None
+        raise InputError(
+            "FILE", "file not found", value=str(path), fix="give the path of a CSV file"
+        ) from None
     except (UnicodeDecodeError, IsADirectoryError) as exc:
-        raise InputError("FILE", f"cannot read as UTF-8 text ({exc.__class__.__name__})", value=str(path)) from None
+        raise InputError(
+            "FILE", f"cannot read as UTF-8 text ({exc.__class__.__name__})", value=str(path)
+        ) from None
     try:
         reader = csv.DictReader(io.StringIO(text))
         header = reader.fieldnames or []
@@ -124,7 +216,9 @@ def _int(row: dict, col: str, *, required: bool = False) -> int | None:
     value = float(raw)
     if not math.isfinite(value) or value != int(value):
         raise ValueError(f"{col} must be an integer (got {raw!r})")
-    if value < (0 if col in ("experts", "top_k", "moe_ffn_hidden", "shared_experts", "dense_layers") else 1):
+    if value < (
+        0 if col in ("experts", "top_k", "moe_ffn_hidden", "shared_experts", "dense_layers") else 1
+    ):
         raise ValueError(f"{col} must be positive (got {raw!r})")
     return int(value)
 
@@ -157,7 +251,15 @@ def row_model(row: dict) -> TransformerSpec:
     )
 
 
-def predict_row(row: dict, eff: Efficiency, stacks: dict[str, StackProfile] | None = None) -> RowResult:
+def predict_row(
+    row: dict,
+    eff: Efficiency,
+    stacks: dict[str, StackProfile] | None = None,
+    *,
+    search_check: bool = False,
+) -> RowResult:
+    """Predict one CSV row; with ``search_check``, also run the plan search over a
+    full-layout row's whole space (see :class:`SearchCheck`)."""
     meta = {
         "id": row.get("id", ""),
         "gpu": row.get("gpu", ""),
@@ -165,7 +267,11 @@ def predict_row(row: dict, eff: Efficiency, stacks: dict[str, StackProfile] | No
         "source": (row.get("source") or "").split(",")[0],
     }
     try:
-        measured = float(row["measured_tokens_per_s_per_gpu"]) if row["measured_tokens_per_s_per_gpu"].strip() else None
+        measured = (
+            float(row["measured_tokens_per_s_per_gpu"])
+            if row["measured_tokens_per_s_per_gpu"].strip()
+            else None
+        )
     except ValueError:
         measured = None
     try:
@@ -191,7 +297,11 @@ def predict_row(row: dict, eff: Efficiency, stacks: dict[str, StackProfile] | No
         if gb is None:
             gb = (fixed_dp or 1) * (mb or 1) * DEFAULT_MICROBATCHES_PER_STAGE * (pp or 1)
         training = Training(
-            seq_len=seq, global_batch=gb, tokens=1e12, precision=precision, framework=row["framework"].strip()
+            seq_len=seq,
+            global_batch=gb,
+            tokens=1e12,
+            precision=precision,
+            framework=row["framework"].strip(),
         )
         stack = (stacks or {}).get(training.framework)
         ctx = context(model, training, cluster, eff=eff, stack=stack)
@@ -214,8 +324,6 @@ def predict_row(row: dict, eff: Efficiency, stacks: dict[str, StackProfile] | No
     except (ValueError, KeyError) as exc:
         return RowResult(**meta, measured=measured, predicted=None, reason=f"bad value: {exc}")
 
-    from colossim.api import plan_search
-
     result = plan_search(ctx, space)
     fits = True
     if result.feasible is None:
@@ -225,9 +333,15 @@ def predict_row(row: dict, eff: Efficiency, stacks: dict[str, StackProfile] | No
         fits = False
     if result.feasible is None:
         reasons = ", ".join(f"{k}={v}" for k, v in result.rejected.items())
-        return RowResult(**meta, measured=measured, predicted=None, reason=f"no valid plan ({reasons})")
+        return RowResult(
+            **meta, measured=measured, predicted=None, reason=f"no valid plan ({reasons})"
+        )
     best = result.feasible
     predicted = float(best.tokens_per_s_per_gpu[0])
+    check = None
+    if search_check and all(_int(row, c) is not None for c in FULL_LAYOUT_COLUMNS):
+        given = {"vp": vp is not None, "recompute": bool(rc_raw), "sharding": bool(sh_raw)}
+        check = _search_check(ctx, best.plans.plan(0), predicted, fits=fits, given=given)
     return RowResult(
         **meta,
         measured=measured,
@@ -236,7 +350,77 @@ def predict_row(row: dict, eff: Efficiency, stacks: dict[str, StackProfile] | No
         plan=best.plans.plan(0).as_dict(),
         searched=searched,
         fits=fits,
+        search_check=check,
     )
+
+
+def _search_check(
+    ctx: Context, ref: Plan, ref_tps_gpu: float, *, fits: bool, given: dict
+) -> SearchCheck:
+    """Search the row's whole space (default candidate values, widened by the published
+    ones) and compare its best plan with the published plan ``ref``."""
+    vals = candidate_values(ctx.model, ctx.training, ctx.cluster, SearchSpace())
+    published = {
+        "tp": ref.tp,
+        "pp": ref.pp,
+        "cp": ref.cp,
+        "ep": ref.ep,
+        "vp": ref.vp,
+        "micro_batch": ref.micro_batch,
+    }
+    widened = tuple(k for k, v in published.items() if v not in getattr(vals, k))
+    dims = {k: tuple(sorted({*getattr(vals, k), v})) for k, v in published.items()}
+    # Recompute and sharding default to every value, so the published ones are in.
+    wide = SearchSpace(**dims, batch_tolerance=0.0, allow_idle=False)
+    # Membership: the candidates of the wide space with the published degrees (the
+    # enumeration decides per degree combination, so this is a slice of the wide set).
+    one = {k: (published[k],) for k in PARALLEL_DIMS if k != "dp"}
+    mine = enumerate_plans(
+        ctx.model,
+        ctx.training,
+        ctx.cluster,
+        SearchSpace(**{**dims, **one}, batch_tolerance=0.0, allow_idle=False),
+    )
+    target = PlanBatch.from_plans([ref])
+    inside = bool(
+        np.any(
+            np.logical_and.reduce([getattr(mine, f) == getattr(target, f)[0] for f in _PLAN_FIELDS])
+        )
+    )
+    res = plan_search(ctx, wide, ignore_memory=not fits)
+    if res.feasible is None:
+        searched_plan, searched_tps = {}, 0.0
+    else:
+        searched_plan = res.feasible.plans.plan(0).as_dict()
+        searched_tps = float(res.feasible.tokens_per_s_per_gpu[0])
+    pub = ref.as_dict()
+    same_dims = bool(searched_plan) and all(searched_plan[k] == pub[k] for k in PARALLEL_DIMS)
+    compared = ("micro_batch", *(k for k, g in given.items() if g))
+    return SearchCheck(
+        published_plan=pub,
+        searched_plan=searched_plan,
+        published_tokens_per_s_per_gpu=ref_tps_gpu,
+        searched_tokens_per_s_per_gpu=searched_tps,
+        parallel_dims_match=same_dims,
+        exact_match=same_dims and all(searched_plan[k] == pub[k] for k in compared),
+        inside_space=inside,
+        widened=widened,
+        fits=fits,
+    )
+
+
+_PLAN_FIELDS = (
+    "tp",
+    "pp",
+    "dp",
+    "cp",
+    "ep",
+    "vp",
+    "micro_batch",
+    "global_batch",
+    "recompute",
+    "sharding",
+)
 
 
 def validate_rows(
@@ -244,8 +428,14 @@ def validate_rows(
     *,
     eff: Efficiency | None = None,
     stacks: dict[str, StackProfile] | None = None,
+    search_check: bool = False,
 ) -> ValidationReport:
     """Predict every row. ``eff`` and ``stacks`` override the catalog constants (used by
-    scripts/calibrate.py); by default the shipped calibration applies."""
+    scripts/calibrate.py); by default the shipped calibration applies. ``search_check``
+    also searches each full-layout row's whole space and compares the best plan with
+    the published one (``ValidationReport.search_match``; about a second more)."""
     eff = eff or efficiency()
-    return ValidationReport(rows=[predict_row(r, eff, stacks) for r in rows])
+    return ValidationReport(
+        rows=[predict_row(r, eff, stacks, search_check=search_check) for r in rows],
+        search_checked=search_check,
+    )

@@ -143,13 +143,20 @@ def search(scenario: str | None, fmt: str, overrides: tuple[str, ...], top_k: in
 @click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False))
 @FORMAT
 @click.option("--no-rows", is_flag=True, help="summary tables only")
+@click.option(
+    "--search-check/--no-search-check",
+    default=True,
+    show_default=True,
+    help="also search each full-layout row and compare the best plan with the published one",
+)
 @handle_errors
-def validate(csv_file: str, fmt: str, no_rows: bool) -> None:
+def validate(csv_file: str, fmt: str, no_rows: bool, search_check: bool) -> None:
     """Predict every run of a published-runs CSV and report the accuracy."""
     from colossim.report.perf import validation_tables, validation_to_json
     from colossim.validate import read_runs, validate_rows
 
-    rep = validate_rows(read_runs(csv_file))
+    with progress("predicting published runs"):
+        rep = validate_rows(read_runs(csv_file), search_check=search_check)
     output(fmt, validation_to_json(rep), validation_tables(rep, rows=not no_rows))
 
 

@@ -6,9 +6,16 @@ from rich.table import Table
 
 from colossim.api import Context, Estimate
 from colossim.search import SearchResult
-from colossim.validate import ValidationReport
+from colossim.validate import SearchCheck, ValidationReport
 
-__all__ = ["estimate_tables", "estimate_to_json", "search_tables", "search_to_json", "validation_tables", "validation_to_json"]
+__all__ = [
+    "estimate_tables",
+    "estimate_to_json",
+    "search_tables",
+    "search_to_json",
+    "validation_tables",
+    "validation_to_json",
+]
 
 
 def _gb(x: float) -> str:
@@ -44,10 +51,19 @@ def estimate_to_json(est: Estimate, ctx: Context, *, scenario: str = "") -> dict
 def estimate_tables(est: Estimate, ctx: Context, *, breakdown: bool = True) -> list[Table]:
     c, m, t = ctx.cluster, ctx.model, ctx.training
     summary = Table(title="Cluster and workload", show_header=False)
-    summary.add_row("GPUs", f"{c.num_gpus:,} x {c.gpu.name} ({c.gpus_per_node}/node, NVLink domain {c.scaleup_domain})")
+    summary.add_row(
+        "GPUs",
+        f"{c.num_gpus:,} x {c.gpu.name} ({c.gpus_per_node}/node, NVLink domain {c.scaleup_domain})",
+    )
     summary.add_row("Scale-out", f"{c.nic_bw_bytes_per_s * 8 / 1e9:,.0f} Gb/s per GPU")
-    summary.add_row("Model", f"{m.name}: {m.total_params / 1e9:,.1f}B params ({m.active_params / 1e9:,.1f}B active)")
-    summary.add_row("Training", f"{t.tokens:,.3g} tokens, seq {t.seq_len:,}, batch {est.plan.global_batch:,} seq, {t.precision}, {t.framework} profile")
+    summary.add_row(
+        "Model",
+        f"{m.name}: {m.total_params / 1e9:,.1f}B params ({m.active_params / 1e9:,.1f}B active)",
+    )
+    summary.add_row(
+        "Training",
+        f"{t.tokens:,.3g} tokens, seq {t.seq_len:,}, batch {est.plan.global_batch:,} seq, {t.precision}, {t.framework} profile",
+    )
     p = est.plan
     plan = Table(title="Plan", show_header=False)
     plan.add_row("Layout", f"TP {p.tp} x PP {p.pp} (VP {p.vp}) x DP {p.dp} x CP {p.cp}, EP {p.ep}")
@@ -56,9 +72,15 @@ def estimate_tables(est: Estimate, ctx: Context, *, breakdown: bool = True) -> l
     plan.add_row("GPUs used", f"{est.num_gpus_used:,} ({est.idle_gpus:,} idle)")
     res = Table(title="Prediction", show_header=False)
     res.add_row("Step time", f"{est.step_time_s:,.2f} s")
-    res.add_row("Throughput", f"{est.tokens_per_s:,.0f} tokens/s ({est.tokens_per_s_per_gpu:,.1f} per GPU)")
+    res.add_row(
+        "Throughput", f"{est.tokens_per_s:,.0f} tokens/s ({est.tokens_per_s_per_gpu:,.1f} per GPU)"
+    )
     res.add_row("MFU / HFU", f"{est.mfu:.1%} / {est.hfu:.1%}")
-    res.add_row("Memory per GPU", f"{_gb(est.memory_per_gpu_bytes)} of {_gb(est.memory_capacity_bytes)}" + ("" if est.fits else "  DOES NOT FIT"))
+    res.add_row(
+        "Memory per GPU",
+        f"{_gb(est.memory_per_gpu_bytes)} of {_gb(est.memory_capacity_bytes)}"
+        + ("" if est.fits else "  DOES NOT FIT"),
+    )
     res.add_row("Days to train", f"{est.days_to_train:,.1f} (steady state, no failures)")
     tables = [summary, plan, res]
     if breakdown:
@@ -103,7 +125,22 @@ def search_to_json(res: SearchResult, top: list[Estimate]) -> dict:
 
 def search_tables(res: SearchResult, top: list[Estimate]) -> list[Table]:
     t = Table(title=f"Search: {res.candidates:,} candidates in {res.elapsed_s:.2f} s")
-    for col in ("#", "TP", "PP", "VP", "DP", "CP", "EP", "mb", "recompute", "ZeRO", "GPUs", "tok/s/GPU", "MFU", "mem GB"):
+    for col in (
+        "#",
+        "TP",
+        "PP",
+        "VP",
+        "DP",
+        "CP",
+        "EP",
+        "mb",
+        "recompute",
+        "ZeRO",
+        "GPUs",
+        "tok/s/GPU",
+        "MFU",
+        "mem GB",
+    ):
         t.add_column(col, justify="right")
     for i, e in enumerate(top, 1):
         p = e.plan
@@ -123,6 +160,7 @@ def search_tables(res: SearchResult, top: list[Estimate]) -> list[Table]:
 def validation_to_json(rep: ValidationReport) -> dict:
     return {
         "summary": rep.summary(),
+        "search_match": rep.search_match(),
         "by_gpu": rep.breakdown("gpu"),
         "by_framework": rep.breakdown("framework"),
         "by_source": rep.breakdown("source"),
@@ -135,9 +173,28 @@ def validation_to_json(rep: ValidationReport) -> dict:
                 "reason": r.reason,
                 "plan": r.plan,
                 "searched": r.searched,
+                "search_check": _search_check_json(r.search_check),
             }
             for r in rep.rows
         ],
+    }
+
+
+def _search_check_json(c: SearchCheck | None) -> dict | None:
+    if c is None:
+        return None
+    return {
+        "published_plan": c.published_plan,
+        "searched_plan": c.searched_plan,
+        "published_tokens_per_s_per_gpu": c.published_tokens_per_s_per_gpu,
+        "searched_tokens_per_s_per_gpu": c.searched_tokens_per_s_per_gpu,
+        "gain_pct": c.gain_pct,
+        "parallel_dims_match": c.parallel_dims_match,
+        "exact_match": c.exact_match,
+        "searched_ge_published": c.searched_ge_published,
+        "inside_space": c.inside_space,
+        "widened": list(c.widened),
+        "fits": c.fits,
     }
 
 
@@ -154,15 +211,46 @@ def validation_tables(rep: ValidationReport, *, rows: bool = True) -> list[Table
         t.add_column("note")
         for r in rep.rows:
             err = None if r.ape_pct is None else (r.predicted - r.measured) / r.measured * 100
-            t.add_row(r.id, _fmt(r.measured, ",.1f"), _fmt(r.predicted, ",.1f"), _fmt(err, "+.1f") + ("%" if err is not None else ""), r.reason)
+            t.add_row(
+                r.id,
+                _fmt(r.measured, ",.1f"),
+                _fmt(r.predicted, ",.1f"),
+                _fmt(err, "+.1f") + ("%" if err is not None else ""),
+                r.reason,
+            )
         tables.append(t)
     for key in ("gpu", "framework", "source"):
         b = Table(title=f"Accuracy by {key}")
         for col in (key, "rows", "predicted", "MAPE", "median APE", "<=10%", "<=25%"):
             b.add_column(col, justify="left" if col == key else "right")
         for k, s in rep.breakdown(key).items():
-            b.add_row(k, str(s["rows"]), str(s["predicted"]), _fmt(s["mape_pct"], ".1f"), _fmt(s["median_ape_pct"], ".1f"), _fmt(s["within_10pct"], ".0%"), _fmt(s["within_25pct"], ".0%"))
+            b.add_row(
+                k,
+                str(s["rows"]),
+                str(s["predicted"]),
+                _fmt(s["mape_pct"], ".1f"),
+                _fmt(s["median_ape_pct"], ".1f"),
+                _fmt(s["within_10pct"], ".0%"),
+                _fmt(s["within_25pct"], ".0%"),
+            )
         tables.append(b)
+    m = rep.search_match()
+    if m is not None:
+        t = Table(title="Plan search vs published layouts (full-layout rows)", show_header=False)
+        n = m["rows"]
+
+        def share(k: str) -> str:
+            return f"{m[k]} of {n}" + (f" ({m[k] / n:.0%})" if n else "")
+
+        t.add_row("exact match (+ micro-batch, vp/recompute/sharding if given)", share("exact"))
+        t.add_row("parallel dims match (tp, pp, dp, cp, ep)", share("parallel_dims"))
+        t.add_row("searched best >= published (predicted)", share("searched_ge_published"))
+        t.add_row("published plan outside the search space", share("outside_space"))
+        t.add_row("space widened to hold a published value", share("widened"))
+        t.add_row("published plan over the memory model", share("not_fitting"))
+        gain = f"{_fmt(m['median_gain_pct'], '.1f')} / {_fmt(m['max_gain_pct'], '.1f')} %"
+        t.add_row("searched best faster by (median / max)", gain)
+        tables.append(t)
     s = rep.summary()
     t = Table(title="Summary", show_header=False)
     t.add_row("rows", str(s["rows"]))
