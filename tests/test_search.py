@@ -251,3 +251,11 @@ def test_static_memory_bound_prunes_only_plans_that_do_not_fit() -> None:
     pruned = ~fits_sh[combo, sh_index]
     total = memory_breakdown(ctx.model, ctx.training, plans, ctx.stack, ctx.eff).total
     assert pruned.any() and np.all(total[pruned] > cap)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 200_000))
+def test_divisors_fast_path_matches_definition(n: int) -> None:
+    from colossim.search import _divisors
+
+    assert _divisors(n) == [d for d in range(1, n + 1) if n % d == 0]
