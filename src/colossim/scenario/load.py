@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,28 +21,67 @@ from colossim.errors import InputError, InputErrors
 from colossim.scenario.schema import Scenario
 from colossim.scenario.yamlio import Positions, load_yaml
 
-__all__ = ["DEFAULT_SCENARIO", "LoadedScenario", "apply_overrides", "load_scenario", "scenario_from_data"]
+__all__ = [
+    "DEFAULT_SCENARIO",
+    "LoadedScenario",
+    "apply_overrides",
+    "dump_resolved",
+    "load_scenario",
+    "scenario_from_data",
+]
 
 DEFAULT_SCENARIO = "colossus-100k-h100.yaml"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoadedScenario:
+    """A validated scenario, the name of its source, and where each of its keys is.
+
+    Attributes:
+        scenario: the validated scenario.
+        path: file name (or ``<built-in ...>``) for messages.
+        positions: (line, column) of every key path of the file, 1-based.
+    """
+
     scenario: Scenario
     path: str
+    positions: Positions = field(default_factory=dict)
+
+    def location(self, field_path: str) -> str | None:
+        """``file:line:col`` of a dotted field (or of its closest enclosing key) in the
+        file, for errors found after loading (e.g. a plan that does not multiply out to
+        the GPU count); ``None`` if the file has no such key."""
+        parts: list = field_path.split(".")
+        while parts:
+            line_col = self.positions.get(tuple(parts))
+            if line_col:
+                return f"{self.path}:{line_col[0]}:{line_col[1]}"
+            parts.pop()
+        return None
 
 
 def _read(path: str | None) -> tuple[str, str]:
     if path is None:
-        text = resources.files("colossim").joinpath("examples", DEFAULT_SCENARIO).read_text(encoding="utf-8")
+        text = (
+            resources.files("colossim")
+            .joinpath("examples", DEFAULT_SCENARIO)
+            .read_text(encoding="utf-8")
+        )
         return text, f"<built-in {DEFAULT_SCENARIO}>"
     p = Path(path)
     try:
         return p.read_text(encoding="utf-8"), str(path)
     except FileNotFoundError:
-        raise InputError("SCENARIO", "file not found", value=str(path), fix="give the path of a scenario YAML file") from None
+        raise InputError(
+            "SCENARIO",
+            "file not found",
+            value=str(path),
+            fix="give the path of a scenario YAML file",
+        ) from None
     except (UnicodeDecodeError, IsADirectoryError, PermissionError) as exc:
-        raise InputError("SCENARIO", f"cannot read ({exc.__class__.__name__})", value=str(path)) from None
+        raise InputError(
+            "SCENARIO", f"cannot read ({exc.__class__.__name__})", value=str(path)
+        ) from None
 
 
 def apply_overrides(data: Any, overrides: list[str]) -> Any:
@@ -51,12 +90,25 @@ def apply_overrides(data: Any, overrides: list[str]) -> Any:
         return data
     for item in overrides:
         if "=" not in item:
-            raise InputError("--set", "expected PATH=VALUE", value=item, fix="e.g. --set cluster.num_gpus=20000")
+            raise InputError(
+                "--set", "expected PATH=VALUE", value=item, fix="e.g. --set cluster.num_gpus=20000"
+            )
         key, raw = item.split("=", 1)
-        value, _ = load_yaml(raw, filename="--set")
         parts = [p for p in key.strip().split(".") if p]
         if not parts:
-            raise InputError("--set", "empty path", value=item)
+            raise InputError(
+                "--set", "empty path", value=item, fix="e.g. --set cluster.num_gpus=20000"
+            )
+        try:
+            value, _ = load_yaml(raw, filename="--set")
+        except InputError as exc:
+            # Name the overridden field, not the root of the one-value document.
+            raise InputError(
+                f"--set {key.strip()}",
+                exc.problem,
+                value=exc.value if exc.value is not None else raw,
+                fix=exc.fix,
+            ) from None
         cur = data
         for p in parts[:-1]:
             nxt = cur.get(p)
@@ -73,14 +125,39 @@ def load_scenario(path: str | None = None, *, overrides: list[str] | None = None
     text, name = _read(path)
     data, positions = load_yaml(text, filename=name)
     if data is None or data == {}:
-        raise InputError("SCENARIO", "empty scenario file", location=name, fix="see examples/ for a template")
+        raise InputError(
+            "SCENARIO", "empty scenario file", location=name, fix="see examples/ for a template"
+        )
     if not isinstance(data, dict):
-        raise InputError("<root>", "a scenario is a mapping of sections", value=type(data).__name__, location=name)
+        raise InputError(
+            "<root>",
+            "a scenario is a mapping of sections",
+            value=type(data).__name__,
+            location=name,
+        )
     data = apply_overrides(data, overrides or [])
-    return LoadedScenario(scenario=scenario_from_data(data, positions=positions, filename=name), path=name)
+    # An overridden value comes from the command line, not from the file: forget its place.
+    for item in overrides or []:
+        over = tuple(p for p in item.split("=", 1)[0].strip().split(".") if p)
+        positions = {k: v for k, v in positions.items() if k[: len(over)] != over}
+    scenario = scenario_from_data(data, positions=positions, filename=name)
+    return LoadedScenario(scenario=scenario, path=name, positions=positions)
 
 
-def scenario_from_data(data: dict, *, positions: Positions | None = None, filename: str = "<scenario>") -> Scenario:
+def dump_resolved(loaded: LoadedScenario) -> str:
+    """The scenario with every default filled in, as YAML that :func:`load_scenario` reads
+    back into an equal :class:`Scenario` (``null`` keeps its meaning, e.g. ``battery: null``
+    is "no battery", so ``None`` fields are written, not dropped)."""
+    import yaml
+
+    data = loaded.scenario.model_dump(mode="json")
+    header = f"# resolved scenario (every default filled in) from {loaded.path}\n"
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def scenario_from_data(
+    data: dict, *, positions: Positions | None = None, filename: str = "<scenario>"
+) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -94,7 +171,10 @@ def _model_at(path: list) -> type[BaseModel] | None:
     """The pydantic model class describing the mapping at ``path`` (for hints)."""
     cls: Any = Scenario
     for key in path:
-        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or key not in cls.model_fields:
+        if (
+            not (isinstance(cls, type) and issubclass(cls, BaseModel))
+            or key not in cls.model_fields
+        ):
             return None
         cls = _first_model(cls.model_fields[key].annotation)
     return cls if isinstance(cls, type) and issubclass(cls, BaseModel) else None
@@ -104,48 +184,77 @@ def _first_model(annotation: Any) -> Any:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     args = typing.get_args(annotation)
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType) or typing.get_origin(annotation) is typing.Annotated:
+    if (
+        typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        or typing.get_origin(annotation) is typing.Annotated
+    ):
         for a in args:
             m = _first_model(a)
-            if m is not None:
+            if isinstance(m, type) and issubclass(m, BaseModel):
                 return m
     return annotation
 
 
-def _clean_path(loc: tuple, data: Any) -> tuple[list, bool]:
-    """Drop pydantic's union-branch tags from ``loc``; report if the branch tag named a
-    model (CamelCase) or a scalar type, to dedupe union errors."""
+def _clean_path(loc: tuple, data: Any) -> tuple[list, bool, int | None]:
+    """Drop pydantic's union-branch tags from ``loc``.
+
+    Returns the data path, whether the (first) branch tag names a model (CamelCase) rather
+    than a scalar type or literal, and how many path elements precede that tag (``None``
+    when ``loc`` has none): the union sits at ``path[:depth]``.
+    """
     path: list = []
     cur = data
     branch_is_model: bool | None = None
+    depth: int | None = None
     for i, elem in enumerate(loc):
-        if isinstance(cur, dict) and elem in cur:
+        in_dict = isinstance(cur, dict) and elem in cur
+        if in_dict or (isinstance(cur, list) and isinstance(elem, int) and elem < len(cur)):
             path.append(elem)
             cur = cur[elem]
-        elif isinstance(cur, list) and isinstance(elem, int) and elem < len(cur):
-            path.append(elem)
-            cur = cur[elem]
-        elif i == len(loc) - 1 and isinstance(elem, str) and (not elem[:1].isupper()) and "[" not in elem and elem not in ("str", "int", "float", "bool"):
+        elif (
+            i == len(loc) - 1
+            and isinstance(elem, str)
+            and (not elem[:1].isupper())
+            and "[" not in elem
+            and elem not in ("str", "int", "float", "bool")
+        ):
             path.append(elem)  # a missing field
-        else:
+        elif depth is None:
             branch_is_model = isinstance(elem, str) and elem[:1].isupper()
-    return path, branch_is_model if branch_is_model is not None else True
+            depth = len(path)
+    return path, branch_is_model if branch_is_model is not None else True, depth
 
 
-def _errors(exc: ValidationError, data: dict, positions: Positions, filename: str) -> list[InputError]:
+def _at(data: Any, path: list) -> Any:
+    cur = data
+    for p in path:
+        cur = cur.get(p) if isinstance(cur, dict) else None
+    return cur
+
+
+def _errors(
+    exc: ValidationError, data: dict, positions: Positions, filename: str
+) -> list[InputError]:
+    # Never report "0 errors": if the union filter dropped every error, report them all.
+    return _translate(exc, data, positions, filename, union_filter=True) or _translate(
+        exc, data, positions, filename, union_filter=False
+    )
+
+
+def _translate(
+    exc: ValidationError, data: dict, positions: Positions, filename: str, *, union_filter: bool
+) -> list[InputError]:
     out: list[InputError] = []
     seen: set[tuple] = set()
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
-        path, branch_is_model = _clean_path(loc, data)
+        path, branch_is_model, depth = _clean_path(loc, data)
         value = err.get("input")
-        # A union field: keep the errors of the branch matching the input's kind.
-        if len(path) < len(loc) and err["type"] != "missing":
-            holder = data
-            for p in path[:-1] if err["type"] == "extra_forbidden" else path:
-                holder = holder.get(p) if isinstance(holder, dict) else None
-            target = holder if err["type"] == "extra_forbidden" else holder
-            is_mapping = isinstance(target, dict)
+        # A union field (e.g. plan: 'search' | {tp: ...}): keep only the errors of the
+        # branch that matches the kind of input given at the union's position (a mapping
+        # for a model branch, a scalar for a literal or scalar branch).
+        if union_filter and depth is not None and err["type"] != "missing":
+            is_mapping = isinstance(_at(data, path[:depth]), dict)
             if is_mapping != branch_is_model:
                 continue
         field = ".".join(str(p) for p in path) or "<root>"

@@ -4,6 +4,7 @@ and the line and column of every node kept so errors can say ``file:line:col``."
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -15,6 +16,11 @@ __all__ = ["Positions", "load_yaml"]
 
 Positions = dict[tuple, tuple[int, int]]
 
+# Every number of a scenario must fit the core's numpy arrays (int64) and be finite: YAML's
+# .nan/.inf and overflowing literals (1e999) would otherwise reach the results as NaN/inf.
+_INT64_MAX = 2**63 - 1
+_MAX_DEPTH = 50  # nesting levels (a scenario uses 4); far below Python's recursion limit
+
 _FLOAT_NO_DOT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 
 
@@ -22,9 +28,7 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that also resolves 1e9, 15e12, 2.5E-3 as floats."""
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", _FLOAT_NO_DOT, list("-+0123456789")
-)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_NO_DOT, list("-+0123456789"))
 
 
 def load_yaml(text: str, *, filename: str = "<scenario>") -> tuple[Any, Positions]:
@@ -33,9 +37,21 @@ def load_yaml(text: str, *, filename: str = "<scenario>") -> tuple[Any, Position
     Raises:
         InputError: syntax errors and duplicate keys, with file:line:col.
     """
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader rejects control characters up front
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, filename) from None
     try:
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, filename) from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise InputError(
+            "YAML",
+            "nested too deeply",
+            location=filename,
+            fix=f"a scenario nests at most {_MAX_DEPTH} levels",
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
@@ -47,24 +63,114 @@ def load_yaml(text: str, *, filename: str = "<scenario>") -> tuple[Any, Position
     if node is None:
         return {}, {}
     positions: Positions = {}
-    data = _build(node, (), positions, filename, loader)
+    data = _build(node, (), positions, filename, loader, _Guard())
     return data, positions
+
+
+class _Guard:
+    """Aliases make the node graph a DAG, or even cyclic (``&a [*a]``): refuse cycles, and
+    cap the expanded size so that alias bombs ("billion laughs") fail fast."""
+
+    MAX_NODES = 100_000
+
+    def __init__(self) -> None:
+        self.open: set[int] = set()  # collection nodes being built (the current path)
+        self.left = self.MAX_NODES
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, filename: str) -> InputError:
+    """A control character (YAML allows only printable characters, tab and newlines)."""
+    ch = exc.character
+    code = ch if isinstance(ch, int) else ord(ch) if isinstance(ch, str) and len(ch) == 1 else None
+    what = f"U+{code:04X}" if code is not None else repr(ch)
+    return InputError(
+        "YAML",
+        f"control character {what} is not allowed",
+        location=_offset_where(text, exc.position, filename),
+        fix="save the scenario as plain UTF-8 text",
+    )
+
+
+def _offset_where(text: str, offset: int, filename: str) -> str:
+    """``file:line:col`` of a character offset into ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"{filename}:{line}:{col}"
 
 
 def _where(node: yaml.Node, filename: str) -> str:
     return f"{filename}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
 
 
-def _build(node: yaml.Node, path: tuple, positions: Positions, filename: str, loader: _Loader) -> Any:
+def _build(
+    node: yaml.Node,
+    path: tuple,
+    positions: Positions,
+    filename: str,
+    loader: _Loader,
+    guard: _Guard,
+) -> Any:
+    field = ".".join(str(p) for p in path if p != "<key>") or "<root>"
+    guard.left -= 1
+    if guard.left < 0:
+        raise InputError(
+            field,
+            f"document too large (more than {guard.MAX_NODES:,} values once aliases are expanded)",
+            location=_where(node, filename),
+        )
+    if len(path) > _MAX_DEPTH:
+        raise InputError(
+            field,
+            f"nested too deeply (more than {_MAX_DEPTH} levels)",
+            location=_where(node, filename),
+        )
+    if id(node) in guard.open:
+        raise InputError(
+            field,
+            "recursive YAML alias (a value that contains itself)",
+            location=_where(node, filename),
+        )
+    if isinstance(node, yaml.CollectionNode):
+        guard.open.add(id(node))
+        try:
+            return _build_collection(node, path, positions, filename, loader, guard)
+        finally:
+            guard.open.discard(id(node))
+    positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    try:
+        value = loader.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        problem = str(exc).splitlines()[0]
+        raise InputError(field, f"bad value: {problem}", location=_where(node, filename)) from None
+    _check_number(value, path, node, filename)
+    return value
+
+
+def _build_collection(
+    node: yaml.CollectionNode,
+    path: tuple,
+    positions: Positions,
+    filename: str,
+    loader: _Loader,
+    guard: _Guard,
+) -> Any:
     positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise InputError(".".join(map(str, path)) or "<root>", "YAML merge keys (<<) are not supported", location=_where(key_node, filename))
-            key = _build(key_node, path + ("<key>",), {}, filename, loader)
+                raise InputError(
+                    ".".join(map(str, path)) or "<root>",
+                    "YAML merge keys (<<) are not supported",
+                    location=_where(key_node, filename),
+                )
+            key = _build(key_node, path + ("<key>",), {}, filename, loader, guard)
             if not isinstance(key, str | int | float | bool):
-                raise InputError(".".join(map(str, path)) or "<root>", "mapping keys must be scalars", location=_where(key_node, filename))
+                raise InputError(
+                    ".".join(map(str, path)) or "<root>",
+                    "mapping keys must be scalars",
+                    location=_where(key_node, filename),
+                )
             if key in out:
                 first = positions.get(path + (key,), (0, 0))
                 raise InputError(
@@ -73,16 +179,39 @@ def _build(node: yaml.Node, path: tuple, positions: Positions, filename: str, lo
                     location=_where(key_node, filename),
                     fix="keep only one",
                 )
-            positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            out[key] = _build(value_node, path + (key,), positions, filename, loader)
+            positions[path + (key,)] = (
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+            )
+            out[key] = _build(value_node, path + (key,), positions, filename, loader, guard)
             # the key's own position (for "unknown key"), the value's (for bad values)
             positions[path + (key, "<value>")] = positions[path + (key,)]
-            positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            positions[path + (key,)] = (
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+            )
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(v, path + (i,), positions, filename, loader) for i, v in enumerate(node.value)]
-    try:
-        return loader.construct_object(node, deep=True)
-    except yaml.YAMLError as exc:
-        problem = str(exc).splitlines()[0]
-        raise InputError(".".join(map(str, path)) or "<root>", f"bad value: {problem}", location=_where(node, filename)) from None
+    return [
+        _build(v, path + (i,), positions, filename, loader, guard) for i, v in enumerate(node.value)
+    ]
+
+
+def _check_number(value: Any, path: tuple, node: yaml.Node, filename: str) -> None:
+    """Reject numbers no scenario field can hold: NaN, infinities, and integers beyond 64 bits."""
+    field = ".".join(str(p) for p in path if p != "<key>") or "<root>"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(
+            field,
+            "must be a finite number",
+            value=node.value,
+            location=_where(node, filename),
+            fix="give a finite value (YAML .nan, .inf and overflowing literals are not numbers here)",
+        )
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT64_MAX:
+        raise InputError(
+            field,
+            "integer out of range (beyond 64 bits)",
+            value=node.value,
+            location=_where(node, filename),
+            fix=f"give a value of magnitude at most {_INT64_MAX:_}",
+        )
