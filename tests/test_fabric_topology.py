@@ -341,3 +341,14 @@ def test_report_json_is_json_safe_and_tables_render():
         console.print(t)
     rendered = console.export_text()
     assert "sn5600" in rendered and "all_reduce" in rendered
+
+
+def test_default_breakout_follows_a_200g_nic() -> None:
+    """A 200 Gb/s NIC (A100 era) on a switch whose default breakout is 400G gets the 200G
+    breakout (256 ports on an SN5600) instead of an error."""
+    from colossim.fabric import build_fabric
+    from colossim.fabric.topology import FabricConfig
+
+    f = build_fabric(FabricConfig(num_gpus=1024, gpus_per_node=8, scaleup_domain=8, nic_gbit_per_s=200, switch="sn5600"))
+    assert f.port_gbit_per_s == 200
+    assert f.radix == 256

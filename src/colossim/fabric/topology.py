@@ -341,11 +341,19 @@ def build_fabric(config: FabricConfig) -> Fabric:
 
     sw = catalog_entry(config.switch, kind="switch", field=f"{f}.switch")
     ports_by_speed = {float(k): int(v) for k, v in sw.values["ports_by_gbit_per_s"].items()}
-    port_gbit = float(
-        config.port_gbit_per_s
-        if config.port_gbit_per_s is not None
-        else sw.values["default_port_gbit_per_s"]
-    )
+    if config.port_gbit_per_s is not None:
+        port_gbit = float(config.port_gbit_per_s)
+    else:
+        # The switch's default breakout if the NIC can use it, else the fastest breakout
+        # whose speed divides the NIC's (a 200G A100 NIC on an SN5600: 256 x 200G).
+        port_gbit = float(sw.values["default_port_gbit_per_s"])
+        usable = [
+            sp
+            for sp in ports_by_speed
+            if sp <= nic_gbit and abs(nic_gbit / sp - round(nic_gbit / sp)) < 1e-9
+        ]
+        if usable and port_gbit not in usable:
+            port_gbit = max(usable)
     if port_gbit not in ports_by_speed:
         raise InputError(
             f"{f}.port_gbit_per_s",
