@@ -219,6 +219,15 @@ def test_plan_product_rule_names_the_plan(write) -> None:
     path = write("dp: 64", "dp: 32")
     (line,) = errors_of(path)
     assert "plan:" in line and "32" in line and "64 GPUs" in line
+    assert line.startswith(f"error: {path}:10:1: plan:"), line
+
+
+def test_precision_rule_points_at_the_precision(write) -> None:
+    # checked against the GPU catalog after loading: still file:line:col of the field
+    path = write("  seq_len: 8192\n", "  seq_len: 8192\n  precision: mxfp8\n")
+    (line,) = errors_of(path)
+    assert line.startswith(f"error: {path}:9:3: workload.precision:"), line
+    assert "mxfp8" in line and "bf16" in line
 
 
 def test_location_of_a_field_for_later_errors(write) -> None:

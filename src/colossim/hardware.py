@@ -66,7 +66,7 @@ class GPU:
             return self.peak_flop_per_s[str(precision)]
         except KeyError:
             raise InputError(
-                "precision",
+                "workload.precision",
                 f"{self.id} has no {precision} tensor cores",
                 value=str(precision),
                 fix=f"use one of {', '.join(self.peak_flop_per_s)}",

@@ -58,6 +58,9 @@ def handle_errors(fn):
             )
             sys.exit(EXIT_BAD_INPUT)
         except InputError as exc:
+            loaded = (ctx.find_root().obj or {}).get("loaded")
+            if exc.location is None and loaded is not None:
+                exc.location = loaded.location(exc.field)
             err.print(f"error: {exc.message()}", markup=False, soft_wrap=True)
             sys.exit(EXIT_BAD_INPUT)
         except Infeasible as exc:
@@ -111,14 +114,15 @@ def progress(description: str):
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     _, quiet = _verbosity()
-    if quiet:
+    err = console(stderr=True)
+    if quiet or not err.is_terminal:
         yield lambda text: None
         return
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=console(stderr=True),
+        console=err,
         transient=True,
     ) as bar:
         task = bar.add_task(description, total=None)
@@ -147,6 +151,12 @@ def load(scenario: str | None, overrides: tuple[str, ...]):
     from colossim.scenario.load import load_scenario
 
     loaded = load_scenario(scenario, overrides=list(overrides))
+    # Errors found after loading (cross-field rules, a plan that does not fit the
+    # cluster) still point into the file: handle_errors looks the field up here.
+    click_ctx = click.get_current_context(silent=True)
+    if click_ctx is not None:
+        root = click_ctx.find_root()
+        root.obj = {**(root.obj or {}), "loaded": loaded}
     return loaded, build_context(loaded.scenario)
 
 

@@ -43,13 +43,22 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @SET
 @handle_errors
 def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
-    """Search the best parallel plan for SCENARIO (default: built-in Colossus 100k H100)."""
+    """Search the best parallel plan for SCENARIO (default: built-in Colossus 100k H100).
+
+    A scenario with a fixed plan keeps it as the result (as every other command does)
+    and the search says how the best searched plan compares.
+    """
+    from rich.table import Table
+
+    from colossim.api import estimate as run_estimate
     from colossim.report.perf import estimate_tables, estimate_to_json, search_tables
+    from colossim.scenario.build import build_plan
 
     loaded, ctx = load(scenario, overrides)
+    fixed = build_plan(loaded.scenario, ctx)
     res = search_or_fail(loaded, ctx)
     top = top_estimates(res, ctx, loaded.scenario.search.top_k)
-    best = top[0]
+    best = top[0] if fixed is None else run_estimate(ctx, fixed)
     payload = estimate_to_json(best, ctx, scenario=loaded.scenario.name)
     payload["search"] = {
         "candidates": res.candidates,
@@ -57,6 +66,18 @@ def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
         "elapsed_s": res.elapsed_s,
     }
     tables = estimate_tables(best, ctx, breakdown=False) + search_tables(res, top)[:1]
+    if fixed is not None:
+        gain = top[0].tokens_per_s / best.tokens_per_s - 1.0
+        payload["plan_source"] = "scenario"
+        payload["search"]["best_plan"] = top[0].plan.as_dict()
+        payload["search"]["best_tokens_per_s"] = top[0].tokens_per_s
+        payload["search"]["best_vs_scenario_plan"] = gain
+        note = Table(show_header=False, title="Scenario plan vs search")
+        note.add_row("Result above", "the scenario's fixed plan")
+        note.add_row("Best searched plan", f"{gain:+.1%} tokens/s (plan #1 of the search table)")
+        tables.append(note)
+    else:
+        payload["plan_source"] = "search"
     with progress("sizing fabric, power and cost"):
         payload["facility"], summary = _facility_summary(loaded.scenario, ctx, best)
     tables.append(summary)
