@@ -259,3 +259,33 @@ def test_divisors_fast_path_matches_definition(n: int) -> None:
     from colossim.search import _divisors
 
     assert _divisors(n) == [d for d in range(1, n + 1) if n % d == 0]
+
+
+def test_search_stays_inside_what_the_stack_can_run() -> None:
+    """llm-foundry trains with FSDP only: every plan it is offered has tp = pp = cp = ep = 1
+    and ZeRO-2/3; megatron on the same run may use TP/PP."""
+    from colossim.api import stack_space
+    from colossim.hardware import gpu
+    from colossim.model import preset
+    from colossim.plan import Sharding
+    from colossim.search import SearchSpace
+    from colossim.workload import Training
+
+    def run(framework: str):
+        t = Training(seq_len=4096, global_batch=512, tokens=1e12, precision="bf16", framework=framework)
+        return plan_search(context(preset("llama3-70b"), t, cluster_for(gpu("h100-sxm-80gb"), 256)), SearchSpace())
+
+    fsdp = run("llm-foundry").feasible.plans
+    for dim in ("tp", "pp", "cp", "ep"):
+        assert np.all(getattr(fsdp, dim) == 1), dim
+    assert set(np.unique(fsdp.sharding)) <= {Sharding.ZERO2, Sharding.ZERO3}
+    mega = run("megatron").feasible.plans
+    assert np.any(mega.tp > 1) or np.any(mega.pp > 1)
+    # explicit values are kept: a published plan is what its stack ran
+    ctx_stack = context(
+        preset("llama3-8b"),
+        Training(seq_len=4096, global_batch=64, tokens=1e12, precision="bf16", framework="llm-foundry"),
+        cluster_for(gpu("h100-sxm-80gb"), 8),
+    ).stack
+    assert stack_space(SearchSpace(tp=(2,)), ctx_stack).tp == (2,)
+    assert stack_space(SearchSpace(), ctx_stack).pp == (1,)

@@ -196,7 +196,23 @@ def estimate(ctx: Context, plan: Plan, *, exact_gpus: bool = True) -> Estimate:
     return est
 
 
+def stack_space(space: SearchSpace, stack: StackProfile) -> SearchSpace:
+    """``space`` narrowed to what the software stack can run: parallel dimensions it
+    lacks stay at 1 and only its sharding modes are enumerated. Values the space names
+    explicitly are kept (a published plan is what its stack ran)."""
+    from dataclasses import replace
+
+    from colossim.plan import Sharding
+
+    fixed = {d: (1,) for d in ("tp", "pp", "cp", "ep") if d not in stack.parallel_dims and getattr(space, d) is None}
+    if space.sharding is None:
+        fixed["sharding"] = tuple(Sharding[m.upper()] for m in stack.sharding)
+    return replace(space, **fixed) if fixed else space
+
+
 def plan_search(ctx: Context, space: SearchSpace, *, ignore_memory: bool = False) -> SearchResult:
+    """Every plan of ``space`` that the context's software stack can run, searched."""
+    space = stack_space(space, ctx.stack)
     return search(
         ctx.model,
         ctx.training,

@@ -359,7 +359,11 @@ def _search_check(
 ) -> SearchCheck:
     """Search the row's whole space (default candidate values, widened by the published
     ones) and compare its best plan with the published plan ``ref``."""
-    vals = candidate_values(ctx.model, ctx.training, ctx.cluster, SearchSpace())
+    from colossim.api import stack_space
+
+    # The stack's own space (dimensions it cannot run stay at 1), widened below by the
+    # published values.
+    vals = candidate_values(ctx.model, ctx.training, ctx.cluster, stack_space(SearchSpace(), ctx.stack))
     published = {
         "tp": ref.tp,
         "pp": ref.pp,
@@ -370,7 +374,9 @@ def _search_check(
     }
     widened = tuple(k for k, v in published.items() if v not in getattr(vals, k))
     dims = {k: tuple(sorted({*getattr(vals, k), v})) for k, v in published.items()}
-    # Recompute and sharding default to every value, so the published ones are in.
+    # Recompute defaults to every value; sharding to the stack's modes plus the published.
+    modes = {Sharding[m.upper()] for m in ctx.stack.sharding} | {Sharding(ref.sharding)}
+    dims["sharding"] = tuple(sorted(modes))
     wide = SearchSpace(**dims, batch_tolerance=0.0, allow_idle=False)
     # Membership: the candidates of the wide space with the published degrees (the
     # enumeration decides per degree combination, so this is a slice of the wide set).

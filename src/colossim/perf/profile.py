@@ -38,6 +38,10 @@ class StackProfile:
     dp_overlap: float
     ep_overlap: float
     grad_reduce_bytes: float
+    # What the stack can run (catalog ``parallel`` and ``sharding``): the search keeps
+    # every other dimension at 1 and only these sharding modes.
+    parallel_dims: tuple[str, ...] = ("tp", "pp", "cp", "ep")
+    sharding: tuple[str, ...] = ("none", "zero1", "zero2", "zero3")
 
 
 def efficiency() -> Efficiency:
@@ -65,5 +69,10 @@ def stack_profile(name: str, *, field: str = "workload.framework") -> StackProfi
             raise ValueError(f"alias loop in efficiency.yaml at {target!r}")
         seen.add(target)
         values = entries[target].values
-    kw = {f.name: float(values[f.name]) for f in fields(StackProfile) if f.name != "name"}
+    caps = ("name", "parallel_dims", "sharding")
+    kw = {f.name: float(values[f.name]) for f in fields(StackProfile) if f.name not in caps}
+    if "parallel" in values:
+        kw["parallel_dims"] = tuple(str(d) for d in values["parallel"])
+    if "sharding" in values:
+        kw["sharding"] = tuple(str(m) for m in values["sharding"])
     return StackProfile(name=name, **kw)
