@@ -98,6 +98,7 @@ def _facility_summary(sc, ctx, est):
         "fabric_tiers": f.tiers,
         "fabric_switches": int(sum(f.switches_per_tier)),
         "it_power_w": pw.nameplate_it_w,
+        "it_average_power_w": pw.average_it_w,
         "facility_power_w": pw.average_facility_w,
         "peak_swing_w": pw.peak_swing_w,
         "capex_usd": cst.capex_usd,
@@ -108,7 +109,7 @@ def _facility_summary(sc, ctx, est):
     t.add_row("Fabric", f"{f.tiers} tiers, {data['fabric_switches']:,} switches")
     t.add_row(
         "Power",
-        f"IT {pw.nameplate_it_w / 1e6:,.1f} MW nameplate, facility {pw.average_facility_w / 1e6:,.1f} MW average, swing {pw.peak_swing_w / 1e6:,.1f} MW",
+        f"IT {pw.nameplate_it_w / 1e6:,.1f} MW nameplate ({pw.average_it_w / 1e6:,.1f} MW average while training), facility {pw.average_facility_w / 1e6:,.1f} MW average, swing {pw.peak_swing_w / 1e6:,.1f} MW",
     )
     t.add_row(
         "Cost",
