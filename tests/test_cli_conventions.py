@@ -30,3 +30,11 @@ def test_json_stdout_is_pure_json_with_progress_on() -> None:
     assert res.exit_code == 0
     data = json.loads(res.stdout)
     assert data["plan"]["tp"] * data["plan"]["pp"] * data["plan"]["dp"] * data["plan"]["cp"] <= 1024
+
+
+def test_verbose_adds_the_breakdowns() -> None:
+    plain = _run("plan", *SMALL)
+    verbose = _run("-v", "plan", *SMALL)
+    assert verbose.exit_code == 0
+    assert len(verbose.output.splitlines()) > len(plain.output.splitlines())
+    assert "gemm" in verbose.output.lower() and "gemm" not in plain.output.lower()

@@ -65,7 +65,9 @@ def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
         "rejected": res.rejected,
         "elapsed_s": res.elapsed_s,
     }
-    tables = estimate_tables(best, ctx, breakdown=False) + search_tables(res, top)[:1]
+    # -v: the time and memory breakdowns too (as `colossim estimate` prints them)
+    detail = (click.get_current_context().find_root().obj or {}).get("verbose", 0) >= 1
+    tables = estimate_tables(best, ctx, breakdown=detail) + search_tables(res, top)[:1]
     if fixed is not None:
         gain = top[0].tokens_per_s / best.tokens_per_s - 1.0
         payload["plan_source"] = "scenario"
