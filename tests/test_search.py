@@ -137,19 +137,9 @@ def test_search_equals_brute_force(name, ignore_memory) -> None:
 
 
 def _plan_rows(plans):
-    fields = (
-        "tp",
-        "pp",
-        "dp",
-        "cp",
-        "ep",
-        "vp",
-        "micro_batch",
-        "global_batch",
-        "recompute",
-        "sharding",
-    )
-    return np.stack([getattr(plans, f) for f in fields], axis=1)
+    from dataclasses import fields
+
+    return np.stack([getattr(plans, f.name) for f in fields(plans)], axis=1)
 
 
 def test_chunked_search_equals_one_chunk(monkeypatch) -> None:
@@ -272,8 +262,12 @@ def test_search_stays_inside_what_the_stack_can_run() -> None:
     from colossim.workload import Training
 
     def run(framework: str):
-        t = Training(seq_len=4096, global_batch=512, tokens=1e12, precision="bf16", framework=framework)
-        return plan_search(context(preset("llama3-70b"), t, cluster_for(gpu("h100-sxm-80gb"), 256)), SearchSpace())
+        t = Training(
+            seq_len=4096, global_batch=512, tokens=1e12, precision="bf16", framework=framework
+        )
+        return plan_search(
+            context(preset("llama3-70b"), t, cluster_for(gpu("h100-sxm-80gb"), 256)), SearchSpace()
+        )
 
     fsdp = run("llm-foundry").feasible.plans
     for dim in ("tp", "pp", "cp", "ep"):
@@ -284,7 +278,9 @@ def test_search_stays_inside_what_the_stack_can_run() -> None:
     # explicit values are kept: a published plan is what its stack ran
     ctx_stack = context(
         preset("llama3-8b"),
-        Training(seq_len=4096, global_batch=64, tokens=1e12, precision="bf16", framework="llm-foundry"),
+        Training(
+            seq_len=4096, global_batch=64, tokens=1e12, precision="bf16", framework="llm-foundry"
+        ),
         cluster_for(gpu("h100-sxm-80gb"), 8),
     ).stack
     assert stack_space(SearchSpace(tp=(2,)), ctx_stack).tp == (2,)

@@ -9,6 +9,7 @@ predicted is kept, with its reason.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from collections import defaultdict
@@ -363,7 +364,9 @@ def _search_check(
 
     # The stack's own space (dimensions it cannot run stay at 1), widened below by the
     # published values.
-    vals = candidate_values(ctx.model, ctx.training, ctx.cluster, stack_space(SearchSpace(), ctx.stack))
+    vals = candidate_values(
+        ctx.model, ctx.training, ctx.cluster, stack_space(SearchSpace(), ctx.stack)
+    )
     published = {
         "tp": ref.tp,
         "pp": ref.pp,
@@ -415,18 +418,8 @@ def _search_check(
     )
 
 
-_PLAN_FIELDS = (
-    "tp",
-    "pp",
-    "dp",
-    "cp",
-    "ep",
-    "vp",
-    "micro_batch",
-    "global_batch",
-    "recompute",
-    "sharding",
-)
+# Every field of a plan, in PlanBatch order.
+_PLAN_FIELDS = tuple(f.name for f in dataclasses.fields(PlanBatch))
 
 
 def validate_rows(
