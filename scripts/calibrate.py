@@ -66,7 +66,9 @@ def current() -> np.ndarray:
     eff = efficiency()
     x = []
     for section, name, _, _ in PARAMS:
-        x.append(getattr(eff, name) if section == "global" else getattr(stack_profile(section), name))
+        x.append(
+            getattr(eff, name) if section == "global" else getattr(stack_profile(section), name)
+        )
     return np.array(x, dtype=float)
 
 

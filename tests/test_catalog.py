@@ -11,7 +11,9 @@ from colossim.errors import InputError
 from colossim.hardware import gpu, gpu_ids
 
 CATALOGS = sorted(
-    p.name.removesuffix(".yaml") for p in resources.files("colossim.catalog").iterdir() if p.name.endswith(".yaml")
+    p.name.removesuffix(".yaml")
+    for p in resources.files("colossim.catalog").iterdir()
+    if p.name.endswith(".yaml")
 )
 
 REQUIRED_GPUS = [

@@ -50,7 +50,13 @@ def test_plan_default_scenario_json_keys() -> None:
     r = run("plan", "--format", "json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    for key in ("step_time_s", "tokens_per_s_per_gpu", "mfu", "memory_per_gpu_bytes", "days_to_train"):
+    for key in (
+        "step_time_s",
+        "tokens_per_s_per_gpu",
+        "mfu",
+        "memory_per_gpu_bytes",
+        "days_to_train",
+    ):
         assert key in out and out[key] > 0
     assert out["num_gpus"] == 100_000 and out["num_gpus_used"] + out["idle_gpus"] == 100_000
     assert out["memory_per_gpu_bytes"] <= 80e9
@@ -68,13 +74,27 @@ def test_estimate_breakdown(scenario) -> None:
     r = run("estimate", scenario(), "--format", "json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert set(out["time_breakdown_s"]) >= {"gemm", "attention", "pipeline_bubble", "dp_comm_exposed"}
+    assert set(out["time_breakdown_s"]) >= {
+        "gemm",
+        "attention",
+        "pipeline_bubble",
+        "dp_comm_exposed",
+    }
     assert out["step_time_s"] == pytest.approx(sum(out["time_breakdown_s"].values()), rel=1e-9)
     assert _finite(out)
 
 
 def test_set_override(scenario) -> None:
-    r = run("estimate", scenario(), "--format", "json", "--set", "cluster.num_gpus=128", "--set", "plan.dp=128")
+    r = run(
+        "estimate",
+        scenario(),
+        "--format",
+        "json",
+        "--set",
+        "cluster.num_gpus=128",
+        "--set",
+        "plan.dp=128",
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["num_gpus"] == 128
 
@@ -119,8 +139,13 @@ def test_missing_file_and_not_yaml(scenario, tmp_path) -> None:
 
 
 def test_infeasible_search_exits_1(scenario) -> None:
-    text = SCENARIO.replace("llama3-8b", "megatron-1t").replace("num_gpus: 64", "num_gpus: 8").replace(
-        "plan: {tp: 1, pp: 1, dp: 64, micro_batch: 1, recompute: selective, sharding: zero1}", "plan: search"
+    text = (
+        SCENARIO.replace("llama3-8b", "megatron-1t")
+        .replace("num_gpus: 64", "num_gpus: 8")
+        .replace(
+            "plan: {tp: 1, pp: 1, dp: 64, micro_batch: 1, recompute: selective, sharding: zero1}",
+            "plan: search",
+        )
     )
     r = run("search", scenario(text), "--format", "json")
     assert r.exit_code == 1
@@ -131,7 +156,14 @@ def test_validate_json(published_csv) -> None:
     r = run("validate", str(published_csv), "--format", "json")
     assert r.exit_code == 0
     out = json.loads(r.stdout)
-    assert set(out["summary"]) >= {"rows", "predicted", "mape_pct", "median_ape_pct", "within_10pct", "within_25pct"}
+    assert set(out["summary"]) >= {
+        "rows",
+        "predicted",
+        "mape_pct",
+        "median_ape_pct",
+        "within_10pct",
+        "within_25pct",
+    }
     assert {"id", "measured", "predicted", "ape_pct", "reason"} <= set(out["rows"][0])
     assert _finite(out)
 
@@ -151,7 +183,17 @@ def test_schema_is_json() -> None:
 @pytest.mark.parametrize(
     ("command", "keys"),
     [
-        ("fabric", ("tiers", "switches", "transceivers", "bisection_bw_bytes_per_s", "power_w", "cost_usd")),
+        (
+            "fabric",
+            (
+                "tiers",
+                "switches",
+                "transceivers",
+                "bisection_bw_bytes_per_s",
+                "power_w",
+                "cost_usd",
+            ),
+        ),
         ("power", ("it_power_w", "facility_power_w", "peak_swing_w", "battery_units", "energy_j")),
         ("cost", ("capex_usd", "opex_usd_per_year", "usd_per_gpu_hour", "breakdown")),
     ],

@@ -8,7 +8,14 @@ from click.testing import CliRunner
 
 from colossim.cli.main import main
 
-SMALL = ["--set", "cluster.num_gpus=1024", "--set", "workload.model=llama3-70b", "--set", "workload.global_batch=512"]
+SMALL = [
+    "--set",
+    "cluster.num_gpus=1024",
+    "--set",
+    "workload.model=llama3-70b",
+    "--set",
+    "workload.global_batch=512",
+]
 
 
 def _run(*args: str):

@@ -349,6 +349,10 @@ def test_default_breakout_follows_a_200g_nic() -> None:
     from colossim.fabric import build_fabric
     from colossim.fabric.topology import FabricConfig
 
-    f = build_fabric(FabricConfig(num_gpus=1024, gpus_per_node=8, scaleup_domain=8, nic_gbit_per_s=200, switch="sn5600"))
+    f = build_fabric(
+        FabricConfig(
+            num_gpus=1024, gpus_per_node=8, scaleup_domain=8, nic_gbit_per_s=200, switch="sn5600"
+        )
+    )
     assert f.port_gbit_per_s == 200
     assert f.radix == 256

@@ -23,8 +23,12 @@ def test_required_presets_exist() -> None:
 
 
 def test_active_params_of_moe_models() -> None:
-    assert preset("deepseek-v3").active_params == pytest.approx(37e9, rel=0.03)  # DeepSeek-V3: 37B active
-    assert preset("mixtral-8x22b").active_params == pytest.approx(39e9, rel=0.03)  # Mistral: 39B active
+    assert preset("deepseek-v3").active_params == pytest.approx(
+        37e9, rel=0.03
+    )  # DeepSeek-V3: 37B active
+    assert preset("mixtral-8x22b").active_params == pytest.approx(
+        39e9, rel=0.03
+    )  # Mistral: 39B active
     dense = preset("llama3-70b")
     assert dense.active_params == pytest.approx(dense.total_params, rel=1e-3)
 
@@ -38,7 +42,17 @@ def test_flops_match_narayanan_formula() -> None:
 
 
 def test_invalid_specs_raise_input_error() -> None:
-    base = dict(name="x", layers=2, hidden=64, heads=8, kv_heads=8, head_dim=8, ffn_hidden=256, gated_mlp=True, vocab=100)
+    base = dict(
+        name="x",
+        layers=2,
+        hidden=64,
+        heads=8,
+        kv_heads=8,
+        head_dim=8,
+        ffn_hidden=256,
+        gated_mlp=True,
+        vocab=100,
+    )
     with pytest.raises(InputError, match="kv_heads"):
         TransformerSpec(**{**base, "kv_heads": 3})
     with pytest.raises(InputError, match="layers"):

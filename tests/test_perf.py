@@ -20,7 +20,9 @@ from colossim.workload import Training
 def _ctx(model="llama3-70b", gpu_id="h100-sxm-80gb", n=512, gb=256, seq=8192, precision="bf16"):
     return context(
         preset(model),
-        Training(seq_len=seq, global_batch=gb, tokens=1e12, precision=precision, framework="megatron"),
+        Training(
+            seq_len=seq, global_batch=gb, tokens=1e12, precision=precision, framework="megatron"
+        ),
         cluster_for(gpu(gpu_id), n),
     )
 
@@ -28,11 +30,18 @@ def _ctx(model="llama3-70b", gpu_id="h100-sxm-80gb", n=512, gb=256, seq=8192, pr
 def test_known_plan_is_plausible() -> None:
     # Llama 3 70B on 512 H100, a standard Megatron layout: MFU must be in a sane band.
     ctx = _ctx()
-    est = estimate(ctx, Plan(tp=8, pp=4, dp=16, vp=5, micro_batch=1, global_batch=256, recompute=Recompute.SELECTIVE))
+    est = estimate(
+        ctx,
+        Plan(
+            tp=8, pp=4, dp=16, vp=5, micro_batch=1, global_batch=256, recompute=Recompute.SELECTIVE
+        ),
+    )
     assert 0.25 < est.mfu < 0.65
     assert est.fits
     assert est.step_time_s == pytest.approx(sum(est.time_breakdown_s.values()), rel=1e-9)
-    assert est.memory_per_gpu_bytes == pytest.approx(sum(est.memory_breakdown_bytes.values()), rel=1e-9)
+    assert est.memory_per_gpu_bytes == pytest.approx(
+        sum(est.memory_breakdown_bytes.values()), rel=1e-9
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -48,7 +57,15 @@ def test_vectorised_path_equals_single_estimate(seed: int) -> None:
     rng = np.random.default_rng(seed)
     pick = rng.choice(valid, size=min(8, len(valid)), replace=False)
     batch = plans.take(pick)
-    many = evaluate(ctx.model, ctx.training, ctx.cluster, batch, stack=ctx.stack, eff=ctx.eff, network=ctx.network)
+    many = evaluate(
+        ctx.model,
+        ctx.training,
+        ctx.cluster,
+        batch,
+        stack=ctx.stack,
+        eff=ctx.eff,
+        network=ctx.network,
+    )
     for j in range(len(batch)):
         one = estimate(ctx, batch.plan(j), exact_gpus=False)
         assert one.step_time_s == pytest.approx(float(many.step_time_s[j]), rel=1e-9)
@@ -67,8 +84,20 @@ def test_memory_never_grows_with_more_tp_or_zero(tp, pp, sh, rc, mb) -> None:
     ctx = _ctx(n=1024, gb=1024)
 
     def mem(tp_, sh_, rc_):
-        p = Plan(tp=tp_, pp=pp, dp=1024 // (tp_ * pp), micro_batch=mb, global_batch=1024, recompute=rc_, sharding=sh_)
-        return float(memory_breakdown(ctx.model, ctx.training, PlanBatch.from_plans([p]), ctx.stack, ctx.eff).total[0])
+        p = Plan(
+            tp=tp_,
+            pp=pp,
+            dp=1024 // (tp_ * pp),
+            micro_batch=mb,
+            global_batch=1024,
+            recompute=rc_,
+            sharding=sh_,
+        )
+        return float(
+            memory_breakdown(
+                ctx.model, ctx.training, PlanBatch.from_plans([p]), ctx.stack, ctx.eff
+            ).total[0]
+        )
 
     base = mem(tp, sh, rc)
     assert mem(tp * 2, sh, rc) <= base * (1 + 1e-12)
@@ -79,7 +108,9 @@ def test_memory_never_grows_with_more_tp_or_zero(tp, pp, sh, rc, mb) -> None:
 
 
 def test_fp8_is_faster_than_bf16_on_h100() -> None:
-    p = Plan(tp=8, pp=4, dp=16, vp=5, micro_batch=1, global_batch=256, recompute=Recompute.SELECTIVE)
+    p = Plan(
+        tp=8, pp=4, dp=16, vp=5, micro_batch=1, global_batch=256, recompute=Recompute.SELECTIVE
+    )
     bf16 = estimate(_ctx(), p)
     fp8 = estimate(_ctx(precision="fp8"), p)
     assert fp8.tokens_per_s > 1.1 * bf16.tokens_per_s
@@ -120,6 +151,19 @@ def test_search_plans_multiply_out_and_report_idle() -> None:
 
 def test_search_never_worse_than_a_given_plan() -> None:
     ctx = _ctx(n=512, gb=256)
-    given = estimate(ctx, Plan(tp=8, pp=4, dp=16, vp=5, micro_batch=1, global_batch=256, recompute=Recompute.SELECTIVE))
-    res = search(ctx.model, ctx.training, ctx.cluster, SearchSpace(), stack=ctx.stack, eff=ctx.eff, network=ctx.network)
+    given = estimate(
+        ctx,
+        Plan(
+            tp=8, pp=4, dp=16, vp=5, micro_batch=1, global_batch=256, recompute=Recompute.SELECTIVE
+        ),
+    )
+    res = search(
+        ctx.model,
+        ctx.training,
+        ctx.cluster,
+        SearchSpace(),
+        stack=ctx.stack,
+        eff=ctx.eff,
+        network=ctx.network,
+    )
     assert res.feasible.tokens_per_s[0] >= given.tokens_per_s * (1 - 1e-12)

@@ -204,7 +204,11 @@ def stack_space(space: SearchSpace, stack: StackProfile) -> SearchSpace:
 
     from colossim.plan import Sharding
 
-    fixed = {d: (1,) for d in ("tp", "pp", "cp", "ep") if d not in stack.parallel_dims and getattr(space, d) is None}
+    fixed = {
+        d: (1,)
+        for d in ("tp", "pp", "cp", "ep")
+        if d not in stack.parallel_dims and getattr(space, d) is None
+    }
     if space.sharding is None:
         fixed["sharding"] = tuple(Sharding[m.upper()] for m in stack.sharding)
     return replace(space, **fixed) if fixed else space

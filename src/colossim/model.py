@@ -76,7 +76,9 @@ class TransformerSpec:
         for name in ("layers", "hidden", "heads", "kv_heads", "head_dim", "vocab"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
-                raise InputError(f"workload.model.{name}", "must be a positive integer", value=value)
+                raise InputError(
+                    f"workload.model.{name}", "must be a positive integer", value=value
+                )
         if self.ffn_hidden < 0 or self.experts < 0 or self.top_k < 0:
             raise InputError("workload.model", "sizes must be >= 0")
         if self.heads % self.kv_heads:
@@ -89,7 +91,9 @@ class TransformerSpec:
         if self.experts:
             if not 1 <= self.top_k <= self.experts:
                 raise InputError(
-                    "workload.model.top_k", f"must be in 1..experts ({self.experts})", value=self.top_k
+                    "workload.model.top_k",
+                    f"must be in 1..experts ({self.experts})",
+                    value=self.top_k,
                 )
             if self.moe_ffn_hidden <= 0:
                 raise InputError("workload.model.moe_ffn_hidden", "must be > 0 for MoE", value=0)
@@ -164,7 +168,9 @@ class TransformerSpec:
     @property
     def moe_layer_mlp_params(self) -> int:
         """All MLP parameters of one MoE layer: routed + shared experts + router."""
-        return (self.experts + self.shared_experts) * self.expert_params + self.hidden * self.experts
+        return (
+            self.experts + self.shared_experts
+        ) * self.expert_params + self.hidden * self.experts
 
     @property
     def embedding_params(self) -> int:
@@ -192,7 +198,9 @@ class TransformerSpec:
     def active_matmul_params(self) -> int:
         """Weight-matrix parameters one token passes through (LM head included, embedding
         lookup excluded): the N of 'FLOPs = 6 N' for an MoE model."""
-        active_moe = (self.top_k + self.shared_experts) * self.expert_params + self.hidden * self.experts
+        active_moe = (
+            self.top_k + self.shared_experts
+        ) * self.expert_params + self.hidden * self.experts
         dense = self.layers - self.moe_layers
         return (
             self.layers * self.attention_params
@@ -204,8 +212,10 @@ class TransformerSpec:
     @property
     def active_params(self) -> int:
         """Parameters a token uses, embedding included (the published 'active' count)."""
-        return self.active_matmul_params + self.embedding_params - (
-            0 if not self.tied_embeddings else self.embedding_params
+        return (
+            self.active_matmul_params
+            + self.embedding_params
+            - (0 if not self.tied_embeddings else self.embedding_params)
         )
 
     def attention_flops_per_token(self, seq_len: int) -> float:

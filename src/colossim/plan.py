@@ -62,7 +62,12 @@ class Sharding(IntEnum):
 
 
 RECOMPUTE_NAMES = {r: r.name.lower() for r in Recompute}
-SHARDING_NAMES = {Sharding.NONE: "none", Sharding.ZERO1: "zero1", Sharding.ZERO2: "zero2", Sharding.ZERO3: "zero3"}
+SHARDING_NAMES = {
+    Sharding.NONE: "none",
+    Sharding.ZERO1: "zero1",
+    Sharding.ZERO2: "zero2",
+    Sharding.ZERO3: "zero3",
+}
 
 
 class Infeasible(StrEnum):
@@ -160,7 +165,12 @@ class PlanBatch:
 
     @classmethod
     def from_plans(cls, plans: list[Plan]) -> PlanBatch:
-        return cls(**{f.name: np.array([int(getattr(p, f.name)) for p in plans], dtype=np.int64) for f in fields(cls)})
+        return cls(
+            **{
+                f.name: np.array([int(getattr(p, f.name)) for p in plans], dtype=np.int64)
+                for f in fields(cls)
+            }
+        )
 
     def __len__(self) -> int:
         return int(self.tp.shape[0])
@@ -232,7 +242,14 @@ class MemoryBreakdown:
 
     @property
     def total(self) -> np.ndarray:
-        return self.weights + self.gradients + self.optimizer + self.activations + self.logits + self.buffers
+        return (
+            self.weights
+            + self.gradients
+            + self.optimizer
+            + self.activations
+            + self.logits
+            + self.buffers
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -242,7 +259,9 @@ class StageShape:
     layers: np.ndarray  # layers on the stage (ceil(L / pp))
     dense_layers: np.ndarray  # of which with a dense MLP (float: proportional share)
     moe_layers: np.ndarray
-    dense_params: np.ndarray  # parameters per GPU replicated over dp*cp (sharded by ZeRO over dp*cp)
+    dense_params: (
+        np.ndarray
+    )  # parameters per GPU replicated over dp*cp (sharded by ZeRO over dp*cp)
     expert_params: np.ndarray  # routed-expert parameters per GPU (sharded over dp*cp/ep)
     layer_params: np.ndarray  # unsharded parameters of one layer on this GPU (FSDP gather)
 
@@ -281,7 +300,9 @@ def stage_shape(model: TransformerSpec, plans: PlanBatch) -> StageShape:
     )
 
 
-def activation_bytes_per_token(model: TransformerSpec, recompute: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def activation_bytes_per_token(
+    model: TransformerSpec, recompute: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Bytes kept for backward per token, per dense layer and per MoE layer, before any
     parallel split (16-bit tensors, no dropout, flash attention: no s^2 term).
 
@@ -332,11 +353,15 @@ def memory_breakdown(
     def sharded(stage_min: int, degree: np.ndarray) -> np.ndarray:
         return np.where(sh >= stage_min, degree, 1.0)
 
-    weights = BF16_BYTES * (shape.dense_params / sharded(3, d_dense) + shape.expert_params / sharded(3, d_expert))
+    weights = BF16_BYTES * (
+        shape.dense_params / sharded(3, d_dense) + shape.expert_params / sharded(3, d_expert)
+    )
     grads = stack.grad_reduce_bytes * (
         shape.dense_params / sharded(2, d_dense) + shape.expert_params / sharded(2, d_expert)
     )
-    optim = ADAM_STATE_BYTES * (shape.dense_params / sharded(1, d_dense) + shape.expert_params / sharded(1, d_expert))
+    optim = ADAM_STATE_BYTES * (
+        shape.dense_params / sharded(1, d_dense) + shape.expert_params / sharded(1, d_expert)
+    )
 
     tokens = mb * training.seq_len / (tp * cp)  # tokens of one micro-batch held per GPU
     dense_b, moe_b = activation_bytes_per_token(model, rc)
@@ -356,5 +381,10 @@ def memory_breakdown(
     sp_buffer = np.where(tp > 1, tokens * tp * model.hidden * BF16_BYTES, 0.0)
     buffers = eff.runtime_memory_bytes + gather + sp_buffer
     return MemoryBreakdown(
-        weights=weights, gradients=grads, optimizer=optim, activations=act, logits=logits, buffers=buffers
+        weights=weights,
+        gradients=grads,
+        optimizer=optim,
+        activations=act,
+        logits=logits,
+        buffers=buffers,
     )

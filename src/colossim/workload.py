@@ -78,7 +78,9 @@ class Cluster:
         if not self.nic_bw_bytes_per_s > 0:
             raise InputError("cluster.nic_gbit_per_s", "must be > 0", value=self.nic_bw_bytes_per_s)
         if not 0 < self.nic_efficiency <= 1:
-            raise InputError("cluster.nic_efficiency", "must be in (0, 1]", value=self.nic_efficiency)
+            raise InputError(
+                "cluster.nic_efficiency", "must be in (0, 1]", value=self.nic_efficiency
+            )
 
     @property
     def num_nodes(self) -> int:
