@@ -20,7 +20,7 @@ from enum import StrEnum
 import numpy as np
 
 from colossim.catalog import load_catalog, lookup
-from colossim.errors import InputError
+from colossim.errors import InputError, did_you_mean
 
 __all__ = [
     "CauseRate",
@@ -283,10 +283,7 @@ def cause_rates(
     names = profile.cause_names()
     for name, value in overrides.items():
         if name not in names:
-            import difflib
-
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            hint = did_you_mean(name, names)
             raise InputError(
                 f"reliability.failure_rate_overrides.{name}",
                 "unknown failure cause",

@@ -7,7 +7,6 @@ problem (got value)`` (an :class:`~colossim.errors.InputErrors`); nothing runs.
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from colossim.errors import InputError, InputErrors
+from colossim.errors import InputError, InputErrors, did_you_mean
 from colossim.scenario.schema import Scenario
 from colossim.scenario.yamlio import Positions, load_yaml
 
@@ -260,9 +259,9 @@ def _translate(
         field = ".".join(str(p) for p in path) or "<root>"
         if err["type"] == "extra_forbidden":
             allowed = list(_model_at(path[:-1]).model_fields) if _model_at(path[:-1]) else []
-            close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
-            problem = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
-            fix = f"allowed keys: {', '.join(allowed)}" if allowed and not close else None
+            hint = did_you_mean(path[-1], allowed)
+            problem = "unknown key" + (f" ({hint.strip()})" if hint else "")
+            fix = f"allowed keys: {', '.join(allowed)}" if allowed and not hint else None
             line_col = positions.get(tuple(path))
             value = None
         else:

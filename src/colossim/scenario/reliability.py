@@ -12,7 +12,6 @@ Example::
 
 from __future__ import annotations
 
-import difflib
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -33,6 +32,7 @@ from colossim.campaign.failures import (
 )
 from colossim.campaign.simulate import CampaignConfig, SparePolicy
 from colossim.catalog import lookup
+from colossim.errors import did_you_mean
 from colossim.units import GB, SECONDS_PER_DAY, SECONDS_PER_HOUR
 
 __all__ = ["ReliabilitySection"]
@@ -132,8 +132,7 @@ class ReliabilitySection(BaseModel):
     def _known_profile(cls, v: str) -> str:
         ids = failure_profile_ids()
         if v not in ids:
-            close = difflib.get_close_matches(v, ids, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            hint = did_you_mean(v, ids)
             raise ValueError(f"unknown failure profile; {hint}known: {', '.join(ids)}")
         return v
 
@@ -142,8 +141,7 @@ class ReliabilitySection(BaseModel):
     def _known_state(cls, v: str) -> str:
         known = list(checkpoint_defaults().bytes_per_param)
         if v not in known:
-            close = difflib.get_close_matches(v, known, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            hint = did_you_mean(v, known)
             raise ValueError(f"unknown optimizer_state; {hint}known: {', '.join(known)}")
         return v
 
@@ -159,8 +157,7 @@ class ReliabilitySection(BaseModel):
         names = failure_profile(self.failure_profile).cause_names()
         for key in self.failure_rate_overrides:
             if key not in names:
-                close = difflib.get_close_matches(key, names, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
+                hint = did_you_mean(key, names)
                 raise ValueError(
                     f"failure_rate_overrides: unknown cause {key!r}; {hint}"
                     f"causes of {self.failure_profile!r}: {', '.join(names)}"
