@@ -18,6 +18,7 @@ Memory model (per GPU, bytes), for the most loaded pipeline stage:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from enum import IntEnum, StrEnum
 
@@ -194,6 +195,19 @@ class PlanBatch:
 
 
 # ---- validity -------------------------------------------------------------------------
+
+
+def packed_key(columns: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarray | None:
+    """One int64 per row of non-negative integer ``columns`` (mixed radix, first column
+    most significant), so sorting keys sorts rows lexicographically and equal rows get
+    equal keys; ``None`` when the key would not fit in 62 bits."""
+    radices = [int(col.max(initial=0)) + 1 for col in columns]
+    if math.prod(radices) >= 2**62:
+        return None
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for col, radix in zip(columns, radices, strict=True):
+        key = key * radix + col.astype(np.int64)
+    return key
 
 
 def check_plans(

@@ -39,6 +39,7 @@ from colossim.plan import (
     Sharding,
     check_plans,
     memory_breakdown,
+    packed_key,
 )
 from colossim.workload import Cluster, Training
 
@@ -229,11 +230,8 @@ def _factored(
     base = np.concatenate([np.stack([tp, pp, cp, ep, dp], axis=1) for dp in dps])
     # Distinct rows in lexicographic (tp, pp, cp, ep, dp) order, via one packed int64 key
     # per row (cheaper than np.unique(axis=0); same order, all values are >= 0).
-    radix = [int(r) + 1 for r in base.max(axis=0, initial=0)]
-    if math.prod(radix) < 2**62:
-        packed = np.zeros(len(base), dtype=np.int64)
-        for j in range(5):
-            packed = packed * radix[j] + base[:, j]
+    packed = packed_key(base.T)
+    if packed is not None:
         base = base[np.unique(packed, return_index=True)[1]]
     else:
         base = np.unique(base, axis=0)

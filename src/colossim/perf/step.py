@@ -33,7 +33,6 @@ data parallel
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +48,7 @@ from colossim.plan import (
     Recompute,
     Sharding,
     memory_breakdown,
+    packed_key,
     stage_shape,
 )
 from colossim.workload import Cluster, Training
@@ -328,16 +328,14 @@ _DISTINCT_MIN = 2048
 
 def _distinct_comm_plans(plans: PlanBatch) -> tuple[np.ndarray, np.ndarray] | None:
     """Index of one plan per distinct communication key and the inverse map, or ``None``
-    when the batch is small or the packed key would not fit in 63 bits."""
+    when the batch is small or the packed key would not fit."""
     if len(plans) < _DISTINCT_MIN:
         return None
-    cols = (plans.tp, plans.pp, plans.dp, plans.cp, plans.ep, plans.vp, plans.micro_batch)
-    radices = [int(col.max()) + 1 for col in cols]
-    if math.prod(radices) >= 2**63:
+    key = packed_key(
+        (plans.tp, plans.pp, plans.dp, plans.cp, plans.ep, plans.vp, plans.micro_batch)
+    )
+    if key is None:
         return None
-    key = np.zeros(len(plans), dtype=np.int64)
-    for col, radix in zip(cols, radices, strict=True):
-        key = key * radix + col.astype(np.int64)
     _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     if len(first) * 2 > len(plans):
         return None
