@@ -11,8 +11,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from colossim.catalog import load_catalog
-from colossim.errors import InputError, did_you_mean
+from colossim.errors import InputError
 from colossim.fabric.topology import FabricConfig, FabricKind, HostLink
+from colossim.scenario.known import require_known
 
 __all__ = ["FabricSection"]
 
@@ -22,11 +23,7 @@ def _ids_of_kind(kind: str) -> list[str]:
 
 
 def _check_id(value: str, kind: str) -> str:
-    ids = _ids_of_kind(kind)
-    if value not in ids:
-        hint = did_you_mean(value, ids)
-        raise ValueError(f"unknown {kind} id; {hint}known: {', '.join(ids)}")
-    return value
+    return require_known(value, _ids_of_kind(kind), f"{kind} id")
 
 
 class FabricSection(BaseModel):

@@ -33,6 +33,7 @@ from colossim.campaign.failures import (
 from colossim.campaign.simulate import CampaignConfig, SparePolicy
 from colossim.catalog import lookup
 from colossim.errors import did_you_mean
+from colossim.scenario.known import require_known
 from colossim.units import GB, SECONDS_PER_DAY, SECONDS_PER_HOUR
 
 __all__ = ["ReliabilitySection"]
@@ -130,20 +131,12 @@ class ReliabilitySection(BaseModel):
     @field_validator("failure_profile")
     @classmethod
     def _known_profile(cls, v: str) -> str:
-        ids = failure_profile_ids()
-        if v not in ids:
-            hint = did_you_mean(v, ids)
-            raise ValueError(f"unknown failure profile; {hint}known: {', '.join(ids)}")
-        return v
+        return require_known(v, failure_profile_ids(), "failure profile")
 
     @field_validator("optimizer_state")
     @classmethod
     def _known_state(cls, v: str) -> str:
-        known = list(checkpoint_defaults().bytes_per_param)
-        if v not in known:
-            hint = did_you_mean(v, known)
-            raise ValueError(f"unknown optimizer_state; {hint}known: {', '.join(known)}")
-        return v
+        return require_known(v, list(checkpoint_defaults().bytes_per_param), "optimizer_state")
 
     @model_validator(mode="after")
     def _consistent(self) -> ReliabilitySection:

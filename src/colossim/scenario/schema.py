@@ -11,10 +11,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from colossim.catalog import load_catalog
-from colossim.errors import did_you_mean
 from colossim.hardware import Precision
 from colossim.scenario.fabric import FabricSection
 from colossim.scenario.facility import CostSection, FacilitySection
+from colossim.scenario.known import require_known
 from colossim.scenario.reliability import ReliabilitySection
 
 __all__ = ["ClusterSection", "PlanSection", "Scenario", "SearchSection", "WorkloadSection"]
@@ -64,11 +64,7 @@ class ClusterSection(_Section):
     @field_validator("gpu")
     @classmethod
     def _known_gpu(cls, v: str) -> str:
-        ids = list(load_catalog("gpus"))
-        if v not in ids:
-            hint = did_you_mean(v, ids)
-            raise ValueError(f"unknown GPU id; {hint}known: {', '.join(ids)}")
-        return v
+        return require_known(v, list(load_catalog("gpus")), "GPU id")
 
 
 class WorkloadSection(_Section):
@@ -88,10 +84,7 @@ class WorkloadSection(_Section):
     @classmethod
     def _known_model(cls, v: str | ModelArch) -> str | ModelArch:
         if isinstance(v, str):
-            ids = list(load_catalog("models"))
-            if v not in ids:
-                hint = did_you_mean(v, ids)
-                raise ValueError(f"unknown model preset; {hint}known: {', '.join(ids)}")
+            require_known(v, list(load_catalog("models")), "model preset")
         return v
 
     @field_validator("framework")
