@@ -212,3 +212,13 @@ def test_facility_commands_on_default_scenario(command, keys) -> None:
     if command == "cost":
         servers = {row["item"]: row for row in out["breakdown"]}["servers"]["capex_usd"]
         assert 3e9 <= servers <= 4.5e9
+
+
+def test_validate_search_check_switch(published_csv) -> None:
+    on = json.loads(run("validate", str(published_csv), "--format", "json", "--no-rows").stdout)
+    off = json.loads(
+        run("validate", str(published_csv), "--format", "json", "--no-search-check").stdout
+    )
+    assert on["search_match"]["searched_ge_published"] == on["search_match"]["rows"] > 0
+    assert off.get("search_match") is None
+    assert off["summary"] == on["summary"]
