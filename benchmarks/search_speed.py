@@ -16,13 +16,14 @@ import json
 import statistics
 import time
 
-from colossim.api import cluster_for, context, plan_search
+from colossim.cluster import cluster_for
 from colossim.hardware import gpu
-from colossim.model import preset
+from colossim.perf.estimate import context
 from colossim.scenario.build import build_context, build_space
 from colossim.scenario.load import load_scenario
-from colossim.search import SearchSpace
-from colossim.workload import Training
+from colossim.search import SearchSpace, plan_search
+from colossim.workload.model import preset
+from colossim.workload.training import Training
 
 
 def cases():

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import least_squares
 
-from colossim.perf.profile import efficiency, stack_profile
-from colossim.validate import read_runs, validate_rows
+from colossim.validation import read_runs, validate_rows
+from colossim.workload.stack import efficiency, stack_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "src" / "colossim" / "catalog" / "efficiency.yaml"

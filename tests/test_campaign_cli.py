@@ -75,9 +75,9 @@ def loaded_default():
     from colossim.cli.common import load
 
     loaded, ctx = load(None, ())
-    from colossim.api import plan_search
     from colossim.cli.common import top_estimates
     from colossim.scenario.build import build_space
+    from colossim.search import plan_search
 
     est = top_estimates(plan_search(ctx, build_space(loaded.scenario)), ctx, 1)[0]
     return loaded, ctx, est

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from colossim.catalog import load_catalog
 from colossim.cli.main import main
-from colossim.scenario.yamlio import load_yaml
+from colossim.yamlio import load_yaml
 
 SCALE = max(1, int(os.environ.get("COLOSSIM_FUZZ_SCALE", "1")))
 

@@ -6,7 +6,7 @@ import pytest
 
 from colossim.catalog import load_catalog
 from colossim.errors import InputError
-from colossim.model import TransformerSpec, model_ids, preset
+from colossim.workload.model import TransformerSpec, model_ids, preset
 
 REQUIRED = ["gpt3-175b", "megatron-1t", "llama3-8b", "llama3-70b", "llama3-405b", "grok-1", "deepseek-v3",
             "mixtral-8x22b", "nemotron4-340b"]  # fmt: skip

@@ -7,14 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from colossim.api import cluster_for, context, estimate
+from colossim.cluster import cluster_for
 from colossim.errors import InputError
 from colossim.hardware import gpu
-from colossim.model import preset
+from colossim.parallel.memory import memory_breakdown
+from colossim.parallel.plan import Plan, PlanBatch, Recompute, Sharding, check_plans
+from colossim.perf.estimate import context, estimate
 from colossim.perf.step import evaluate
-from colossim.plan import Plan, PlanBatch, Recompute, Sharding, check_plans, memory_breakdown
 from colossim.search import SearchSpace, enumerate_plans, search
-from colossim.workload import Training
+from colossim.workload.model import preset
+from colossim.workload.training import Training
 
 
 def _ctx(model="llama3-70b", gpu_id="h100-sxm-80gb", n=512, gb=256, seq=8192, precision="bf16"):

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from colossim.cli.main import main
 from colossim.errors import InputError, InputErrors
 from colossim.scenario.load import dump_resolved, load_scenario
-from colossim.scenario.yamlio import load_yaml
+from colossim.yamlio import load_yaml
 
 # Line numbers below refer to this text (1-based lines and columns).
 BASE = """\

@@ -16,15 +16,17 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import colossim.search as search_mod
-from colossim.api import cluster_for, context, plan_search
+import colossim.search.engine as search_mod
 from colossim.cli.main import main
+from colossim.cluster import cluster_for
 from colossim.hardware import gpu
-from colossim.model import preset
+from colossim.parallel.memory import memory_breakdown
+from colossim.parallel.plan import Infeasible, Recompute, Sharding, check_plans
+from colossim.perf.estimate import context
 from colossim.perf.step import evaluate
-from colossim.plan import Infeasible, Recompute, Sharding, check_plans, memory_breakdown
-from colossim.search import SearchSpace, candidate_values, enumerate_plans, search
-from colossim.workload import Training
+from colossim.search import SearchSpace, candidate_values, enumerate_plans, plan_search, search
+from colossim.workload.model import preset
+from colossim.workload.training import Training
 
 
 def _ctx(model, gpu_id, n, gb, seq=4096):
@@ -246,7 +248,7 @@ def test_static_memory_bound_prunes_only_plans_that_do_not_fit() -> None:
 @settings(max_examples=200, deadline=None)
 @given(n=st.integers(1, 200_000))
 def test_divisors_fast_path_matches_definition(n: int) -> None:
-    from colossim.search import _divisors
+    from colossim.search.engine import _divisors
 
     assert _divisors(n) == [d for d in range(1, n + 1) if n % d == 0]
 
@@ -254,12 +256,11 @@ def test_divisors_fast_path_matches_definition(n: int) -> None:
 def test_search_stays_inside_what_the_stack_can_run() -> None:
     """llm-foundry trains with FSDP only: every plan it is offered has tp = pp = cp = ep = 1
     and ZeRO-2/3; megatron on the same run may use TP/PP."""
-    from colossim.api import stack_space
     from colossim.hardware import gpu
-    from colossim.model import preset
-    from colossim.plan import Sharding
-    from colossim.search import SearchSpace
-    from colossim.workload import Training
+    from colossim.parallel.plan import Sharding
+    from colossim.search import SearchSpace, stack_space
+    from colossim.workload.model import preset
+    from colossim.workload.training import Training
 
     def run(framework: str):
         t = Training(

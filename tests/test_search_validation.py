@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from colossim.report.perf import validation_tables, validation_to_json
-from colossim.validate import (
+from colossim.validation.runs import (
     FULL_LAYOUT_COLUMNS,
     REQUIRED_COLUMNS,
     SEARCH_GE_RTOL,

@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from colossim.api import cluster_for, context
+from colossim.cluster import cluster_for
 from colossim.fabric import build_fabric
 from colossim.fabric.collectives import Collective, collective_time_s, link_levels
 from colossim.fabric.topology import FabricConfig
 from colossim.hardware import gpu
-from colossim.model import preset
+from colossim.parallel.plan import check_plans
+from colossim.perf.estimate import context
 from colossim.perf.step import _DISTINCT_MIN, evaluate
-from colossim.plan import check_plans
 from colossim.search import SearchSpace, enumerate_plans
-from colossim.workload import Training
+from colossim.workload.model import preset
+from colossim.workload.training import Training
 
 N_GPUS = 16_384
 

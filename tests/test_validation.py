@@ -11,7 +11,7 @@ import io
 import pytest
 
 from colossim.errors import InputError
-from colossim.validate import REQUIRED_COLUMNS, read_runs, validate_rows
+from colossim.validation import REQUIRED_COLUMNS, read_runs, validate_rows
 
 MAPE_MAX_PCT = 20.0
 PREDICTED_MIN_SHARE = 0.95

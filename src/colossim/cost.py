@@ -30,7 +30,7 @@ _W_PER_MW = 1e6
 
 def _lookup_prefixed(prefix: str, entry_id: str, *, field: str) -> dict:
     # Local import keeps cost.py free of the power package (one-way dependencies).
-    from colossim.power.model import lookup_prefixed
+    from colossim.power.phases import lookup_prefixed
 
     return lookup_prefixed("prices", prefix, entry_id, field=field).values
 

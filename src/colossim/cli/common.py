@@ -161,7 +161,7 @@ def load(scenario: str | None, overrides: tuple[str, ...]):
 
 
 def top_estimates(res, ctx, k):
-    from colossim.api import Estimate
+    from colossim.perf.estimate import Estimate
 
     if res.feasible is None:
         return []
@@ -169,8 +169,8 @@ def top_estimates(res, ctx, k):
 
 
 def search_or_fail(loaded, ctx):
-    from colossim.api import plan_search
     from colossim.scenario.build import build_space
+    from colossim.search import plan_search
 
     with progress("searching parallel plans"):
         res = plan_search(ctx, build_space(loaded.scenario))
@@ -187,7 +187,7 @@ def search_or_fail(loaded, ctx):
 
 def best_estimate(loaded, ctx):
     """The scenario's fixed plan, or the best plan the search finds."""
-    from colossim.api import estimate as run_estimate
+    from colossim.perf.estimate import estimate as run_estimate
     from colossim.scenario.build import build_plan
 
     p = build_plan(loaded.scenario, ctx)

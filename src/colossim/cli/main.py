@@ -50,7 +50,7 @@ def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     """
     from rich.table import Table
 
-    from colossim.api import estimate as run_estimate
+    from colossim.perf.estimate import estimate as run_estimate
     from colossim.report.perf import estimate_tables, estimate_to_json, search_tables
     from colossim.scenario.build import build_plan
 
@@ -128,7 +128,7 @@ def _facility_summary(sc, ctx, est):
 @handle_errors
 def estimate(scenario: str, fmt: str, overrides: tuple[str, ...]) -> None:
     """Predict the fixed plan of SCENARIO, with the full time and memory breakdown."""
-    from colossim.api import estimate as run_estimate
+    from colossim.perf.estimate import estimate as run_estimate
     from colossim.report.perf import estimate_tables, estimate_to_json
     from colossim.scenario.build import build_plan
 
@@ -177,7 +177,7 @@ def search(scenario: str | None, fmt: str, overrides: tuple[str, ...], top_k: in
 def validate(csv_file: str, fmt: str, no_rows: bool, search_check: bool) -> None:
     """Predict every run of a published-runs CSV and report the accuracy."""
     from colossim.report.perf import validation_tables, validation_to_json
-    from colossim.validate import read_runs, validate_rows
+    from colossim.validation import read_runs, validate_rows
 
     with progress("predicting published runs"):
         rep = validate_rows(read_runs(csv_file), search_check=search_check)

@@ -60,8 +60,8 @@ def _collect(
     path: str | None, overrides: tuple[str, ...], *, with_campaign: bool, trials: int | None
 ):
     """Run everything the report needs for one scenario."""
-    from colossim.api import estimate as run_estimate
     from colossim.fabric import bus_bandwidth_table
+    from colossim.perf.estimate import estimate as run_estimate
     from colossim.report.compare import ScenarioResults
     from colossim.scenario.build import build_cost, build_fabric, build_facility, build_plan
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from colossim.cluster import Cluster
 from colossim.fabric.collectives import (
     Collective,
     LinkLevels,
@@ -27,7 +28,6 @@ from colossim.fabric.collectives import (
     link_levels_simple,
 )
 from colossim.fabric.topology import Fabric
-from colossim.workload import Cluster
 
 __all__ = ["Collective", "Network", "network_for"]
 

@@ -37,21 +37,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from colossim.cluster import Cluster
 from colossim.hardware import Precision
-from colossim.model import TransformerSpec
+from colossim.parallel.memory import MemoryBreakdown, memory_breakdown, stage_shape
+from colossim.parallel.plan import BF16_BYTES, PlanBatch, Recompute, Sharding, packed_key
 from colossim.perf.comm import Collective, Network
-from colossim.perf.profile import Efficiency, StackProfile
-from colossim.plan import (
-    BF16_BYTES,
-    MemoryBreakdown,
-    PlanBatch,
-    Recompute,
-    Sharding,
-    memory_breakdown,
-    packed_key,
-    stage_shape,
-)
-from colossim.workload import Cluster, Training
+from colossim.workload.model import TransformerSpec
+from colossim.workload.stack import Efficiency, StackProfile
+from colossim.workload.training import Training
 
 __all__ = ["StepBatch", "evaluate"]
 

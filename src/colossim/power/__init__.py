@@ -16,7 +16,7 @@ from colossim.power.grid import (
     simulate_grid,
     size_battery,
 )
-from colossim.power.model import (
+from colossim.power.phases import (
     ClusterPower,
     PhasePower,
     PowerConfig,

@@ -34,7 +34,7 @@ import numpy as np
 
 from colossim.catalog import load_catalog, lookup
 from colossim.errors import InputError
-from colossim.power.model import ClusterPower, PowerConfig, StepPhases, cluster_power
+from colossim.power.phases import ClusterPower, PowerConfig, StepPhases, cluster_power
 from colossim.power.trace import Outages, PowerTrace, TraceConfig, power_trace
 
 __all__ = [

@@ -16,7 +16,7 @@ import numpy as np
 
 from colossim.catalog import load_catalog
 from colossim.errors import InputError
-from colossim.power.model import ClusterPower, StepPhases
+from colossim.power.phases import ClusterPower, StepPhases
 
 __all__ = [
     "Outages",

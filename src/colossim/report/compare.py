@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from rich.table import Table
 
-from colossim.api import Context, Estimate
+from colossim.perf.estimate import Context, Estimate
 from colossim.report.cost import cost_to_json
 from colossim.report.fabric import fabric_to_json
 from colossim.report.jsonsafe import to_jsonable

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from colossim.api import Context, Estimate
+from colossim.perf.estimate import Context, Estimate
 from colossim.search import SearchResult
-from colossim.validate import SearchCheck, ValidationReport
+from colossim.validation import SearchCheck, ValidationReport
 
 __all__ = [
     "estimate_tables",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from colossim.api import Context, cluster_for, context
+from colossim.cluster import cluster_for
 from colossim.hardware import gpu
-from colossim.model import preset, spec_from_dict
-from colossim.plan import Plan, Recompute, Sharding
+from colossim.parallel.plan import Plan, Recompute, Sharding
+from colossim.perf.estimate import Context, context
 from colossim.scenario.schema import Scenario
 from colossim.search import SearchSpace
 from colossim.units import GBIT_PER_S_TO_BYTES_PER_S
-from colossim.workload import Training
+from colossim.workload.model import preset, spec_from_dict
+from colossim.workload.training import Training
 
 __all__ = ["build_context", "build_plan", "build_space"]
 

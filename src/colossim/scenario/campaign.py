@@ -26,7 +26,7 @@ from colossim.campaign.simulate import (
 from colossim.errors import InputError
 
 if TYPE_CHECKING:
-    from colossim.api import Context, Estimate
+    from colossim.perf.estimate import Context, Estimate
     from colossim.scenario.schema import Scenario
 
 __all__ = [

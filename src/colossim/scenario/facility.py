@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from colossim.cost import CostConfig, cost_config
 from colossim.power.grid import FacilityConfig, battery_spec, grid_config
-from colossim.power.model import power_config
+from colossim.power.phases import power_config
 from colossim.power.trace import trace_config
 
 __all__ = ["CostSection", "FacilitySection"]

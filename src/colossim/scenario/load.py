@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from colossim.errors import InputError, InputErrors, did_you_mean
 from colossim.scenario.schema import Scenario
-from colossim.scenario.yamlio import Positions, load_yaml
+from colossim.yamlio import Positions, load_yaml
 
 __all__ = [
     "DEFAULT_SCENARIO",

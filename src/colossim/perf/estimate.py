@@ -1,8 +1,5 @@
-"""High-level entry points: estimate one plan, search the plan space.
-
-These wire the pure pieces (model, cluster, profiles, network, step model, search)
-together; the CLI, the validation and the Python user call them.
-"""
+"""One plan's prediction: the step model's context (model, run, cluster, stack, network)
+and :func:`estimate`, which checks a plan and evaluates it."""
 
 from __future__ import annotations
 
@@ -10,19 +7,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from colossim.cluster import Cluster
 from colossim.errors import InputError
 from colossim.fabric.topology import Fabric
-from colossim.hardware import GPU
-from colossim.model import TransformerSpec
+from colossim.parallel.plan import Infeasible, Plan, PlanBatch, check_plans
 from colossim.perf.comm import Network, network_for
-from colossim.perf.profile import Efficiency, StackProfile, efficiency, stack_profile
 from colossim.perf.step import StepBatch, evaluate
-from colossim.plan import Infeasible, Plan, PlanBatch, check_plans
-from colossim.search import SearchResult, SearchSpace, search
 from colossim.units import SECONDS_PER_DAY
-from colossim.workload import Cluster, Training
+from colossim.workload.model import TransformerSpec
+from colossim.workload.stack import Efficiency, StackProfile, efficiency, stack_profile
+from colossim.workload.training import Training
 
-__all__ = ["Context", "Estimate", "context", "cluster_for", "estimate", "plan_search"]
+__all__ = ["PLAN_FIX", "Context", "Estimate", "context", "estimate"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,28 +32,6 @@ class Context:
     eff: Efficiency
     network: Network
     fabric: Fabric | None = None
-
-
-def cluster_for(
-    gpu: GPU,
-    num_gpus: int,
-    *,
-    gpus_per_node: int | None = None,
-    scaleup_domain: int | None = None,
-    nic_bw_bytes_per_s: float | None = None,
-    nic_efficiency: float | None = None,
-    eff: Efficiency | None = None,
-) -> Cluster:
-    """A cluster of ``num_gpus`` ``gpu``s with catalog defaults for what is not given."""
-    eff = eff or efficiency()
-    return Cluster(
-        gpu=gpu,
-        num_gpus=num_gpus,
-        gpus_per_node=gpus_per_node or gpu.gpus_per_node,
-        scaleup_domain=scaleup_domain or gpu.scaleup_domain,
-        nic_bw_bytes_per_s=nic_bw_bytes_per_s or gpu.nic_bw_bytes_per_s,
-        nic_efficiency=nic_efficiency or eff.nic_efficiency,
-    )
 
 
 def context(
@@ -194,39 +168,6 @@ def estimate(ctx: Context, plan: Plan, *, exact_gpus: bool = True) -> Estimate:
     est = Estimate.from_batch(steps, 0, ctx)
     _check_finite(est)
     return est
-
-
-def stack_space(space: SearchSpace, stack: StackProfile) -> SearchSpace:
-    """``space`` narrowed to what the software stack can run: parallel dimensions it
-    lacks stay at 1 and only its sharding modes are enumerated. Values the space names
-    explicitly are kept (a published plan is what its stack ran)."""
-    from dataclasses import replace
-
-    from colossim.plan import Sharding
-
-    fixed = {
-        d: (1,)
-        for d in ("tp", "pp", "cp", "ep")
-        if d not in stack.parallel_dims and getattr(space, d) is None
-    }
-    if space.sharding is None:
-        fixed["sharding"] = tuple(Sharding[m.upper()] for m in stack.sharding)
-    return replace(space, **fixed) if fixed else space
-
-
-def plan_search(ctx: Context, space: SearchSpace, *, ignore_memory: bool = False) -> SearchResult:
-    """Every plan of ``space`` that the context's software stack can run, searched."""
-    space = stack_space(space, ctx.stack)
-    return search(
-        ctx.model,
-        ctx.training,
-        ctx.cluster,
-        space,
-        stack=ctx.stack,
-        eff=ctx.eff,
-        network=ctx.network,
-        ignore_memory=ignore_memory,
-    )
 
 
 def _check_finite(est: Estimate) -> None:

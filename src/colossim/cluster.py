@@ -1,51 +1,12 @@
-"""What is trained (model + training run) and on what (cluster): plain frozen records."""
+"""GPUs -> nodes -> NVLink domains -> scale-out NICs: the cluster as the step model sees it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from colossim.errors import InputError
-from colossim.hardware import GPU, Precision
-from colossim.model import TransformerSpec
-
-__all__ = ["Cluster", "Training", "Workload"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Training:
-    """A training run.
-
-    Attributes:
-        seq_len: tokens per sequence.
-        global_batch: sequences per optimizer step (a target for plan search).
-        tokens: tokens to train on in total.
-        precision: matmul precision.
-        framework: software stack whose efficiency profile applies.
-    """
-
-    seq_len: int
-    global_batch: int
-    tokens: float
-    precision: Precision = Precision.BF16
-    framework: str = "megatron"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.seq_len, int) or self.seq_len <= 0:
-            raise InputError("workload.seq_len", "must be a positive integer", value=self.seq_len)
-        if not isinstance(self.global_batch, int) or self.global_batch <= 0:
-            raise InputError(
-                "workload.global_batch",
-                "must be a positive integer (sequences per step)",
-                value=self.global_batch,
-            )
-        if not self.tokens > 0 or self.tokens == float("inf"):
-            raise InputError("workload.tokens", "must be a finite number > 0", value=self.tokens)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Workload:
-    model: TransformerSpec
-    training: Training
+from colossim.hardware import GPU
+from colossim.workload.stack import Efficiency, efficiency
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,3 +46,25 @@ class Cluster:
     @property
     def num_nodes(self) -> int:
         return -(-self.num_gpus // self.gpus_per_node)
+
+
+def cluster_for(
+    gpu: GPU,
+    num_gpus: int,
+    *,
+    gpus_per_node: int | None = None,
+    scaleup_domain: int | None = None,
+    nic_bw_bytes_per_s: float | None = None,
+    nic_efficiency: float | None = None,
+    eff: Efficiency | None = None,
+) -> Cluster:
+    """A cluster of ``num_gpus`` ``gpu``s with catalog defaults for what is not given."""
+    eff = eff or efficiency()
+    return Cluster(
+        gpu=gpu,
+        num_gpus=num_gpus,
+        gpus_per_node=gpus_per_node or gpu.gpus_per_node,
+        scaleup_domain=scaleup_domain or gpu.scaleup_domain,
+        nic_bw_bytes_per_s=nic_bw_bytes_per_s or gpu.nic_bw_bytes_per_s,
+        nic_efficiency=nic_efficiency or eff.nic_efficiency,
+    )

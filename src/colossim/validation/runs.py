@@ -18,14 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from colossim.api import Context, context, plan_search
+from colossim.cluster import Cluster
 from colossim.errors import InputError
 from colossim.hardware import Precision, gpu
-from colossim.model import TransformerSpec
-from colossim.perf.profile import Efficiency, StackProfile, efficiency
-from colossim.plan import Plan, PlanBatch, Recompute, Sharding
-from colossim.search import SearchSpace, candidate_values, enumerate_plans
-from colossim.workload import Cluster, Training
+from colossim.parallel.plan import Plan, PlanBatch, Recompute, Sharding
+from colossim.perf.estimate import Context, context
+from colossim.search import SearchSpace, candidate_values, enumerate_plans, plan_search
+from colossim.workload.model import TransformerSpec
+from colossim.workload.stack import Efficiency, StackProfile, efficiency
+from colossim.workload.training import Training
 
 __all__ = [
     "FULL_LAYOUT_COLUMNS",
@@ -229,7 +230,7 @@ def _bool(row: dict, col: str) -> bool:
 
 
 def row_model(row: dict) -> TransformerSpec:
-    from colossim.model import MLA
+    from colossim.workload.model import MLA
 
     heads = _int(row, "heads", required=True)
     moe = (row.get("arch") or "").strip() == "moe"
@@ -360,7 +361,7 @@ def _search_check(
 ) -> SearchCheck:
     """Search the row's whole space (default candidate values, widened by the published
     ones) and compare its best plan with the published plan ``ref``."""
-    from colossim.api import stack_space
+    from colossim.search import stack_space
 
     # The stack's own space (dimensions it cannot run stay at 1), widened below by the
     # published values.

@@ -23,25 +23,26 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from colossim.model import TransformerSpec
-from colossim.perf.comm import Network
-from colossim.perf.profile import Efficiency, StackProfile
-from colossim.perf.step import StepBatch, evaluate
-from colossim.plan import (
+from colossim.cluster import Cluster
+from colossim.parallel.memory import MemoryBreakdown, memory_breakdown
+from colossim.parallel.plan import (
     Infeasible,
-    MemoryBreakdown,
     PlanBatch,
     Recompute,
     Sharding,
     check_plans,
-    memory_breakdown,
     packed_key,
 )
-from colossim.workload import Cluster, Training
+from colossim.perf.comm import Network
+from colossim.perf.estimate import Context
+from colossim.perf.step import StepBatch, evaluate
+from colossim.workload.model import TransformerSpec
+from colossim.workload.stack import Efficiency, StackProfile
+from colossim.workload.training import Training
 
 __all__ = [
     "CandidateValues",
@@ -540,3 +541,32 @@ def _pareto(tps: np.ndarray, head: np.ndarray, gpus: np.ndarray) -> np.ndarray:
         sel = gs == gv
         on_front[sel] = h[sel] > prev_max[sel]
     return np.sort(sub[on_front])
+
+
+def stack_space(space: SearchSpace, stack: StackProfile) -> SearchSpace:
+    """``space`` narrowed to what the software stack can run: parallel dimensions it
+    lacks stay at 1 and only its sharding modes are enumerated. Values the space names
+    explicitly are kept (a published plan is what its stack ran)."""
+    fixed = {
+        d: (1,)
+        for d in ("tp", "pp", "cp", "ep")
+        if d not in stack.parallel_dims and getattr(space, d) is None
+    }
+    if space.sharding is None:
+        fixed["sharding"] = tuple(Sharding[m.upper()] for m in stack.sharding)
+    return replace(space, **fixed) if fixed else space
+
+
+def plan_search(ctx: Context, space: SearchSpace, *, ignore_memory: bool = False) -> SearchResult:
+    """Every plan of ``space`` that the context's software stack can run, searched."""
+    space = stack_space(space, ctx.stack)
+    return search(
+        ctx.model,
+        ctx.training,
+        ctx.cluster,
+        space,
+        stack=ctx.stack,
+        eff=ctx.eff,
+        network=ctx.network,
+        ignore_memory=ignore_memory,
+    )

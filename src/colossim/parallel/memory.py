@@ -1,0 +1,178 @@
+"""Memory per GPU of a batch of plans: weights, gradients, optimizer states, activations
+(Korthikanti et al. 2022; Rajbhandari et al. 2020)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from colossim.parallel.plan import BF16_BYTES, FP32_BYTES, PlanBatch, Recompute, Sharding
+from colossim.workload.model import TransformerSpec
+from colossim.workload.stack import Efficiency, StackProfile
+from colossim.workload.training import Training
+
+__all__ = ["ADAM_STATE_BYTES", "MemoryBreakdown", "StageShape", "memory_breakdown", "stage_shape"]
+
+ADAM_STATE_BYTES = 12  # fp32 master weights + m + v (Rajbhandari et al. 2020, sec. 3.1: K = 12)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryBreakdown:
+    """Per-GPU memory of each plan, bytes (arrays)."""
+
+    weights: np.ndarray
+    gradients: np.ndarray
+    optimizer: np.ndarray
+    activations: np.ndarray
+    logits: np.ndarray
+    buffers: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        return (
+            self.weights
+            + self.gradients
+            + self.optimizer
+            + self.activations
+            + self.logits
+            + self.buffers
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageShape:
+    """How a plan cuts the model: layers and parameters on the most loaded stage."""
+
+    layers: np.ndarray  # layers on the stage (ceil(L / pp))
+    dense_layers: np.ndarray  # of which with a dense MLP (float: proportional share)
+    moe_layers: np.ndarray
+    dense_params: (
+        np.ndarray
+    )  # parameters per GPU replicated over dp*cp (sharded by ZeRO over dp*cp)
+    expert_params: np.ndarray  # routed-expert parameters per GPU (sharded over dp*cp/ep)
+    layer_params: np.ndarray  # unsharded parameters of one layer on this GPU (FSDP gather)
+
+
+def stage_shape(model: TransformerSpec, plans: PlanBatch) -> StageShape:
+    """Layers and parameters per GPU on the most loaded pipeline stage."""
+    tp, pp, ep = plans.tp, plans.pp, plans.ep
+    layers = -(-model.layers // pp)
+    # MODEL: MoE and dense layers are spread over stages in proportion; the stage holding
+    # the embedding or LM head carries V*h/tp parameters on top of its layers.
+    moe_share = model.moe_layers / model.layers
+    moe_layers = layers * moe_share
+    dense_layers = layers - moe_layers
+    vocab_params = model.vocab * model.hidden * np.where(pp == 1, 1 + (model.head_params > 0), 1)
+    shared = model.shared_experts * model.expert_params + model.hidden * model.experts
+    dense = (
+        dense_layers * (model.attention_params + model.dense_mlp_params)
+        + moe_layers * (model.attention_params + shared)
+        + vocab_params
+    ) / tp
+    # MODEL: expert tensor-parallel degree = tp (Megatron-Core default), so routed experts
+    # are split over ep * tp GPUs.
+    routed = moe_layers * model.experts * model.expert_params / (ep * tp)
+    per_layer = np.where(
+        model.moe_layers > 0,
+        (model.attention_params + shared) / tp + model.experts * model.expert_params / (ep * tp),
+        (model.attention_params + model.dense_mlp_params) / tp,
+    )
+    return StageShape(
+        layers=layers.astype(np.float64),
+        dense_layers=dense_layers,
+        moe_layers=moe_layers,
+        dense_params=dense,
+        expert_params=routed,
+        layer_params=per_layer,
+    )
+
+
+def activation_bytes_per_token(
+    model: TransformerSpec, recompute: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bytes kept for backward per token, per dense layer and per MoE layer, before any
+    parallel split (16-bit tensors, no dropout, flash attention: no s^2 term).
+
+    Korthikanti et al. 2022, sec. 4.1 counts 34*s*b*h per GPT layer with dropout and
+    materialised attention; here each kept tensor is listed for modern blocks.
+    """
+    h, q, kv = model.hidden, model.q_dim, model.kv_dim
+    # attention: LN input, QKV-projection input, Q, K, V (flash attention keeps them), output
+    attn = h + h + q + 2 * kv + q
+    act_out = 1  # activation output (input of the down projection)
+    act_in = 2 if model.gated_mlp else 1  # gate and up outputs / fc1 output
+    mlp_dense = h + h + (act_in + act_out) * model.ffn_hidden
+    per_expert_tok = h + (act_in + act_out) * model.moe_ffn_hidden
+    mlp_moe = h + h + (model.top_k + model.shared_experts) * per_expert_tok + model.experts
+    # MODEL: selective recompute drops the activation-function output and attention
+    # internals that kernels can recompute (Megatron-Core --recompute-modules core_attn,
+    # mlp act); full recompute keeps only each layer's input (Korthikanti eq. 6: 2sbh).
+    sel_attn = attn - q  # attention output recomputed from Q, K, V
+    sel_dense = mlp_dense - act_out * model.ffn_hidden
+    sel_moe = mlp_moe - (model.top_k + model.shared_experts) * act_out * model.moe_ffn_hidden
+    dense = np.select(
+        [recompute == Recompute.NONE, recompute == Recompute.SELECTIVE],
+        [attn + mlp_dense, sel_attn + sel_dense],
+        default=h,
+    )
+    moe = np.select(
+        [recompute == Recompute.NONE, recompute == Recompute.SELECTIVE],
+        [attn + mlp_moe, sel_attn + sel_moe],
+        default=h,
+    )
+    return BF16_BYTES * dense.astype(np.float64), BF16_BYTES * moe.astype(np.float64)
+
+
+def memory_breakdown(
+    model: TransformerSpec,
+    training: Training,
+    plans: PlanBatch,
+    stack: StackProfile,
+    eff: Efficiency,
+) -> MemoryBreakdown:
+    """Per-GPU memory of each plan on its most loaded stage (bytes)."""
+    tp, pp, dp, cp, ep, vp = plans.tp, plans.pp, plans.dp, plans.cp, plans.ep, plans.vp
+    mb, sh, rc = plans.micro_batch, plans.sharding, plans.recompute
+    shape = stage_shape(model, plans)
+    d_dense = (dp * cp).astype(np.float64)
+    d_expert = np.maximum(d_dense / ep, 1.0)
+
+    def sharded(stage_min: int, degree: np.ndarray) -> np.ndarray:
+        return np.where(sh >= stage_min, degree, 1.0)
+
+    weights = BF16_BYTES * (
+        shape.dense_params / sharded(3, d_dense) + shape.expert_params / sharded(3, d_expert)
+    )
+    grads = stack.grad_reduce_bytes * (
+        shape.dense_params / sharded(2, d_dense) + shape.expert_params / sharded(2, d_expert)
+    )
+    optim = ADAM_STATE_BYTES * (
+        shape.dense_params / sharded(1, d_dense) + shape.expert_params / sharded(1, d_expert)
+    )
+
+    tokens = mb * training.seq_len / (tp * cp)  # tokens of one micro-batch held per GPU
+    dense_b, moe_b = activation_bytes_per_token(model, rc)
+    per_mb_layers = shape.dense_layers * dense_b + shape.moe_layers * moe_b
+    m = plans.num_microbatches
+    in_flight = np.minimum(np.maximum(m, 1), pp) * np.where(vp > 1, 1.0 + (pp - 1) / (pp * vp), 1.0)
+    act = in_flight * tokens * per_mb_layers
+    # Full recompute re-materialises one whole layer at a time during backward.
+    full_layer, full_moe = activation_bytes_per_token(model, np.zeros_like(rc))
+    worst_layer = np.where(model.moe_layers > 0, full_moe, full_layer)
+    act = act + np.where(rc == Recompute.FULL, tokens * worst_layer, 0.0)
+    # MODEL: logits in 16 bit plus fp32 for the loss on the stage with the LM head.
+    logits = mb * training.seq_len / cp * model.vocab / tp * (BF16_BYTES + FP32_BYTES)
+    # ZeRO-3 gathers the current and the prefetched layer's full parameters.
+    gather = np.where(sh == Sharding.ZERO3, 2 * BF16_BYTES * shape.layer_params, 0.0)
+    # Sequence-parallel all-gather output buffer of one layer input.
+    sp_buffer = np.where(tp > 1, tokens * tp * model.hidden * BF16_BYTES, 0.0)
+    buffers = eff.runtime_memory_bytes + gather + sp_buffer
+    return MemoryBreakdown(
+        weights=weights,
+        gradients=grads,
+        optimizer=optim,
+        activations=act,
+        logits=logits,
+        buffers=buffers,
+    )
