@@ -68,3 +68,52 @@ def did_you_mean(value: object, choices: list[str] | tuple[str, ...]) -> str:
 
     close = difflib.get_close_matches(str(value), list(choices), n=1)
     return f"did you mean {close[0]!r}? " if close else ""
+
+
+def require_number(
+    field: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict: bool = False,
+    unit: str = "",
+) -> float:
+    """``value`` as a finite float, or :class:`InputError` naming ``field``.
+
+    Args:
+        field: dotted path of the field, for the message.
+        value: the number to check (bools are rejected: ``True`` is not a count).
+        minimum: lower bound; ``strict`` makes it exclusive (``> minimum``).
+        maximum: upper bound (inclusive).
+        unit: unit shown in the message (``"s"``, ``"W"``), if any.
+
+    Returns:
+        ``float(value)``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise InputError(field, "must be a finite number", value=value)
+    x = float(value)
+    if x in (float("inf"), float("-inf")):
+        raise InputError(field, "must be a finite number", value=value)
+    suffix = f" {unit}" if unit else ""
+    if minimum is not None and (x <= minimum if strict else x < minimum):
+        raise InputError(
+            field, f"must be {'>' if strict else '>='} {minimum:g}{suffix}", value=value
+        )
+    if maximum is not None and x > maximum:
+        raise InputError(field, f"must be <= {maximum:g}{suffix}", value=value)
+    return x
+
+
+def require_int(field: str, value: object, *, minimum: int | None = None) -> int:
+    """``value`` as an int (integral floats such as ``1e3`` accepted), or
+    :class:`InputError` naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(field, "must be an integer", value=value)
+    if isinstance(value, float) and (not value.is_integer()):
+        raise InputError(field, "must be an integer", value=value)
+    n = int(value)
+    if minimum is not None and n < minimum:
+        raise InputError(field, f"must be an integer >= {minimum}", value=value)
+    return n
