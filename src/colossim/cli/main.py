@@ -164,7 +164,7 @@ def search(scenario: str | None, fmt: str, overrides: tuple[str, ...], top_k: in
 
 
 @main.command()
-@click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False))
+@click.argument("csv_file", metavar="[FILE.csv]", required=False, default="published_runs")
 @FORMAT
 @click.option("--no-rows", is_flag=True, help="summary tables only")
 @click.option(
@@ -175,7 +175,12 @@ def search(scenario: str | None, fmt: str, overrides: tuple[str, ...], top_k: in
 )
 @handle_errors
 def validate(csv_file: str, fmt: str, no_rows: bool, search_check: bool) -> None:
-    """Predict every run of a published-runs CSV and report the accuracy."""
+    """Predict every run of a published-runs CSV and report the accuracy.
+
+    FILE.csv: a CSV of measured runs, or the name of a bundled file: `published_runs`
+    (default: measured runs from papers and framework pages) or `layout_sweeps` (the same
+    model and GPUs with only the layout varied).
+    """
     from colossim.report.perf import validation_tables, validation_to_json
     from colossim.validation import read_runs, validate_rows
 

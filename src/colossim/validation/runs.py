@@ -34,6 +34,8 @@ __all__ = [
     "RowResult",
     "SearchCheck",
     "ValidationReport",
+    "BUNDLED",
+    "bundled_path",
     "read_runs",
     "validate_rows",
 ]
@@ -177,9 +179,25 @@ class ValidationReport:
         return {k: self.summary(v) for k, v in sorted(groups.items())}
 
 
+# The measured runs shipped with the package (validation/data/README.md describes them).
+BUNDLED = {
+    "published_runs": "published_runs.csv",
+    "layout_sweeps": "layout_sweeps.csv",
+}
+
+
+def bundled_path(name: str) -> Path:
+    """Path of a bundled validation file (``published_runs`` or ``layout_sweeps``)."""
+    from importlib import resources
+
+    return Path(str(resources.files("colossim.validation") / "data" / BUNDLED[name]))
+
+
 def read_runs(path: str | Path) -> list[dict[str, str]]:
-    """Read and check the header of a validation CSV (InputError if malformed)."""
-    p = Path(path)
+    """Read and check the header of a validation CSV (InputError if malformed).
+
+    ``path`` is a file, or the name of a bundled file (:data:`BUNDLED`)."""
+    p = bundled_path(str(path)) if str(path) in BUNDLED else Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -201,7 +219,7 @@ def read_runs(path: str | Path) -> list[dict[str, str]]:
         raise InputError(
             f"{path}:1",
             f"missing column(s) {', '.join(missing)}",
-            fix="use the schema of shared/validation/README.md",
+            fix="use the columns of the bundled published_runs.csv (see `colossim validate --help`)",
         )
     for i, row in enumerate(rows, start=2):
         if None in row or any(v is None for v in row.values()):
