@@ -19,7 +19,7 @@ import time
 from colossim.cluster import cluster_for
 from colossim.hardware import gpu
 from colossim.perf.estimate import context
-from colossim.scenario.build import build_context, build_space
+from colossim.pipeline import run_scenario
 from colossim.scenario.load import load_scenario
 from colossim.search import SearchSpace, plan_search
 from colossim.workload.model import preset
@@ -34,8 +34,8 @@ def cases():
         ),
         cluster_for(gpu("a100-sxm-80gb"), 1024),
     )
-    sc = load_scenario().scenario
-    grok = build_context(sc)
+    grok_run = run_scenario(load_scenario())
+    grok = grok_run.ctx
     moe = context(
         preset("moe-1.8t"),
         Training(
@@ -45,7 +45,7 @@ def cases():
     )
     return {
         "gpt3-1024-a100": (gpt3, SearchSpace(batch_tolerance=0.0)),
-        "grok1-100k-h100": (grok, build_space(sc)),
+        "grok1-100k-h100": (grok, grok_run.search_space),
         "moe1.8t-1m-gb200": (moe, SearchSpace(batch_tolerance=0.1, allow_idle=True)),
     }
 

@@ -23,20 +23,12 @@ from colossim.campaign.simulate import (
     CampaignConfig,
     GapEnd,
     SparePolicy,
-    expected_interruptions_to_simulate,
     reference_case_config,
     simulate_campaign,
     trial_timeline,
 )
 from colossim.cli.main import main
 from colossim.errors import InputError
-from colossim.report.campaign import timeline_to_json
-from colossim.scenario.campaign import (
-    DEFAULT_INTERRUPTION_BUDGET,
-    MIN_DEFAULT_TRIALS,
-    build_campaign,
-    build_campaign_config,
-)
 from colossim.scenario.reliability import ReliabilitySection
 
 LLAMA = str(Path(colossim.__file__).parent / "examples" / "llama3-405b-16k-h100.yaml")
@@ -68,19 +60,6 @@ def _finite(obj) -> bool:
 @pytest.fixture(scope="module")
 def llama() -> dict:
     return run_json(LLAMA)
-
-
-@pytest.fixture(scope="module")
-def loaded_default():
-    from colossim.cli.common import load
-
-    loaded, ctx = load(None, ())
-    from colossim.cli.common import top_estimates
-    from colossim.scenario.build import build_space
-    from colossim.search import plan_search
-
-    est = top_estimates(plan_search(ctx, build_space(loaded.scenario)), ctx, 1)[0]
-    return loaded, ctx, est
 
 
 # ---------------------------------------------------------------- Llama 3 (facts.md 4.1)
@@ -164,54 +143,6 @@ def test_bad_reliability_field_exits_2_naming_it(setting: str, named: str) -> No
 def test_bad_trials_and_seed_are_usage_errors() -> None:
     assert run("campaign", LLAMA, "--trials", "0").exit_code == 2
     assert run("campaign", LLAMA, "--seed", "-1").exit_code == 2
-
-
-# ---------------------------------------------------------------- scenario glue
-
-
-def test_build_campaign_config_uses_plan_and_bounds_default_trials(loaded_default) -> None:
-    loaded, ctx, est = loaded_default
-    sc = loaded.scenario
-    cfg = build_campaign_config(sc, ctx, est)
-    assert cfg.tokens_per_s == est.tokens_per_s and cfg.num_gpus % cfg.gpus_per_node == 0
-    assert cfg.num_gpus >= est.num_gpus_used
-    assert cfg.n_trials == sc.reliability.trials  # cheap enough: the default is kept
-    assert build_campaign_config(sc, ctx, est, trials=5, seed=9).n_trials == 5
-    # No spares at 100k GPUs: ~72 nodes in repair, the job mostly waits for repairs and
-    # each trial runs to the 10-year horizon; the default trial count is lowered.
-    no_spares = sc.model_copy(
-        update={"reliability": sc.reliability.model_copy(update={"spare_nodes": 0})}
-    )
-    starved = build_campaign_config(no_spares, ctx, est)
-    assert MIN_DEFAULT_TRIALS <= starved.n_trials < sc.reliability.trials
-    per_trial = expected_interruptions_to_simulate(dataclasses.replace(starved, n_trials=1), 100.0)
-    assert per_trial == pytest.approx(sum(c.rate_per_s for c in starved.causes) * starved.horizon_s)
-    assert starved.n_trials * per_trial <= max(
-        DEFAULT_INTERRUPTION_BUDGET, MIN_DEFAULT_TRIALS * per_trial
-    )
-    # An explicit trial count is obeyed.
-    assert build_campaign_config(no_spares, ctx, est, trials=1000).n_trials == 1000
-
-
-def test_build_campaign_attaches_a_consistent_timeline(loaded_default) -> None:
-    loaded, ctx, est = loaded_default
-    r = build_campaign(loaded.scenario, ctx, est, trials=50, seed=5)
-    tl = r.timeline
-    assert tl is not None and tl.finished and not tl.truncated
-    # Gaps tile the wall clock; each is down, then kept + checkpoint + lost.
-    np.testing.assert_allclose(tl.start_s[1:], tl.end_s[:-1])
-    down = tl.up_s - tl.start_s
-    assert np.all(down >= 0)
-    np.testing.assert_allclose(
-        down + tl.kept_s + tl.checkpoint_s + tl.lost_s, tl.end_s - tl.start_s, atol=1e-6
-    )
-    # It trains exactly the scenario's work, and ends when that is done.
-    work = loaded.scenario.workload.tokens / est.tokens_per_s
-    assert tl.work_s[-1] == pytest.approx(work, rel=1e-9)
-    assert tl.ends[-1] is GapEnd.END and tl.wall_s == tl.end_s[-1]
-    out = timeline_to_json(tl)
-    json.dumps(out, allow_nan=False)
-    assert len(out["gaps"]["end"]) == len(tl.ends)
 
 
 # ---------------------------------------------------------------- timeline vs Monte Carlo

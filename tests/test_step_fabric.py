@@ -115,14 +115,12 @@ def test_distinct_key_shortcut_is_exact() -> None:
 
 
 def test_scenario_context_carries_its_fabric() -> None:
-    from colossim.scenario.build import build_context
-    from colossim.scenario.build import build_fabric as scenario_fabric
-    from colossim.scenario.load import load_scenario
+    from colossim.pipeline import run_scenario
 
-    loaded = load_scenario(None, overrides=[])
-    ctx = build_context(loaded.scenario)
+    r = run_scenario(None)
+    ctx = r.ctx
     assert ctx.fabric is not None and ctx.fabric.tiers == 3
-    assert scenario_fabric(loaded.scenario, ctx) is ctx.fabric
+    assert r.fabric is ctx.fabric
     assert len(ctx.network.levels.bw_bytes_per_s) == ctx.fabric.tiers + 1
     assert ctx.network.levels.ranks_per_level[-1] >= ctx.cluster.num_gpus
     assert ctx.network.levels.bw_bytes_per_s[1] == pytest.approx(

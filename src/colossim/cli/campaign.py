@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import click
 
-from colossim.cli.common import (
-    FORMAT,
-    SET,
-    best_estimate,
-    console,
-    handle_errors,
-    load,
-    output,
-    progress,
-)
+from colossim.cli.common import FORMAT, SET, console, handle_errors, output, progress, run, searched
 
 __all__ = ["COMMANDS", "campaign"]
 
@@ -61,16 +52,16 @@ def campaign(
     import numpy as np
     from rich.table import Table
 
-    from colossim.campaign.simulate import simulate_campaign, sweep_checkpoint_intervals
+    from colossim.campaign import sweep_checkpoint_intervals
     from colossim.report.campaign import campaign_tables, campaign_to_json
-    from colossim.scenario.campaign import build_campaign_config
 
-    loaded, ctx = load(scenario, overrides)
-    sc = loaded.scenario
-    est = best_estimate(loaded, ctx)
-    config = build_campaign_config(sc, ctx, est, trials=trials, seed=seed)
+    r = run(scenario, overrides, trials=trials, seed=seed, campaign_limit=None)
+    sc = r.scenario
+    if r.plan is None:
+        searched(r)
+    est, config = r.estimate, r.campaign_config
     with progress(f"simulating {config.n_trials:,} campaign trials"):
-        result = simulate_campaign(config)
+        result = r.campaign
     payload = {"scenario": sc.name, **campaign_to_json(result)}
     p = est.plan
     payload["steady_state"] = {

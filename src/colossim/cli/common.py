@@ -15,18 +15,13 @@ import traceback
 import click
 from rich.console import Console
 
-from colossim.errors import ColossimError, InputError, InputErrors
+from colossim.errors import InputError, InputErrors
+from colossim.pipeline import NoFeasiblePlan, ScenarioResults, run_scenario
 from colossim.report.jsonsafe import dumps
 
-EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class Infeasible(ColossimError):
-    """The command ran but found nothing feasible (exit 1)."""
-
-    def __init__(self, message: str, payload: dict | None = None) -> None:
-        super().__init__(message)
-        self.payload = payload or {}
+# Exit codes: 0 ok; 1 ran but nothing feasible; 2 bad input; 3 internal error (a bug:
+# the message asks for a report, -vv prints the traceback).
+EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def console(stderr: bool = False) -> Console:
@@ -63,7 +58,7 @@ def handle_errors(fn):
                 exc.location = loaded.location(exc.field)
             err.print(f"error: {exc.message()}", markup=False, soft_wrap=True)
             sys.exit(EXIT_BAD_INPUT)
-        except Infeasible as exc:
+        except NoFeasiblePlan as exc:
             fmt = kwargs.get("fmt", "text")
             if fmt == "json":
                 click.echo(dumps({"feasible": False, "message": str(exc), **exc.payload}))
@@ -81,7 +76,7 @@ def handle_errors(fn):
                 markup=False,
                 soft_wrap=True,
             )
-            sys.exit(EXIT_INFEASIBLE + 2)
+            sys.exit(EXIT_INTERNAL)
 
     return wrapper
 
@@ -146,8 +141,9 @@ SET = click.option(
 )
 
 
-def load(scenario: str | None, overrides: tuple[str, ...]):
-    from colossim.scenario.build import build_context
+def run(scenario: str | None, overrides: tuple[str, ...] = (), **options) -> ScenarioResults:
+    """Load SCENARIO (with ``--set`` overrides) and return its lazy pipeline
+    (:func:`colossim.run_scenario`; ``options`` are its keyword arguments)."""
     from colossim.scenario.load import load_scenario
 
     loaded = load_scenario(scenario, overrides=list(overrides))
@@ -157,41 +153,11 @@ def load(scenario: str | None, overrides: tuple[str, ...]):
     if click_ctx is not None:
         root = click_ctx.find_root()
         root.obj = {**(root.obj or {}), "loaded": loaded}
-    return loaded, build_context(loaded.scenario)
+    return run_scenario(loaded, **options)
 
 
-def top_estimates(res, ctx, k):
-    from colossim.perf.estimate import Estimate
-
-    if res.feasible is None:
-        return []
-    return [Estimate.from_batch(res.feasible, i, ctx) for i in range(min(k, len(res.feasible)))]
-
-
-def search_or_fail(loaded, ctx):
-    from colossim.scenario.build import build_space
-    from colossim.search import plan_search
-
+def searched(r: ScenarioResults) -> ScenarioResults:
+    """Run the search of ``r`` under a spinner (raises NoFeasiblePlan: exit 1)."""
     with progress("searching parallel plans"):
-        res = plan_search(ctx, build_space(loaded.scenario))
-    if res.feasible is None:
-        reasons = ", ".join(
-            f"{k}: {v:,}" for k, v in sorted(res.rejected.items(), key=lambda kv: -kv[1])
-        )
-        raise Infeasible(
-            f"no feasible plan among {res.candidates:,} candidates (rejected by reason: {reasons})",
-            {"candidates": res.candidates, "rejected": res.rejected},
-        )
-    return res
-
-
-def best_estimate(loaded, ctx):
-    """The scenario's fixed plan, or the best plan the search finds."""
-    from colossim.perf.estimate import estimate as run_estimate
-    from colossim.scenario.build import build_plan
-
-    p = build_plan(loaded.scenario, ctx)
-    if p is not None:
-        return run_estimate(ctx, p)
-    res = search_or_fail(loaded, ctx)
-    return top_estimates(res, ctx, 1)[0]
+        r.top  # noqa: B018 - computes (and caches) the search and its best plans
+    return r

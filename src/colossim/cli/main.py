@@ -5,18 +5,7 @@ from __future__ import annotations
 import click
 
 from colossim import __version__
-from colossim.cli.common import (
-    FORMAT,
-    SET,
-    best_estimate,
-    console,
-    handle_errors,
-    load,
-    output,
-    progress,
-    search_or_fail,
-    top_estimates,
-)
+from colossim.cli.common import FORMAT, SET, console, handle_errors, output, progress, run, searched
 from colossim.errors import InputError
 
 
@@ -50,16 +39,11 @@ def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     """
     from rich.table import Table
 
-    from colossim.perf.estimate import estimate as run_estimate
     from colossim.report.perf import estimate_tables, estimate_to_json, search_tables
-    from colossim.scenario.build import build_plan
 
-    loaded, ctx = load(scenario, overrides)
-    fixed = build_plan(loaded.scenario, ctx)
-    res = search_or_fail(loaded, ctx)
-    top = top_estimates(res, ctx, loaded.scenario.search.top_k)
-    best = top[0] if fixed is None else run_estimate(ctx, fixed)
-    payload = estimate_to_json(best, ctx, scenario=loaded.scenario.name)
+    r = searched(run(scenario, overrides, campaign=False))
+    res, top, best, ctx = r.search, list(r.top), r.estimate, r.ctx
+    payload = estimate_to_json(best, ctx, scenario=r.name)
     payload["search"] = {
         "candidates": res.candidates,
         "rejected": res.rejected,
@@ -68,9 +52,9 @@ def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     # -v: the time and memory breakdowns too (as `colossim estimate` prints them)
     detail = (click.get_current_context().find_root().obj or {}).get("verbose", 0) >= 1
     tables = estimate_tables(best, ctx, breakdown=detail) + search_tables(res, top)[:1]
-    if fixed is not None:
+    payload["plan_source"] = r.plan_source
+    if r.plan is not None:
         gain = top[0].tokens_per_s / best.tokens_per_s - 1.0
-        payload["plan_source"] = "scenario"
         payload["search"]["best_plan"] = top[0].plan.as_dict()
         payload["search"]["best_tokens_per_s"] = top[0].tokens_per_s
         payload["search"]["best_vs_scenario_plan"] = gain
@@ -78,24 +62,18 @@ def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
         note.add_row("Result above", "the scenario's fixed plan")
         note.add_row("Best searched plan", f"{gain:+.1%} tokens/s (plan #1 of the search table)")
         tables.append(note)
-    else:
-        payload["plan_source"] = "search"
     with progress("sizing fabric, power and cost"):
-        payload["facility"], summary = _facility_summary(loaded.scenario, ctx, best)
+        payload["facility"], summary = _facility_summary(r)
     tables.append(summary)
     # -q: the plan and its prediction (tables 2 and 3 of estimate_tables)
     output(fmt, payload, tables, essential=slice(1, 3))
 
 
-def _facility_summary(sc, ctx, est):
-    """Fabric, power and cost in a few figures (no trace simulation: `colossim power`)."""
+def _facility_summary(r):
+    """Fabric, power and cost in a few figures (details: `colossim fabric|power|cost`)."""
     from rich.table import Table
 
-    from colossim.scenario.build import build_cost, build_fabric, build_facility
-
-    f = build_fabric(sc, ctx)
-    pw = build_facility(sc, ctx, est, f, simulate=False)
-    cst = build_cost(sc, ctx, est, f, pw)
+    f, pw, cst = r.fabric, r.facility.power, r.cost
     data = {
         "fabric_tiers": f.tiers,
         "fabric_switches": int(sum(f.switches_per_tier)),
@@ -103,6 +81,7 @@ def _facility_summary(sc, ctx, est):
         "it_average_power_w": pw.average_it_w,
         "facility_power_w": pw.average_facility_w,
         "peak_swing_w": pw.peak_swing_w,
+        "battery_units": int(r.facility.battery_units),
         "capex_usd": cst.capex_usd,
         "usd_per_gpu_hour": cst.usd_per_gpu_hour,
         "usd_per_run": cst.usd_per_run,
@@ -128,21 +107,18 @@ def _facility_summary(sc, ctx, est):
 @handle_errors
 def estimate(scenario: str, fmt: str, overrides: tuple[str, ...]) -> None:
     """Predict the fixed plan of SCENARIO, with the full time and memory breakdown."""
-    from colossim.perf.estimate import estimate as run_estimate
     from colossim.report.perf import estimate_tables, estimate_to_json
-    from colossim.scenario.build import build_plan
 
-    loaded, ctx = load(scenario, overrides)
-    p = build_plan(loaded.scenario, ctx)
-    if p is None:
+    r = run(scenario, overrides, campaign=False)
+    if r.plan is None:
         raise InputError(
             "plan",
             "the scenario has no fixed plan ('search')",
             fix="give plan: {tp: ..., pp: ..., dp: ...} or run `colossim plan`",
         )
-    est = run_estimate(ctx, p)
-    payload = estimate_to_json(est, ctx, scenario=loaded.scenario.name)
-    output(fmt, payload, estimate_tables(est, ctx))
+    est = r.estimate
+    payload = estimate_to_json(est, r.ctx, scenario=r.name)
+    output(fmt, payload, estimate_tables(est, r.ctx))
     if not est.fits:
         console(stderr=True).print("warning: the plan does not fit in GPU memory", markup=False)
 
@@ -157,10 +133,9 @@ def search(scenario: str | None, fmt: str, overrides: tuple[str, ...], top_k: in
     """Enumerate every plan for SCENARIO: top plans, Pareto front size, rejections."""
     from colossim.report.perf import search_tables, search_to_json
 
-    loaded, ctx = load(scenario, overrides)
-    res = search_or_fail(loaded, ctx)
-    top = top_estimates(res, ctx, top_k or loaded.scenario.search.top_k)
-    output(fmt, search_to_json(res, top), search_tables(res, top))
+    r = searched(run(scenario, overrides, campaign=False))
+    top = list(r.best_plans(top_k) if top_k else r.top)
+    output(fmt, search_to_json(r.search, top), search_tables(r.search, top))
 
 
 @main.command()
@@ -205,10 +180,8 @@ def fabric(scenario: str | None, fmt: str, overrides: tuple[str, ...], size_byte
     """Scale-out fabric of SCENARIO: tiers, switches, optics, power, cost, bus bandwidth."""
     from colossim.fabric import bus_bandwidth_table
     from colossim.report.fabric import fabric_tables, fabric_to_json
-    from colossim.scenario.build import build_fabric
 
-    loaded, ctx = load(scenario, overrides)
-    f = build_fabric(loaded.scenario, ctx)
+    f = run(scenario, overrides, campaign=False).fabric
     bus = bus_bandwidth_table(f, size_bytes)
     output(fmt, fabric_to_json(f, bus), fabric_tables(f, bus))
 
@@ -221,13 +194,12 @@ def fabric(scenario: str | None, fmt: str, overrides: tuple[str, ...], size_byte
 def power(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     """Power per phase, power swings, grid + battery sizing and energy for SCENARIO."""
     from colossim.report.power import power_tables, power_to_json
-    from colossim.scenario.build import build_fabric, build_facility
 
-    loaded, ctx = load(scenario, overrides)
-    est = best_estimate(loaded, ctx)
-    f = build_fabric(loaded.scenario, ctx)
+    r = run(scenario, overrides, campaign=False)
+    if r.plan is None:
+        searched(r)
     with progress("simulating power trace, grid and battery"):
-        result = build_facility(loaded.scenario, ctx, est, f)
+        result = r.facility
     output(fmt, power_to_json(result), power_tables(result))
 
 
@@ -239,22 +211,12 @@ def power(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
 def cost(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     """Capex, opex, $ per GPU-hour and $ per training run for SCENARIO."""
     from colossim.report.cost import cost_tables, cost_to_json
-    from colossim.scenario.build import build_cost, build_fabric, build_facility
 
-    loaded, ctx = load(scenario, overrides)
-    est = best_estimate(loaded, ctx)
-    f = build_fabric(loaded.scenario, ctx)
+    r = run(scenario, overrides, campaign=False)
+    if r.plan is None:
+        searched(r)
     with progress("simulating power trace, grid and battery"):
-        fac = build_facility(loaded.scenario, ctx, est, f)
-    units = (
-        fac.grid.units
-        if getattr(fac, "grid", None) is not None and hasattr(fac.grid, "units")
-        else 0
-    )
-    result = build_cost(
-        loaded.scenario, ctx, est, f, fac.power,
-        battery_id=loaded.scenario.facility.battery, battery_units=int(units or 0),
-    )  # fmt: skip
+        result = r.cost
     output(fmt, cost_to_json(result), cost_tables(result))
 
 

@@ -7,24 +7,10 @@ from pathlib import Path
 
 import click
 
-from colossim.cli.common import (
-    FORMAT,
-    SET,
-    handle_errors,
-    load,
-    output,
-    progress,
-    search_or_fail,
-    top_estimates,
-)
+from colossim.cli.common import FORMAT, SET, handle_errors, output, progress, run, searched
 from colossim.errors import InputError
 
 __all__ = ["COMMANDS", "compare", "report"]
-
-# A campaign drawing more interruptions than this (closed-form estimate over all trials)
-# is skipped in reports and comparisons (goodput left out, with a note); `colossim
-# campaign` runs it. About 2-4 s of work on one core.
-CAMPAIGN_INTERRUPTION_LIMIT = 1e7
 
 CAMPAIGN = click.option(
     "--campaign/--no-campaign",
@@ -41,70 +27,18 @@ TRIALS = click.option(
 )
 
 
-def _campaign(sc, ctx, est, trials: int | None):
-    """(result, note): the campaign, or None and why it was left out."""
-    from colossim.campaign.simulate import campaign_intervals, expected_interruptions_to_simulate
-    from colossim.scenario.campaign import build_campaign, build_campaign_config
-
-    cfg = build_campaign_config(sc, ctx, est, trials=trials)
-    work = expected_interruptions_to_simulate(cfg, campaign_intervals(cfg).used_s)
-    if work > CAMPAIGN_INTERRUPTION_LIMIT:
-        return None, (
-            f"campaign skipped: about {work:,.0f} interruptions to simulate "
-            f"(limit {CAMPAIGN_INTERRUPTION_LIMIT:,.0f}); run `colossim campaign` or lower --trials"
-        )
-    return build_campaign(sc, ctx, est, trials=trials), ""
-
-
-def _collect(
-    path: str | None, overrides: tuple[str, ...], *, with_campaign: bool, trials: int | None
-):
-    """Run everything the report needs for one scenario."""
-    from colossim.fabric import bus_bandwidth_table
-    from colossim.perf.estimate import estimate as run_estimate
-    from colossim.report.compare import ScenarioResults
-    from colossim.scenario.build import build_cost, build_fabric, build_facility, build_plan
-
-    loaded, ctx = load(path, overrides)
-    sc = loaded.scenario
-    fixed = build_plan(sc, ctx)
-    res, top = None, ()
-    if fixed is None:
-        res = search_or_fail(loaded, ctx)
-        top = tuple(top_estimates(res, ctx, sc.search.top_k))
-        est = top[0]
-    else:
-        est = run_estimate(ctx, fixed)
-    with progress(f"{sc.name}: sizing the fabric") as stage:
-        fab = build_fabric(sc, ctx)
-        bus = bus_bandwidth_table(fab, 2**30)
-        stage(f"{sc.name}: simulating power trace, grid and battery")
-        fac = build_facility(sc, ctx, est, fab)
-        units = fac.grid.battery_units if fac.grid is not None else 0
-        cst = build_cost(
-            sc, ctx, est, fab, fac.power, battery_id=sc.facility.battery, battery_units=int(units)
-        )
-        camp, note = None, "campaign not run (--no-campaign)"
+def _collect(path: str | None, overrides: tuple[str, ...], *, with_campaign: bool, trials):
+    """One scenario's pipeline with every stage the report shows computed now (under a
+    spinner), so that rendering does no work."""
+    r = run(path, overrides, campaign=with_campaign, trials=trials)
+    if r.plan is None:
+        searched(r)
+    with progress(f"{r.name}: sizing the fabric, power, grid and battery") as stage:
+        r.cost  # noqa: B018 - computes the estimate, fabric, facility and cost
         if with_campaign:
-            stage(f"{sc.name}: simulating the failure campaign")
-            camp, note = _campaign(sc, ctx, est, trials)
-    grid_mw = sc.facility.grid_mw
-    return ScenarioResults(
-        name=sc.name,
-        description=(getattr(sc, "description", None) or "").strip(),
-        source=loaded.path,
-        ctx=ctx,
-        estimate=est,
-        search=res,
-        top=top,
-        fabric=fab,
-        bus=bus,
-        facility=fac,
-        cost=cst,
-        campaign=camp,
-        campaign_note=note,
-        grid_limit_w=None if grid_mw is None else grid_mw * 1e6,
-    )
+            stage(f"{r.name}: simulating the failure campaign")
+            r.campaign  # noqa: B018
+    return r
 
 
 def _check_output(out: str) -> Path:

@@ -1,16 +1,14 @@
 """Scenarios side by side (``colossim compare`` and the report's comparison section).
 
-:class:`ScenarioResults` bundles everything the CLI computed for one scenario; the key
-figures come from the existing ``*_to_json`` summaries (nothing is recomputed here).
+Each row reads one :class:`~colossim.pipeline.ScenarioResults`; the key figures come from
+the ``*_to_json`` summaries (nothing is recomputed here).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.table import Table
 
-from colossim.perf.estimate import Context, Estimate
+from colossim.pipeline import ScenarioResults
 from colossim.report.cost import cost_to_json
 from colossim.report.fabric import fabric_to_json
 from colossim.report.jsonsafe import to_jsonable
@@ -19,7 +17,6 @@ from colossim.report.power import power_to_json
 
 __all__ = [
     "COMPARE_KEYS",
-    "ScenarioResults",
     "compare_row",
     "compare_tables",
     "compare_to_json",
@@ -47,43 +44,6 @@ COMPARE_KEYS = (
     "usd_per_gpu_hour",
     "goodput",
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScenarioResults:
-    """Everything computed for one scenario.
-
-    Attributes:
-        name: scenario name.
-        description: scenario description ('' if none).
-        source: file the scenario came from (or ``<built-in ...>``).
-        ctx: model, training and cluster.
-        estimate: the fixed plan or the best plan found.
-        search: the search result (None for a fixed plan).
-        top: best plans of the search, best first (empty for a fixed plan).
-        fabric: the sized scale-out fabric.
-        bus: bus bandwidth table of the fabric (None if not computed).
-        facility: power model, trace and grid + battery simulation.
-        cost: capex, opex and $ per GPU-hour.
-        campaign: Monte Carlo campaign result (None if not run).
-        campaign_note: why the campaign is absent ('' if present).
-        grid_limit_w: grid import limit of the facility, W (None: no grid simulation).
-    """
-
-    name: str
-    description: str
-    source: str
-    ctx: Context
-    estimate: Estimate
-    search: object | None
-    top: tuple[Estimate, ...]
-    fabric: object
-    bus: object | None
-    facility: object
-    cost: object
-    campaign: object | None = None
-    campaign_note: str = ""
-    grid_limit_w: float | None = None
 
 
 def plan_label(plan: dict) -> str:

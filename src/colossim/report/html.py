@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from colossim import __version__
+from colossim.pipeline import ScenarioResults
 from colossim.report import figures
-from colossim.report.compare import ScenarioResults, compare_display, compare_row, plan_label
+from colossim.report.compare import compare_display, compare_row, plan_label
 from colossim.report.cost import cost_to_json
 from colossim.report.fabric import fabric_to_json
 from colossim.report.jsonsafe import to_jsonable
@@ -409,7 +410,7 @@ def report_sections(
     est = estimate_to_json(main.estimate, main.ctx, scenario=main.name)
     pw = power_to_json(main.facility)
     sections = [_summary(main, row), _time(est), _memory(est)]
-    if main.search is not None and main.search.feasible is not None:
+    if main.plan is None:  # a searched plan: show the search
         sections.append(_search(main))
     sections += [_power(main, pw), _cost(cost_to_json(main.cost))]
     if main.campaign is not None:

@@ -1,0 +1,391 @@
+"""The one scenario pipeline: scenario -> context -> plan -> fabric -> power -> cost -> campaign.
+
+Every command and the HTML report are "load scenario -> :func:`run_scenario` -> render".
+:class:`ScenarioResults` computes each stage once, on first use, and nowhere else::
+
+    from colossim import load_scenario, run_scenario
+
+    r = run_scenario(load_scenario("examples/colossus-100k-h100.yaml"))
+    r.estimate.step_time_s, r.fabric.tiers, r.facility.power.average_facility_w
+    r.cost.capex_usd          # includes the battery the grid simulation sized
+    r.campaign                # None (with r.campaign_note) when too expensive to simulate
+
+Stages and what they need (each is a cached property):
+
+    context   model, training run, cluster, software stack, fabric (prices collectives)
+    plan      the scenario's fixed plan, or None ("plan: search")
+    search    the plan search (always run for a searched plan; lazily for a fixed one)
+    estimate  the fixed plan's prediction, or the best searched plan's
+    fabric    the scale-out fabric's bill of materials (the one inside ``context``)
+    facility  power per phase -> trace -> grid + battery sizing
+    cost      capex (GPUs, fabric, batteries...), opex, $/GPU-hour, $/run
+    campaign  failures, restarts, checkpoints -> goodput (Monte Carlo)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import cached_property
+
+from colossim.campaign import (
+    CampaignConfig,
+    CampaignResult,
+    failure_profile,
+    simulate_campaign,
+    trial_timeline,
+)
+from colossim.campaign.failures import FailureUnit
+from colossim.campaign.simulate import campaign_intervals, expected_interruptions_to_simulate
+from colossim.cluster import cluster_for
+from colossim.cost import CostResult, cluster_cost
+from colossim.errors import ColossimError, require_int
+from colossim.fabric import Fabric, build_fabric
+from colossim.hardware import gpu
+from colossim.parallel.plan import Plan, Recompute, Sharding
+from colossim.perf.estimate import Context, Estimate, context, estimate
+from colossim.power import FacilityResult, StepPhases, simulate_facility
+from colossim.scenario.load import LoadedScenario, load_scenario
+from colossim.scenario.schema import Scenario
+from colossim.search import SearchResult, SearchSpace, plan_search
+from colossim.units import GBIT_PER_S_TO_BYTES_PER_S, W_PER_MW
+from colossim.workload.model import preset, spec_from_dict
+from colossim.workload.training import Training
+
+__all__ = [
+    "CAMPAIGN_INTERRUPTION_LIMIT",
+    "NoFeasiblePlan",
+    "ScenarioResults",
+    "run_scenario",
+    "step_phases",
+]
+
+# A campaign that would draw more interruptions than this (closed-form estimate over all
+# trials) is left out of `plan`, `compare` and `report` (goodput None, with a note);
+# `colossim campaign` always runs it. About 2-4 s of work on one core.
+CAMPAIGN_INTERRUPTION_LIMIT = 1e7
+# When the trial count is not given (neither `reliability.trials` nor `--trials`), the
+# default is lowered so that the simulation draws at most about this many interruptions
+# (~1-2 s on one core); the standard errors grow accordingly and are reported.
+DEFAULT_INTERRUPTION_BUDGET = 5e6
+# ... but never fewer trials than this (percentiles need some trials).
+MIN_DEFAULT_TRIALS = 20
+# Gaps between interruptions kept in the example timeline (a plot cannot show more).
+TIMELINE_MAX_GAPS = 5_000
+
+
+class NoFeasiblePlan(ColossimError):
+    """The search ran but no plan fits (the CLI exits 1)."""
+
+    def __init__(self, result: SearchResult) -> None:
+        reasons = ", ".join(
+            f"{k}: {v:,}" for k, v in sorted(result.rejected.items(), key=lambda kv: -kv[1])
+        )
+        super().__init__(
+            f"no feasible plan among {result.candidates:,} candidates (rejected by reason: {reasons})"
+        )
+        self.payload = {"candidates": result.candidates, "rejected": result.rejected}
+
+
+def step_phases(est: Estimate) -> StepPhases:
+    """A step-time breakdown as the power model's phases: GPUs computing, waiting on
+    exposed communication, or idle (pipeline bubble, step overhead)."""
+    b = est.time_breakdown_s
+    exposed = ("tp_comm_exposed", "cp_comm_exposed", "ep_comm_exposed", "pp_p2p", "dp_comm_exposed")
+    comm = sum(b[k] for k in exposed)
+    idle = b["pipeline_bubble"] + b["step_overhead"]
+    compute = max(est.step_time_s - comm - idle, 0.0)
+    return StepPhases(compute_s=compute, communication_s=comm, idle_s=idle)
+
+
+class ScenarioResults:
+    """Every stage of one scenario, each computed once, on first access.
+
+    Build it with :func:`run_scenario`. Attributes are read-only cached properties; an
+    ``InputError`` (bad input found late) or :class:`NoFeasiblePlan` is raised by the
+    first stage that meets it.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedScenario,
+        *,
+        trials: int | None = None,
+        seed: int | None = None,
+        campaign: bool = True,
+        campaign_limit: float | None = CAMPAIGN_INTERRUPTION_LIMIT,
+    ) -> None:
+        if trials is not None:
+            require_int("--trials", trials, minimum=1)
+        if seed is not None:
+            require_int("--seed", seed, minimum=0)
+        self.loaded = loaded
+        self.scenario: Scenario = loaded.scenario
+        self.name: str = loaded.scenario.name
+        self.description: str = (loaded.scenario.description or "").strip()
+        self.source: str = loaded.path
+        self._trials, self._seed = trials, seed
+        self._with_campaign, self._campaign_limit = campaign, campaign_limit
+
+    # ---- performance ------------------------------------------------------------------
+
+    @cached_property
+    def ctx(self) -> Context:
+        """Model, training run, cluster, stack profile and the fabric that prices
+        every collective."""
+        w, c = self.scenario.workload, self.scenario.cluster
+        model = (
+            preset(w.model)
+            if isinstance(w.model, str)
+            else spec_from_dict(w.model.model_dump(), name=w.model.name)
+        )
+        training = Training(
+            seq_len=w.seq_len,
+            global_batch=w.global_batch_sequences,
+            tokens=float(w.tokens),
+            precision=w.precision,
+            framework=w.framework,
+        )
+        nic = c.nic_gbit_per_s * GBIT_PER_S_TO_BYTES_PER_S if c.nic_gbit_per_s else None
+        cluster = cluster_for(
+            gpu(c.gpu),
+            c.num_gpus,
+            gpus_per_node=c.gpus_per_node,
+            scaleup_domain=c.scaleup_domain,
+            nic_bw_bytes_per_s=nic,
+            nic_efficiency=c.nic_efficiency,
+        )
+        fabric_cfg = c.fabric.to_config(
+            cluster.num_gpus,
+            cluster.gpus_per_node,
+            cluster.scaleup_domain,
+            gpu=cluster.gpu.id,
+            nic_gbit_per_s=c.nic_gbit_per_s,
+        )
+        return context(
+            model,
+            training,
+            cluster,
+            fabric=build_fabric(fabric_cfg),
+            nic_efficiency=c.nic_efficiency,
+        )
+
+    @cached_property
+    def plan(self) -> Plan | None:
+        """The scenario's fixed plan, or None when it asks for a search."""
+        p = self.scenario.plan
+        if p == "search":
+            return None
+        return Plan(
+            tp=p.tp,
+            pp=p.pp,
+            dp=p.dp,
+            cp=p.cp,
+            ep=p.ep,
+            vp=p.vp,
+            micro_batch=p.micro_batch,
+            global_batch=self.ctx.training.global_batch,
+            recompute=Recompute[p.recompute.upper()],
+            sharding=Sharding[p.sharding.upper()],
+        )
+
+    @property
+    def search_space(self) -> SearchSpace:
+        """The plan space the scenario's ``search:`` section describes."""
+        s = self.scenario.search
+        return SearchSpace(
+            batch_tolerance=s.batch_tolerance, allow_idle=s.allow_idle, max_tp=s.max_tp
+        )
+
+    @cached_property
+    def search(self) -> SearchResult:
+        """Every plan the scenario's stack can run, searched (raises NoFeasiblePlan)."""
+        res = plan_search(self.ctx, self.search_space)
+        if res.feasible is None:
+            raise NoFeasiblePlan(res)
+        return res
+
+    @cached_property
+    def top(self) -> tuple[Estimate, ...]:
+        """The best ``search.top_k`` searched plans, best first."""
+        return self.best_plans(self.scenario.search.top_k)
+
+    def best_plans(self, k: int) -> tuple[Estimate, ...]:
+        """The best ``k`` searched plans (at most the search keeps), best first."""
+        res = self.search
+        n = min(k, len(res.feasible))
+        return tuple(Estimate.from_batch(res.feasible, i, self.ctx) for i in range(n))
+
+    @cached_property
+    def estimate(self) -> Estimate:
+        """The fixed plan's prediction, or the best searched plan's."""
+        if self.plan is not None:
+            return estimate(self.ctx, self.plan)
+        return self.top[0]
+
+    @property
+    def plan_source(self) -> str:
+        """``"scenario"`` (a fixed plan) or ``"search"``."""
+        return "search" if self.plan is None else "scenario"
+
+    # ---- facility -----------------------------------------------------------------------
+
+    @property
+    def fabric(self) -> Fabric:
+        """The scale-out fabric (the same object that prices the collectives)."""
+        return self.ctx.fabric
+
+    @cached_property
+    def facility(self) -> FacilityResult:
+        """Power per phase, the power trace, and grid + battery (sized or fixed)."""
+        c = self.ctx.cluster
+        cfg = self.scenario.facility.to_config(
+            gpu_id=c.gpu.id,
+            num_gpus=c.num_gpus,
+            gpus_per_node=c.gpus_per_node,
+            fabric_power_w=self.fabric.power_w,
+        )
+        return simulate_facility(cfg, step_phases(self.estimate))
+
+    @property
+    def grid_limit_w(self) -> float | None:
+        """Grid import limit, W (None: no grid simulation)."""
+        mw = self.scenario.facility.grid_mw
+        return None if mw is None else mw * W_PER_MW
+
+    @cached_property
+    def cost(self) -> CostResult:
+        """Capex (with the battery the facility sized), opex, $/GPU-hour and $/run."""
+        c = self.ctx.cluster
+        fac = self.facility
+        cfg = self.scenario.cost.to_config(
+            gpu_id=c.gpu.id,
+            num_gpus=c.num_gpus,
+            fabric_cost_usd=self.fabric.cost_usd,
+            battery_id=self.scenario.facility.battery,
+            battery_units=int(fac.battery_units),
+        )
+        return cluster_cost(
+            cfg,
+            nameplate_it_w=fac.power.nameplate_it_w,
+            average_facility_w=fac.power.average_facility_w,
+            run_hours=self.estimate.days_to_train * 24,
+        )
+
+    # ---- campaign -----------------------------------------------------------------------
+
+    @cached_property
+    def campaign_config(self) -> CampaignConfig:
+        """The reliability section resolved, with the estimate's throughput."""
+        return _campaign_config(
+            self.scenario, self.ctx, self.estimate, trials=self._trials, seed=self._seed
+        )
+
+    @cached_property
+    def _campaign(self) -> tuple[CampaignResult | None, str]:
+        if not self._with_campaign:
+            return None, "campaign not run (--no-campaign)"
+        cfg = self.campaign_config
+        if self._campaign_limit is not None:
+            work = expected_interruptions_to_simulate(cfg, campaign_intervals(cfg).used_s)
+            if work > self._campaign_limit:
+                return None, (
+                    f"campaign skipped: about {work:,.0f} interruptions to simulate "
+                    f"(limit {self._campaign_limit:,.0f}); run `colossim campaign` or lower --trials"
+                )
+        result = simulate_campaign(cfg)
+        timeline = trial_timeline(cfg, max_gaps=TIMELINE_MAX_GAPS)
+        return dataclasses.replace(result, timeline=timeline), ""
+
+    @property
+    def campaign(self) -> CampaignResult | None:
+        """The Monte Carlo campaign, or None (see :attr:`campaign_note`)."""
+        return self._campaign[0]
+
+    @property
+    def campaign_note(self) -> str:
+        """Why :attr:`campaign` is None ('' when it ran)."""
+        return self._campaign[1]
+
+
+def run_scenario(
+    scenario: LoadedScenario | Scenario | str | None = None,
+    *,
+    trials: int | None = None,
+    seed: int | None = None,
+    campaign: bool = True,
+    campaign_limit: float | None = CAMPAIGN_INTERRUPTION_LIMIT,
+) -> ScenarioResults:
+    """The pipeline of one scenario; stages run lazily, each once, on first access.
+
+    Args:
+        scenario: a loaded scenario, a validated :class:`Scenario`, a file path (or the
+            name of a bundled example), or None for the built-in default scenario.
+        trials: campaign Monte Carlo trials; None: the scenario's ``reliability.trials``
+            if set, else 1,000 lowered to a bounded amount of work.
+        seed: campaign random seed overriding the scenario's.
+        campaign: False leaves the campaign out (``campaign`` is None).
+        campaign_limit: interruptions above which the campaign is skipped (None: always
+            simulate).
+
+    Returns:
+        The :class:`ScenarioResults`.
+    """
+    if isinstance(scenario, Scenario):
+        loaded = LoadedScenario(scenario=scenario, path=f"<{scenario.name}>")
+    elif isinstance(scenario, LoadedScenario):
+        loaded = scenario
+    else:
+        loaded = load_scenario(scenario)
+    return ScenarioResults(
+        loaded, trials=trials, seed=seed, campaign=campaign, campaign_limit=campaign_limit
+    )
+
+
+# ---- campaign configuration --------------------------------------------------------------
+
+
+def default_trials(config: CampaignConfig, *, requested: int) -> int:
+    """Trials to run when the user did not choose: ``requested`` (the scenario default),
+    lowered to stay within :data:`DEFAULT_INTERRUPTION_BUDGET` simulated interruptions."""
+    interval_s = campaign_intervals(config).used_s
+    per_trial = expected_interruptions_to_simulate(
+        dataclasses.replace(config, n_trials=1), interval_s
+    )
+    if per_trial <= 0:
+        return requested
+    affordable = int(DEFAULT_INTERRUPTION_BUDGET // per_trial)
+    return max(min(requested, affordable), min(requested, MIN_DEFAULT_TRIALS))
+
+
+def _campaign_config(
+    sc: Scenario, ctx: Context, est: Estimate, *, trials: int | None, seed: int | None
+) -> CampaignConfig:
+    """The campaign of a scenario, run at the throughput of a plan estimate."""
+    rel = sc.reliability
+    gpn = ctx.cluster.gpus_per_node
+    # MODEL: the job occupies whole nodes: a plan whose GPU count is not a multiple of the
+    # node size still loses a whole node to a node failure.
+    job_nodes = math.ceil(est.num_gpus_used / gpn)
+    idle_nodes = max(ctx.cluster.num_gpus // gpn - job_nodes, 0)
+    profile = failure_profile(rel.failure_profile)
+    switch_failures = any(c.unit is FailureUnit.SWITCH for c in profile.causes)
+    fabric = ctx.fabric
+    num_switches = int(sum(fabric.switches_per_tier)) if switch_failures and fabric else 0
+    config = rel.to_config(
+        num_gpus=job_nodes * gpn,
+        gpus_per_node=gpn,
+        tokens=float(ctx.training.tokens),
+        tokens_per_s=float(est.tokens_per_s),
+        params=float(ctx.model.total_params),
+        num_switches=num_switches,
+        # MODEL: whole nodes the plan leaves idle are hot spares too.
+        idle_nodes=idle_nodes,
+    )
+    if seed is not None:
+        config = dataclasses.replace(config, seed=int(seed))
+    if trials is not None:
+        return dataclasses.replace(config, n_trials=int(trials))
+    if "trials" in rel.model_fields_set:
+        return config
+    return dataclasses.replace(config, n_trials=default_trials(config, requested=rel.trials))
