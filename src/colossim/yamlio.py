@@ -1,4 +1,4 @@
-"""Hardened YAML reading: safe (no object construction), duplicate keys rejected,
+"""Hardened YAML reading and writing for scenarios and catalog files: safe (no object construction), duplicate keys rejected,
 ``1e9``-style numbers read as numbers (YAML 1.1 / plain PyYAML reads them as strings),
 and the line and column of every node kept so errors can say ``file:line:col``."""
 
@@ -215,3 +215,8 @@ def _check_number(value: Any, path: tuple, node: yaml.Node, filename: str) -> No
             location=_where(node, filename),
             fix=f"give a value of magnitude at most {_INT64_MAX:_}",
         )
+
+
+def dump_yaml(data: Any) -> str:
+    """``data`` as block-style YAML, keys in their order (what :func:`load_yaml` reads back)."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)

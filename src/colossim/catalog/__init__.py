@@ -16,11 +16,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from colossim.errors import InputError, did_you_mean
+from colossim.yamlio import load_yaml
 
-__all__ = ["CatalogEntry", "catalog_ids", "load_catalog", "lookup"]
+__all__ = ["CatalogEntry", "load_catalog", "lookup"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,7 +47,9 @@ def load_catalog(name: str) -> dict[str, CatalogEntry]:
         Mapping of entry id to :class:`CatalogEntry`, in file order.
     """
     text = resources.files(__package__).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text) or {}
+    # The same hardened reader as scenarios: duplicate keys are errors, 1e9 is a number.
+    raw, _ = load_yaml(text, filename=f"catalog/{name}.yaml")
+    raw = raw or {}
     out: dict[str, CatalogEntry] = {}
     for key, entry in raw.items():
         if key.startswith("_"):  # file-level notes such as `_notes:`
@@ -60,11 +61,6 @@ def load_catalog(name: str) -> dict[str, CatalogEntry]:
             raise ValueError(f"catalog {name}.yaml entry {key!r} has no 'source'")
         out[str(key)] = CatalogEntry(id=str(key), values=entry, source=source, sources=sources)
     return out
-
-
-def catalog_ids(name: str) -> list[str]:
-    """Ids of every entry in catalog ``name``."""
-    return list(load_catalog(name))
 
 
 def lookup(name: str, entry_id: str, *, field: str) -> CatalogEntry:

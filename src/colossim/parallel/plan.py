@@ -82,15 +82,6 @@ class Infeasible(StrEnum):
     MEMORY = "memory"  # does not fit in HBM
 
 
-class PlanField(StrEnum):
-    TP = "tp"
-    PP = "pp"
-    DP = "dp"
-    CP = "cp"
-    EP = "ep"
-    VP = "vp"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
     """One parallel layout.

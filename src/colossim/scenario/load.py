@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from colossim.errors import InputError, InputErrors, did_you_mean
 from colossim.scenario.schema import Scenario
-from colossim.yamlio import Positions, load_yaml
+from colossim.yamlio import Positions, dump_yaml, load_yaml
 
 __all__ = [
     "DEFAULT_SCENARIO",
@@ -147,11 +147,9 @@ def dump_resolved(loaded: LoadedScenario) -> str:
     """The scenario with every default filled in, as YAML that :func:`load_scenario` reads
     back into an equal :class:`Scenario` (``null`` keeps its meaning, e.g. ``battery: null``
     is "no battery", so ``None`` fields are written, not dropped)."""
-    import yaml
-
     data = loaded.scenario.model_dump(mode="json")
     header = f"# resolved scenario (every default filled in) from {loaded.path}\n"
-    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return header + dump_yaml(data)
 
 
 def scenario_from_data(
