@@ -1,6 +1,7 @@
-"""Hardened YAML reading and writing for scenarios and catalog files: safe (no object construction), duplicate keys rejected,
-``1e9``-style numbers read as numbers (YAML 1.1 / plain PyYAML reads them as strings),
-and the line and column of every node kept so errors can say ``file:line:col``."""
+"""Hardened YAML for scenarios and catalog files (the only module that imports ``yaml``):
+safe (no object construction), duplicate keys rejected, ``1e9``-style numbers read as
+numbers (YAML 1.1 / plain PyYAML reads them as strings), and the line and column of
+every node kept so errors can say ``file:line:col``."""
 
 from __future__ import annotations
 
