@@ -149,10 +149,9 @@ def _surface(cmd: click.Command, prefix: str = "colossim") -> dict:
         entry["type"] = getattr(p.type, "name", str(p.type))
         if isinstance(p.type, click.Choice):
             entry["choices"] = list(p.type.choices)
-        if p.default is not None and not callable(p.default):
-            entry["default"] = (
-                p.default if isinstance(p.default, int | float | str | bool) else str(p.default)
-            )
+        # Only plain defaults: click's "unset" sentinel differs between click versions.
+        if isinstance(p.default, int | float | str | bool | tuple):
+            entry["default"] = p.default
         params.append(entry)
     out = {prefix: params}
     if isinstance(cmd, click.Group):
