@@ -6,26 +6,11 @@ import json
 import math
 
 import pytest
-from click.testing import CliRunner
 
-from colossim.cli.main import main
+from helpers import SMALL_SCENARIO as SCENARIO
+from helpers import cli
 
-SCENARIO = """\
-name: t
-cluster:
-  gpu: h100-sxm-80gb
-  num_gpus: 64
-workload:
-  model: llama3-8b
-  tokens: 1e12
-  seq_len: 8192
-  global_batch: 128
-plan: {tp: 1, pp: 1, dp: 64, micro_batch: 1, recompute: selective, sharding: zero1}
-"""
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+run = cli
 
 
 def _finite(obj) -> bool:

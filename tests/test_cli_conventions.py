@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 
-from click.testing import CliRunner
-
-from colossim.cli.main import main
+from helpers import cli
 
 SMALL = [
     "--set",
@@ -18,8 +16,7 @@ SMALL = [
 ]
 
 
-def _run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+_run = cli
 
 
 def test_quiet_prints_the_plan_and_prediction_only() -> None:

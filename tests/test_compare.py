@@ -7,10 +7,9 @@ import math
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from colossim.cli.main import main
 from colossim.report.compare import COMPARE_KEYS
+from helpers import cli
 
 SMALL = """\
 name: small-search
@@ -28,8 +27,7 @@ facility: {trace_duration_s: 600}
 """
 
 
-def run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+run = cli
 
 
 @pytest.fixture(scope="module")

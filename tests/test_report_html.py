@@ -14,10 +14,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from colossim.cli.main import main
 from colossim.report.html import PLOTLY_MARKER
+from helpers import cli
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -51,8 +50,7 @@ facility: {trace_duration_s: 600}
 """
 
 
-def run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+run = cli
 
 
 def _write(dirpath: Path, name: str, text: str) -> str:

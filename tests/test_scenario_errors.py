@@ -8,26 +8,14 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from colossim.cli.main import main
 from colossim.errors import InputError, InputErrors
 from colossim.scenario.load import dump_resolved, load_scenario
 from colossim.yamlio import load_yaml
+from helpers import SMALL_SCENARIO, cli
 
 # Line numbers below refer to this text (1-based lines and columns).
-BASE = """\
-name: t
-cluster:
-  gpu: h100-sxm-80gb
-  num_gpus: 64
-workload:
-  model: llama3-8b
-  tokens: 1e12
-  seq_len: 8192
-  global_batch: 128
-plan: {tp: 1, pp: 1, dp: 64, micro_batch: 1, recompute: selective, sharding: zero1}
-"""
+BASE = SMALL_SCENARIO
 
 
 @pytest.fixture
@@ -46,7 +34,7 @@ def errors_of(path: str, *overrides: str) -> list[str]:
     args = ["estimate", path]
     for o in overrides:
         args += ["--set", o]
-    r = CliRunner().invoke(main, args)
+    r = cli(*args, catch=True)
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output
     lines = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
