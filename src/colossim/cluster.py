@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from colossim.errors import InputError
+from colossim.errors import require_int, require_number
 from colossim.hardware import GPU
 from colossim.workload.stack import Efficiency, efficiency
 
@@ -30,18 +30,13 @@ class Cluster:
     nic_efficiency: float
 
     def __post_init__(self) -> None:
-        if not isinstance(self.num_gpus, int) or self.num_gpus <= 0:
-            raise InputError("cluster.num_gpus", "must be a positive integer", value=self.num_gpus)
-        if self.gpus_per_node <= 0:
-            raise InputError("cluster.gpus_per_node", "must be > 0", value=self.gpus_per_node)
-        if self.scaleup_domain <= 0:
-            raise InputError("cluster.scaleup_domain", "must be > 0", value=self.scaleup_domain)
-        if not self.nic_bw_bytes_per_s > 0:
-            raise InputError("cluster.nic_gbit_per_s", "must be > 0", value=self.nic_bw_bytes_per_s)
-        if not 0 < self.nic_efficiency <= 1:
-            raise InputError(
-                "cluster.nic_efficiency", "must be in (0, 1]", value=self.nic_efficiency
-            )
+        require_int("cluster.num_gpus", self.num_gpus, minimum=1)
+        require_int("cluster.gpus_per_node", self.gpus_per_node, minimum=1)
+        require_int("cluster.scaleup_domain", self.scaleup_domain, minimum=1)
+        require_number("cluster.nic_gbit_per_s", self.nic_bw_bytes_per_s, minimum=0, strict=True)
+        require_number(
+            "cluster.nic_efficiency", self.nic_efficiency, minimum=0, strict=True, maximum=1
+        )
 
     @property
     def num_nodes(self) -> int:

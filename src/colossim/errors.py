@@ -107,13 +107,10 @@ def require_number(
 
 
 def require_int(field: str, value: object, *, minimum: int | None = None) -> int:
-    """``value`` as an int (integral floats such as ``1e3`` accepted), or
+    """``value`` if it is an int (not a bool, not a float) of at least ``minimum``, else
     :class:`InputError` naming ``field``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(field, "must be an integer", value=value)
-    if isinstance(value, float) and (not value.is_integer()):
-        raise InputError(field, "must be an integer", value=value)
-    n = int(value)
-    if minimum is not None and n < minimum:
+    if minimum is not None and value < minimum:
         raise InputError(field, f"must be an integer >= {minimum}", value=value)
-    return n
+    return value

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from colossim.catalog import load_catalog, lookup
-from colossim.errors import InputError
+from colossim.errors import InputError, require_int
 
 __all__ = ["MLA", "TransformerSpec", "model_ids", "preset"]
 
@@ -74,11 +74,7 @@ class TransformerSpec:
 
     def __post_init__(self) -> None:
         for name in ("layers", "hidden", "heads", "kv_heads", "head_dim", "vocab"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise InputError(
-                    f"workload.model.{name}", "must be a positive integer", value=value
-                )
+            require_int(f"workload.model.{name}", getattr(self, name), minimum=1)
         if self.ffn_hidden < 0 or self.experts < 0 or self.top_k < 0:
             raise InputError("workload.model", "sizes must be >= 0")
         if self.heads % self.kv_heads:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from colossim.errors import InputError
+from colossim.errors import require_int, require_number
 from colossim.hardware import Precision
 
 __all__ = ["Training"]
@@ -29,13 +29,6 @@ class Training:
     framework: str = "megatron"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.seq_len, int) or self.seq_len <= 0:
-            raise InputError("workload.seq_len", "must be a positive integer", value=self.seq_len)
-        if not isinstance(self.global_batch, int) or self.global_batch <= 0:
-            raise InputError(
-                "workload.global_batch",
-                "must be a positive integer (sequences per step)",
-                value=self.global_batch,
-            )
-        if not self.tokens > 0 or self.tokens == float("inf"):
-            raise InputError("workload.tokens", "must be a finite number > 0", value=self.tokens)
+        require_int("workload.seq_len", self.seq_len, minimum=1)
+        require_int("workload.global_batch", self.global_batch, minimum=1)
+        require_number("workload.tokens", self.tokens, minimum=0, strict=True)
