@@ -13,6 +13,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from colossim.units import GB, SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MINUTE, W_PER_MW
+
 __all__ = [
     "campaign_goodput_figure",
     "campaign_timeline_figure",
@@ -27,8 +29,6 @@ __all__ = [
     "time_figure",
 ]
 
-_MW = 1e6
-_GB = 1e9
 _TRACE_POINTS = 2_000  # points per line of the whole-trace plot (the file stays small)
 _ZOOM_S = 60.0  # seconds of the full-resolution trace plot
 
@@ -77,7 +77,7 @@ def memory_figure(memory_breakdown_bytes: dict[str, float], capacity_bytes: floa
     for k, v in memory_breakdown_bytes.items():
         fig.add_trace(
             go.Bar(
-                x=[float(_finite([v])[0]) / _GB],
+                x=[float(_finite([v])[0]) / GB],
                 y=["per GPU"],
                 name=k,
                 orientation="h",
@@ -85,10 +85,10 @@ def memory_figure(memory_breakdown_bytes: dict[str, float], capacity_bytes: floa
             )
         )
     fig.add_vline(
-        x=capacity_bytes / _GB,
+        x=capacity_bytes / GB,
         line_dash="dash",
         line_color="firebrick",
-        annotation_text=f"HBM {capacity_bytes / _GB:.0f} GB",
+        annotation_text=f"HBM {capacity_bytes / GB:.0f} GB",
     )
     fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.35})
     fig.update_xaxes(title_text="GB")
@@ -103,7 +103,7 @@ def power_phases_figure(power: dict) -> go.Figure:
     fig.add_trace(
         go.Bar(
             x=list(phases),
-            y=_finite(list(phases.values())) / _MW,
+            y=_finite(list(phases.values())) / W_PER_MW,
             name="facility power per phase",
             hovertemplate="%{x}: %{y:.1f} MW<extra></extra>",
         )
@@ -112,7 +112,7 @@ def power_phases_figure(power: dict) -> go.Figure:
         fig.add_trace(
             go.Bar(
                 x=["compute (by part)"],
-                y=[float(_finite([v])[0]) / _MW],
+                y=[float(_finite([v])[0]) / W_PER_MW],
                 name=k,
                 hovertemplate=f"{k}: %{{y:.1f}} MW<extra></extra>",
             )
@@ -158,33 +158,46 @@ def power_trace_figure(
     """
     starts, mean, lo, hi = downsample_envelope(power_w, _TRACE_POINTS)
     duration_s = power_w.size * resolution_s
-    unit, scale = ("hours", 3600.0) if duration_s >= 7200 else ("minutes", 60.0)
+    unit, scale = (
+        ("hours", SECONDS_PER_HOUR) if duration_s >= 7200 else ("minutes", SECONDS_PER_MINUTE)
+    )
     t = starts * resolution_s / scale
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
-            x=t, y=hi / _MW, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"
+            x=t,
+            y=hi / W_PER_MW,
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+            hoverinfo="skip",
         )
     )
     fig.add_trace(
         go.Scatter(
-            x=t, y=lo / _MW, mode="lines", line={"width": 0}, fill="tonexty",
+            x=t, y=lo / W_PER_MW, mode="lines", line={"width": 0}, fill="tonexty",
             fillcolor="rgba(31,119,180,0.25)", name="facility min-max",
         )
     )  # fmt: skip
     fig.add_trace(
-        go.Scatter(x=t, y=mean / _MW, mode="lines", name="facility mean", line={"color": "#1f77b4"})
+        go.Scatter(
+            x=t, y=mean / W_PER_MW, mode="lines", name="facility mean", line={"color": "#1f77b4"}
+        )
     )
     if grid_w is not None:
         _, g_mean, _, _ = downsample_envelope(grid_w, _TRACE_POINTS)
         fig.add_trace(
             go.Scatter(
-                x=t, y=g_mean / _MW, mode="lines", name="grid import", line={"color": "#2ca02c"}
+                x=t,
+                y=g_mean / W_PER_MW,
+                mode="lines",
+                name="grid import",
+                line={"color": "#2ca02c"},
             )
         )
     if grid_limit_w is not None:
         fig.add_hline(
-            y=grid_limit_w / _MW,
+            y=grid_limit_w / W_PER_MW,
             line_dash="dash",
             line_color="firebrick",
             annotation_text="grid limit",
@@ -214,14 +227,18 @@ def power_zoom_figure(
     t_s = np.arange(n) * resolution_s
     fig = go.Figure(
         go.Scatter(
-            x=t_s, y=_finite(power_w[:n]) / _MW, mode="lines", name="facility", line={"shape": "hv"}
+            x=t_s,
+            y=_finite(power_w[:n]) / W_PER_MW,
+            mode="lines",
+            name="facility",
+            line={"shape": "hv"},
         )
     )
     if grid_w is not None:
         fig.add_trace(
             go.Scatter(
                 x=t_s,
-                y=_finite(grid_w[:n]) / _MW,
+                y=_finite(grid_w[:n]) / W_PER_MW,
                 mode="lines",
                 name="grid import",
                 line={"shape": "hv"},
@@ -338,8 +355,8 @@ def campaign_timeline_figure(
     prev = np.concatenate([[0.0], wk[:-1]])
     # Per gap: flat while down [start, up), then rising to the kept work at the end.
     # MODEL (display only): work drawn as rising linearly over the running part of a gap.
-    x = np.column_stack([st, up, en]).ravel() / 86_400.0
-    y = np.column_stack([prev, prev, wk]).ravel() / 86_400.0
+    x = np.column_stack([st, up, en]).ravel() / SECONDS_PER_DAY
+    y = np.column_stack([prev, prev, wk]).ravel() / SECONDS_PER_DAY
     fig = go.Figure(
         go.Scatter(x=x, y=y, mode="lines", name="useful work kept", line={"color": "#1f77b4"})
     )
@@ -354,13 +371,13 @@ def campaign_timeline_figure(
         if sel.any():
             fig.add_trace(
                 go.Scatter(
-                    x=en[sel] / 86_400.0, y=wk[sel] / 86_400.0, mode="markers", name=k.replace("_", " "),
+                    x=en[sel] / SECONDS_PER_DAY, y=wk[sel] / SECONDS_PER_DAY, mode="markers", name=k.replace("_", " "),
                     marker={"color": color, "size": 5},
                 )
             )  # fmt: skip
     if total_work_s is not None and total_work_s > 0:
         fig.add_hline(
-            y=total_work_s / 86_400.0,
+            y=total_work_s / SECONDS_PER_DAY,
             line_dash="dash",
             line_color="#555",
             annotation_text="work to train",

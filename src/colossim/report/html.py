@@ -26,13 +26,12 @@ from colossim.report.fabric import fabric_to_json
 from colossim.report.jsonsafe import to_jsonable
 from colossim.report.perf import estimate_to_json, search_to_json
 from colossim.report.power import power_to_json
+from colossim.units import J_PER_MWH, SECONDS_PER_HOUR, W_PER_MW
 
 __all__ = ["PLOTLY_MARKER", "Section", "render_html", "report_sections"]
 
 # Comment placed just before the embedded plotly.js (tests use it to find the bundle).
 PLOTLY_MARKER = "<!-- plotly.js (embedded, MIT licence) -->"
-_MW = 1e6
-_MWH = 3.6e9
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,18 +150,18 @@ def _power(r: ScenarioResults, pw: dict) -> Section:
     trace = fac.trace
     grid = fac.grid
     rows = [
-        ("nameplate IT power", f"{_num(pw['nameplate_it_power_w'], ',.1f', _MW)} MW"),
+        ("nameplate IT power", f"{_num(pw['nameplate_it_power_w'], ',.1f', W_PER_MW)} MW"),
         (
             "average facility power",
-            f"{_num(pw['average_facility_power_w'], ',.1f', _MW)} MW (PUE {pw['pue']:g})",
+            f"{_num(pw['average_facility_power_w'], ',.1f', W_PER_MW)} MW (PUE {pw['pue']:g})",
         ),
         (
             "step swing / peak swing",
-            f"{_num(pw['step_swing_w'], ',.1f', _MW)} / {_num(pw['peak_swing_w'], ',.1f', _MW)} MW",
+            f"{_num(pw['step_swing_w'], ',.1f', W_PER_MW)} / {_num(pw['peak_swing_w'], ',.1f', W_PER_MW)} MW",
         ),
         (
-            f"energy over {_num(pw['trace']['duration_s'], '.3g', 3600)} h",
-            f"{_num(pw['energy_j'], ',.4g', _MWH)} MWh",
+            f"energy over {_num(pw['trace']['duration_s'], '.3g', SECONDS_PER_HOUR)} h",
+            f"{_num(pw['energy_j'], ',.4g', J_PER_MWH)} MWh",
         ),
     ]
     soc = None
@@ -178,7 +177,7 @@ def _power(r: ScenarioResults, pw: dict) -> Section:
             ("grid limits met", "yes" if g["ok"] else "NO"),
             (
                 "max grid draw / ramp",
-                f"{_num(g['max_grid_w'], ',.1f', _MW)} MW / {_num(g['max_ramp_w_per_s'], ',.2f', _MW)} MW/s",
+                f"{_num(g['max_grid_w'], ',.1f', W_PER_MW)} MW / {_num(g['max_ramp_w_per_s'], ',.2f', W_PER_MW)} MW/s",
             ),
         ]
         if grid.battery_energy_j > 0:
@@ -307,7 +306,7 @@ def _campaign(r: ScenarioResults) -> Section:
             "interruptions per trial (mean; closed form)",
             f"{_num(c['interruptions_mean'], ',.1f')}; {_num(c['expected_interruptions'], ',.1f')}",
         ),
-        ("mean time between interruptions", f"{_num(c['mtbi_s'], ',.2f', 3600)} h"),
+        ("mean time between interruptions", f"{_num(c['mtbi_s'], ',.2f', SECONDS_PER_HOUR)} h"),
         (
             "checkpoint interval (used; Young)",
             f"{_num(c['checkpoint_interval_s'], ',.0f', 60)} min; {_num(c['checkpoint_interval_young_s'], ',.0f', 60)} min",
@@ -365,7 +364,7 @@ def _fabric(fab: dict) -> Section:
         ),
         ("bisection bandwidth", f"{_num(fab['bisection_bw_bytes_per_s'], ',.1f', 1e12)} TB/s"),
         ("max switch hops", str(fab["max_hops"])),
-        ("power (excl. NICs)", f"{_num(fab['power_w'], ',.2f', _MW)} MW"),
+        ("power (excl. NICs)", f"{_num(fab['power_w'], ',.2f', W_PER_MW)} MW"),
         ("cost (excl. NICs)", f"{_num(fab['cost_usd'], ',.1f', 1e6)} M USD"),
     ]
     bom = [
@@ -375,7 +374,7 @@ def _fabric(fab: dict) -> Section:
             f"{b['count']:,}",
             _num(b["unit_power_w"], "g"),
             _num(b["unit_price_usd"], ",.0f"),
-            _num(b["power_w"], ",.3f", _MW),
+            _num(b["power_w"], ",.3f", W_PER_MW),
             _num(b["cost_usd"], ",.2f", 1e6),
         ]
         for b in fab["bom"]

@@ -7,11 +7,9 @@ import math
 from rich.table import Table
 
 from colossim.power.grid import FacilityResult
+from colossim.units import J_PER_MWH, SECONDS_PER_HOUR, W_PER_MW
 
 __all__ = ["power_tables", "power_to_json"]
-
-_MW = 1e6
-_MWH = 3.6e9
 
 
 def _f(x: float) -> float:
@@ -112,11 +110,11 @@ def power_tables(result: FacilityResult) -> list[Table]:
         phases.add_row(
             name,
             f"{t_s:.3f}",
-            f"{pp.gpu_w / _MW:.1f}",
-            f"{pp.overhead_w / _MW:.1f}",
-            f"{(pp.network_w + pp.storage_w) / _MW:.1f}",
-            f"{pp.it_w / _MW:.1f}",
-            f"{pp.facility_w / _MW:.1f}",
+            f"{pp.gpu_w / W_PER_MW:.1f}",
+            f"{pp.overhead_w / W_PER_MW:.1f}",
+            f"{(pp.network_w + pp.storage_w) / W_PER_MW:.1f}",
+            f"{pp.it_w / W_PER_MW:.1f}",
+            f"{pp.facility_w / W_PER_MW:.1f}",
         )
     phases.add_row(
         "step average",
@@ -124,19 +122,21 @@ def power_tables(result: FacilityResult) -> list[Table]:
         "",
         "",
         "",
-        f"{p.average_it_w / _MW:.1f}",
-        f"{p.average_facility_w / _MW:.1f}",
+        f"{p.average_it_w / W_PER_MW:.1f}",
+        f"{p.average_facility_w / W_PER_MW:.1f}",
     )
     summary = Table(title="Swings and energy")
     summary.add_column("quantity")
     summary.add_column("value", justify="right")
     t = result.trace
-    summary.add_row("step swing (facility)", f"{p.step_swing_w / _MW:.1f} MW")
-    summary.add_row("peak swing, compute to idle (facility)", f"{p.peak_swing_w / _MW:.1f} MW")
-    summary.add_row("nameplate IT power", f"{p.nameplate_it_w / _MW:.1f} MW")
-    summary.add_row(f"energy over {t.duration_s / 3600:.3g} h", f"{t.energy_j / _MWH:,.0f} MWh")
+    summary.add_row("step swing (facility)", f"{p.step_swing_w / W_PER_MW:.1f} MW")
+    summary.add_row("peak swing, compute to idle (facility)", f"{p.peak_swing_w / W_PER_MW:.1f} MW")
+    summary.add_row("nameplate IT power", f"{p.nameplate_it_w / W_PER_MW:.1f} MW")
     summary.add_row(
-        "trace mean / peak", f"{t.mean_power_w / _MW:.1f} / {t.peak_power_w / _MW:.1f} MW"
+        f"energy over {t.duration_s / SECONDS_PER_HOUR:.3g} h", f"{t.energy_j / J_PER_MWH:,.0f} MWh"
+    )
+    summary.add_row(
+        "trace mean / peak", f"{t.mean_power_w / W_PER_MW:.1f} / {t.peak_power_w / W_PER_MW:.1f} MW"
     )
     tables = [phases, summary]
     g = result.grid
@@ -148,19 +148,19 @@ def power_tables(result: FacilityResult) -> list[Table]:
         grid.add_row("battery", f"{g.battery_units} x {name}")
         grid.add_row(
             "battery power / energy",
-            f"{g.battery_power_w / _MW:.1f} MW / {g.battery_energy_j / _MWH:.1f} MWh",
+            f"{g.battery_power_w / W_PER_MW:.1f} MW / {g.battery_energy_j / J_PER_MWH:.1f} MWh",
         )
         if result.sizing is not None:
             grid.add_row("sized", "yes" if result.sizing.feasible else "NO (max units reached)")
         grid.add_row("limits met", "yes" if g.ok else "NO")
-        grid.add_row("max grid draw", f"{g.max_grid_w / _MW:.1f} MW")
-        grid.add_row("max grid ramp", f"{g.max_ramp_w_per_s / _MW:.2f} MW/s")
+        grid.add_row("max grid draw", f"{g.max_grid_w / W_PER_MW:.1f} MW")
+        grid.add_row("max grid ramp", f"{g.max_ramp_w_per_s / W_PER_MW:.2f} MW/s")
         grid.add_row(
             "bins over limit / over ramp", f"{g.over_limit_bins} / {g.ramp_violation_bins}"
         )
         grid.add_row(
             "unserved / unabsorbed",
-            f"{g.unserved_energy_j / _MWH:.3f} / {g.unabsorbed_energy_j / _MWH:.3f} MWh",
+            f"{g.unserved_energy_j / J_PER_MWH:.3f} / {g.unabsorbed_energy_j / J_PER_MWH:.3f} MWh",
         )
         tables.append(grid)
     return tables

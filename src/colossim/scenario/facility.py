@@ -18,10 +18,9 @@ from colossim.cost import CostConfig, cost_config
 from colossim.power.grid import FacilityConfig, battery_spec, grid_config
 from colossim.power.phases import power_config
 from colossim.power.trace import trace_config
+from colossim.units import SECONDS_PER_DAY, W_PER_MW
 
 __all__ = ["CostSection", "FacilitySection"]
-
-_W_PER_MW = 1e6
 
 
 class FacilitySection(BaseModel):
@@ -58,7 +57,7 @@ class FacilitySection(BaseModel):
         None, gt=0, le=60, description="power-trace bin width, s (default 0.1)"
     )
     trace_duration_s: float = Field(
-        86_400.0, gt=0, description="power-trace length, s (default one day)"
+        SECONDS_PER_DAY, gt=0, description="power-trace length, s (default one day)"
     )
     restart_ramp_s: float | None = Field(
         None, ge=0, description="ramp from idle back to full power after an outage, s"
@@ -105,9 +104,9 @@ class FacilitySection(BaseModel):
         grid = None
         if self.grid_mw is not None:
             grid = grid_config(
-                grid_limit_w=self.grid_mw * _W_PER_MW,
+                grid_limit_w=self.grid_mw * W_PER_MW,
                 ramp_limit_w_per_s=(
-                    None if self.grid_ramp_mw_per_s is None else self.grid_ramp_mw_per_s * _W_PER_MW
+                    None if self.grid_ramp_mw_per_s is None else self.grid_ramp_mw_per_s * W_PER_MW
                 ),
                 target_soc_frac=self.target_soc_frac,
                 recharge_time_s=self.recharge_time_s,
