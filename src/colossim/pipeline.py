@@ -220,7 +220,9 @@ class ScenarioResults:
     def estimate(self) -> Estimate:
         """The fixed plan's prediction, or the best searched plan's."""
         if self.plan is not None:
-            return estimate(self.ctx, self.plan)
+            # A fixed plan uses every GPU unless it says otherwise (`plan.idle_gpus`).
+            exact = not self.scenario.plan.idle_gpus
+            return estimate(self.ctx, self.plan, exact_gpus=exact)
         return self.top[0]
 
     @property

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import click
 
-from colossim.cli.common import FORMAT, SET, console, handle_errors, output, progress, run, searched
+from colossim.cli.common import (
+    FORMAT,
+    SET,
+    console,
+    handle_errors,
+    output,
+    progress,
+    run,
+    searched,
+    verbosity,
+)
 
 __all__ = ["COMMANDS", "campaign"]
 
@@ -34,6 +44,7 @@ _SWEEP_FACTORS = (0.5, 0.71, 1.0, 1.41, 2.0)
     is_flag=True,
     help="also simulate checkpoint intervals around the optimum (0.5x-2x) and report the best",
 )
+@verbosity
 @handle_errors
 def campaign(
     scenario: str | None,

@@ -11,6 +11,7 @@ import functools
 import os
 import sys
 import traceback
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -24,61 +25,170 @@ from colossim.report.jsonsafe import dumps
 EXIT_OK, EXIT_INFEASIBLE, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
+class _Console(Console):
+    """rich's Console, but a closed reader of stdout (``| head``) ends the program with
+    the shell's broken-pipe status (141) instead of rich's exit 1, the "infeasible" code."""
+
+    def on_broken_pipe(self) -> None:
+        _quiet_broken_pipe()
+
+
 def console(stderr: bool = False) -> Console:
-    return Console(
+    return _Console(
         stderr=stderr,
         no_color=bool(os.environ.get("NO_COLOR")),
         width=int(os.environ.get("COLUMNS", "0")) or None,
         highlight=False,
+        # User text (scenario names, ids, CSV fields) is never terminal markup: a `[/]`
+        # in a name is printed as written.
+        markup=False,
     )
+
+
+def _error_json(errors: list[InputError]) -> str:
+    return dumps(
+        {
+            "ok": False,
+            "exit_code": EXIT_BAD_INPUT,
+            "errors": [
+                {
+                    "field": e.field,
+                    "problem": e.problem,
+                    "value": None if e.value is None else repr(e.value),
+                    "fix": e.fix,
+                    "location": e.location,
+                    "message": e.message(),
+                }
+                for e in errors
+            ],
+        }
+    )
+
+
+def _bad_input(errors: list[InputError], fmt: str, err: Console, *, summary: bool) -> None:
+    """Print input errors (stderr; and a JSON object on stdout under --format json)."""
+    if fmt == "json":
+        click.echo(_error_json(errors))
+    for e in errors:
+        err.print(f"error: {e.message()}", soft_wrap=True)
+    if summary:
+        n = len(errors)
+        err.print(f"{n} error{'s' if n != 1 else ''} in scenario; nothing was run.")
+    sys.exit(EXIT_BAD_INPUT)
 
 
 def handle_errors(fn):
     """Turn known errors into one-line messages and exit codes; never a traceback
-    unless -v was given twice."""
+    unless -v was given twice. Under ``--format json`` errors are also a JSON object on
+    stdout."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context()
-        verbose = (ctx.find_root().obj or {}).get("verbose", 0)
         err = console(stderr=True)
+        fmt = kwargs.get("fmt", "text")
         try:
             return fn(*args, **kwargs)
         except InputErrors as exc:
-            for e in exc.errors:
-                err.print(f"error: {e.message()}", markup=False, soft_wrap=True)
-            n = len(exc.errors)
-            err.print(
-                f"{n} error{'s' if n != 1 else ''} in scenario; nothing was run.", markup=False
-            )
-            sys.exit(EXIT_BAD_INPUT)
+            _bad_input(exc.errors, fmt, err, summary=True)
         except InputError as exc:
             loaded = (ctx.find_root().obj or {}).get("loaded")
             if exc.location is None and loaded is not None:
                 exc.location = loaded.location(exc.field)
-            err.print(f"error: {exc.message()}", markup=False, soft_wrap=True)
-            sys.exit(EXIT_BAD_INPUT)
+            _bad_input([exc], fmt, err, summary=False)
         except NoFeasiblePlan as exc:
-            fmt = kwargs.get("fmt", "text")
             if fmt == "json":
                 click.echo(dumps({"feasible": False, "message": str(exc), **exc.payload}))
-            err.print(f"infeasible: {exc}", markup=False, soft_wrap=True)
+            err.print(f"infeasible: {exc}", soft_wrap=True)
             sys.exit(EXIT_INFEASIBLE)
         except click.exceptions.Exit:
             raise
-        except (KeyboardInterrupt, BrokenPipeError):
+        except KeyboardInterrupt:
+            err.print("interrupted: stopped before writing any output")
             sys.exit(130)
+        except BrokenPipeError:
+            _quiet_broken_pipe()
         except Exception as exc:  # noqa: BLE001 - last line of defence: no tracebacks for users
-            if verbose >= 2:
+            if int((ctx.find_root().obj or {}).get("verbose", 0)) >= 2:
                 traceback.print_exc()
             err.print(
                 f"internal error: {exc.__class__.__name__}: {exc} (please report it; -vv shows the traceback)",
-                markup=False,
                 soft_wrap=True,
             )
             sys.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+# 128 + SIGPIPE: what a shell reports for a writer whose reader went away.
+EXIT_BROKEN_PIPE = 141
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader of stdout went away (``colossim search | head -1``): stop quietly.
+    stdout is pointed at /dev/null so that the interpreter's final flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_BROKEN_PIPE)
+
+
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value) -> None:
+    """-v/-q after the subcommand mean what they mean before it."""
+    root = ctx.find_root()
+    root.obj = root.obj or {}
+    if param.name == "verbose" and value:
+        root.obj["verbose"] = int(root.obj.get("verbose", 0)) + int(value)
+    elif param.name == "quiet" and value:
+        root.obj["quiet"] = True
+
+
+def verbosity(fn):
+    """``-v/--verbose`` and ``-q/--quiet`` on a subcommand (also accepted before it)."""
+    fn = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_verbosity,
+        help="only the essential output",
+    )(fn)
+    return click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        expose_value=False,
+        callback=_set_verbosity,
+        help="more detail (-vv: tracebacks for internal errors)",
+    )(fn)
+
+
+def check_writable(path, field: str) -> None:
+    """InputError (exit 2) if ``path`` cannot be written, before any expensive work."""
+    p = Path(path)
+    fix = "give a writable file path"
+    if p.is_dir():
+        raise InputError(field, "is a directory", value=str(path), fix=fix)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(field, "its directory does not exist", value=str(path), fix=fix)
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise InputError(field, "not writable", value=str(path), fix=fix)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename,
+    so a kill or a concurrent writer never leaves a partial or mixed file."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _verbosity() -> tuple[int, bool]:

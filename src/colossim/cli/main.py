@@ -5,7 +5,18 @@ from __future__ import annotations
 import click
 
 from colossim import __version__
-from colossim.cli.common import FORMAT, SET, console, handle_errors, output, progress, run, searched
+from colossim.cli.common import (
+    FORMAT,
+    SET,
+    check_writable,
+    console,
+    handle_errors,
+    output,
+    progress,
+    run,
+    searched,
+    verbosity,
+)
 from colossim.errors import InputError
 
 
@@ -30,8 +41,19 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False))
 @FORMAT
 @SET
+@click.option(
+    "--write-plan",
+    "write_plan",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="write the scenario to FILE with the chosen plan fixed (then `colossim estimate FILE`)",
+)
+@verbosity
 @handle_errors
-def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
+def plan(
+    scenario: str | None, fmt: str, overrides: tuple[str, ...], write_plan: str | None
+) -> None:
     """Search the best parallel plan for SCENARIO (default: built-in Colossus 100k H100).
 
     A scenario with a fixed plan keeps it as the result (as every other command does)
@@ -41,6 +63,8 @@ def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
 
     from colossim.report.perf import estimate_tables, estimate_to_json, search_tables
 
+    if write_plan:
+        check_writable(write_plan, "--write-plan")
     r = searched(run(scenario, overrides, campaign=False))
     res, top, best, ctx = r.search, list(r.top), r.estimate, r.ctx
     payload = estimate_to_json(best, ctx, scenario=r.name)
@@ -65,8 +89,18 @@ def plan(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     with progress("sizing fabric, power and cost"):
         payload["facility"], summary = _facility_summary(r)
     tables.append(summary)
+    if write_plan:
+        from pathlib import Path
+
+        from colossim.cli.common import write_atomic
+        from colossim.scenario.load import dump_with_plan
+
+        write_atomic(Path(write_plan), dump_with_plan(r.loaded, best.plan.as_dict()))
+        payload["written_plan"] = str(write_plan)
     # -q: the plan and its prediction (tables 2 and 3 of estimate_tables)
     output(fmt, payload, tables, essential=slice(1, 3))
+    if write_plan and fmt != "json":
+        console(stderr=True).print(f"wrote {write_plan} with the plan above fixed")
 
 
 def _facility_summary(r):
@@ -101,24 +135,29 @@ def _facility_summary(r):
 
 
 @main.command()
-@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False))
 @FORMAT
 @SET
+@verbosity
 @handle_errors
-def estimate(scenario: str, fmt: str, overrides: tuple[str, ...]) -> None:
-    """Predict the fixed plan of SCENARIO, with the full time and memory breakdown."""
+def estimate(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
+    """Predict the fixed plan of SCENARIO, with the full time and memory breakdown (the
+    best searched plan when the scenario has none)."""
     from colossim.report.perf import estimate_tables, estimate_to_json
 
     r = run(scenario, overrides, campaign=False)
     if r.plan is None:
-        raise InputError(
-            "plan",
-            "the scenario has no fixed plan ('search')",
-            fix="give plan: {tp: ..., pp: ..., dp: ...} or run `colossim plan`",
-        )
+        searched(r)
     est = r.estimate
     payload = estimate_to_json(est, r.ctx, scenario=r.name)
-    output(fmt, payload, estimate_tables(est, r.ctx))
+    payload["plan_source"] = r.plan_source
+    # -q: the plan and its prediction (tables 2 and 3), as `plan -q`
+    output(fmt, payload, estimate_tables(est, r.ctx), essential=slice(1, 3))
+    if r.plan is None and fmt != "json":
+        console(stderr=True).print(
+            "note: the scenario has no fixed plan; this is the best searched plan "
+            "(`colossim plan --write-plan FILE` fixes it in a scenario file)"
+        )
     if not est.fits:
         console(stderr=True).print("warning: the plan does not fit in GPU memory", markup=False)
 
@@ -128,6 +167,7 @@ def estimate(scenario: str, fmt: str, overrides: tuple[str, ...]) -> None:
 @FORMAT
 @SET
 @click.option("--top", "top_k", type=click.IntRange(1, 1000), default=None, help="plans to list")
+@verbosity
 @handle_errors
 def search(scenario: str | None, fmt: str, overrides: tuple[str, ...], top_k: int | None) -> None:
     """Enumerate every plan for SCENARIO: top plans, Pareto front size, rejections."""
@@ -148,6 +188,7 @@ def search(scenario: str | None, fmt: str, overrides: tuple[str, ...], top_k: in
     show_default=True,
     help="also search each full-layout row and compare the best plan with the published one",
 )
+@verbosity
 @handle_errors
 def validate(csv_file: str, fmt: str, no_rows: bool, search_check: bool) -> None:
     """Predict every run of a published-runs CSV and report the accuracy.
@@ -175,6 +216,7 @@ def validate(csv_file: str, fmt: str, no_rows: bool, search_check: bool) -> None
     show_default=True,
     help="message size for the bus-bandwidth table",
 )
+@verbosity
 @handle_errors
 def fabric(scenario: str | None, fmt: str, overrides: tuple[str, ...], size_bytes: float) -> None:
     """Scale-out fabric of SCENARIO: tiers, switches, optics, power, cost, bus bandwidth."""
@@ -190,6 +232,7 @@ def fabric(scenario: str | None, fmt: str, overrides: tuple[str, ...], size_byte
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False))
 @FORMAT
 @SET
+@verbosity
 @handle_errors
 def power(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     """Power per phase, power swings, grid + battery sizing and energy for SCENARIO."""
@@ -207,6 +250,7 @@ def power(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False))
 @FORMAT
 @SET
+@verbosity
 @handle_errors
 def cost(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     """Capex, opex, $ per GPU-hour and $ per training run for SCENARIO."""
@@ -221,9 +265,11 @@ def cost(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
 
 
 @main.command()
+@FORMAT
+@verbosity
 @handle_errors
-def schema() -> None:
-    """Print the JSON schema of scenario files."""
+def schema(fmt: str) -> None:
+    """Print the JSON schema of scenario files (it is JSON in either format)."""
     import json
 
     from colossim.scenario.schema import Scenario
@@ -232,8 +278,64 @@ def schema() -> None:
 
 
 @main.command()
+@FORMAT
+@verbosity
+@handle_errors
+def examples(fmt: str) -> None:
+    """List the example scenarios shipped with colossim (usable by name: `colossim plan
+    gb300-1m`; `colossim init NAME` copies one to edit)."""
+    from rich.table import Table
+
+    from colossim.scenario.load import example_names, load_scenario
+
+    rows = {}
+    for name in example_names():
+        sc = load_scenario(name).scenario
+        rows[name] = {
+            "scenario": sc.name,
+            "gpu": sc.cluster.gpu,
+            "num_gpus": sc.cluster.num_gpus,
+            "model": sc.workload.model
+            if isinstance(sc.workload.model, str)
+            else sc.workload.model.name,
+            "description": " ".join(sc.description.split()),
+        }
+    t = Table(title="example scenarios (use the name in place of a file)")
+    for col in ("name", "GPUs", "model"):
+        t.add_column(col, overflow="fold")
+    for name, r in rows.items():
+        t.add_row(name, f"{r['num_gpus']:,} x {r['gpu']}", r["model"])
+    output(fmt, rows, [t])
+
+
+@main.command()
+@click.argument("name")
+@click.argument("dest", required=False, type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="overwrite DEST if it exists")
+@verbosity
+@handle_errors
+def init(name: str, dest: str | None, force: bool) -> None:
+    """Copy the example scenario NAME to DEST (default: NAME.yaml) to edit it."""
+    from pathlib import Path
+
+    from colossim.cli.common import write_atomic
+    from colossim.scenario.load import example_text
+
+    text = example_text(name)
+    path = Path(dest or f"{name.removesuffix('.yaml')}.yaml")
+    if path.exists() and not force:
+        raise InputError(
+            "DEST", "exists", value=str(path), fix="choose another path or pass --force"
+        )
+    check_writable(path, "DEST")
+    write_atomic(path, text)
+    click.echo(f"wrote {path}: edit it, then `colossim plan {path}`")
+
+
+@main.command()
 @click.argument("kind", type=click.Choice(["gpus", "models", "frameworks"]), default="gpus")
 @FORMAT
+@verbosity
 @handle_errors
 def catalog(kind: str, fmt: str) -> None:
     """List catalog entries (GPUs, model presets, software stacks) with their sources."""

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from colossim.cli.common import FORMAT, SET, handle_errors, output, progress, run, searched
+from colossim.cli.common import (
+    FORMAT,
+    SET,
+    check_writable,
+    handle_errors,
+    output,
+    progress,
+    run,
+    searched,
+    verbosity,
+    write_atomic,
+)
 from colossim.errors import InputError
 
 __all__ = ["COMMANDS", "compare", "report"]
@@ -43,16 +53,8 @@ def _collect(path: str | None, overrides: tuple[str, ...], *, with_campaign: boo
 
 def _check_output(out: str) -> Path:
     """Fail early (exit 2) if ``-o`` cannot be written, before the expensive work."""
-    p = Path(out)
-    fix = "give a writable file path, e.g. -o report.html"
-    if p.is_dir():
-        raise InputError("-o/--output", "is a directory", value=out, fix=fix)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError("-o/--output", "its directory does not exist", value=out, fix=fix)
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise InputError("-o/--output", "not writable", value=out, fix=fix)
-    return p
+    check_writable(out, "-o/--output")
+    return Path(out)
 
 
 @click.command()
@@ -78,6 +80,7 @@ def _check_output(out: str) -> Path:
 @TRIALS
 @FORMAT
 @SET
+@verbosity
 @handle_errors
 def report(
     scenarios: tuple[str, ...],
@@ -107,7 +110,7 @@ def report(
         page = render_html(results[0], results[1:])
         ids = [s.id for s in report_sections(results[0], results[1:])]
     try:
-        path.write_text(page, encoding="utf-8")
+        write_atomic(path, page)
     except OSError as exc:
         raise InputError(
             "-o/--output", f"cannot write ({exc.strerror or exc})", value=out
@@ -136,6 +139,7 @@ def report(
 @TRIALS
 @FORMAT
 @SET
+@verbosity
 @handle_errors
 def compare(
     scenarios: tuple[str, ...],

@@ -7,6 +7,7 @@ problem (got value)`` (an :class:`~colossim.errors.InputErrors`); nothing runs.
 
 from __future__ import annotations
 
+import stat
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,14 +23,18 @@ from colossim.yamlio import Positions, dump_yaml, load_yaml
 
 __all__ = [
     "DEFAULT_SCENARIO",
+    "MAX_SCENARIO_BYTES",
+    "example_names",
+    "example_text",
     "LoadedScenario",
     "apply_overrides",
     "dump_resolved",
+    "dump_with_plan",
     "load_scenario",
     "scenario_from_data",
 ]
 
-DEFAULT_SCENARIO = "colossus-100k-h100.yaml"
+DEFAULT_SCENARIO = "colossus-100k-h100"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,25 +64,72 @@ class LoadedScenario:
         return None
 
 
-def _read(path: str | None) -> tuple[str, str]:
-    if path is None:
-        text = (
-            resources.files("colossim")
-            .joinpath("examples", DEFAULT_SCENARIO)
-            .read_text(encoding="utf-8")
+# Scenario files are a few kB; anything far larger is a mistake (and slow to parse).
+MAX_SCENARIO_BYTES = 1_000_000
+
+
+def example_names() -> list[str]:
+    """Names of the example scenarios shipped with the package (file stems)."""
+    root = resources.files("colossim").joinpath("examples")
+    return sorted(p.name.removesuffix(".yaml") for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def example_text(name: str) -> str:
+    """The text of the bundled example ``name`` (a file stem, ``.yaml`` optional)."""
+    stem = name.removesuffix(".yaml")
+    if stem not in example_names():
+        hint = did_you_mean(stem, example_names())
+        raise InputError(
+            "SCENARIO",
+            "no such example",
+            value=name,
+            fix=f"{hint}examples: {', '.join(example_names())}",
         )
-        return text, f"<built-in {DEFAULT_SCENARIO}>"
+    root = resources.files("colossim").joinpath("examples")
+    return root.joinpath(f"{stem}.yaml").read_text(encoding="utf-8")
+
+
+def _read(path: str | None) -> tuple[str, str]:
+    """Text and display name of a scenario: a file, a bundled example's name, or (None)
+    the built-in default."""
+    if path is None:
+        return example_text(DEFAULT_SCENARIO), f"<built-in {DEFAULT_SCENARIO}.yaml>"
     p = Path(path)
+    if (
+        not p.exists()
+        and "/" not in str(path)
+        and str(path).removesuffix(".yaml") in example_names()
+    ):
+        return example_text(str(path)), f"<example {str(path).removesuffix('.yaml')}>"
     try:
-        return p.read_text(encoding="utf-8"), str(path)
+        st = p.stat()
     except FileNotFoundError:
+        hint = did_you_mean(str(path).removesuffix(".yaml"), example_names())
         raise InputError(
             "SCENARIO",
             "file not found",
             value=str(path),
-            fix="give the path of a scenario YAML file",
+            fix=f"{hint}give the path of a scenario YAML file or an example name "
+            "(`colossim examples` lists them)",
         ) from None
-    except (UnicodeDecodeError, IsADirectoryError, PermissionError) as exc:
+    except OSError as exc:
+        raise InputError(
+            "SCENARIO", f"cannot read ({exc.strerror or exc})", value=str(path)
+        ) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(
+            "SCENARIO", "not a regular file (a directory, device or pipe)", value=str(path)
+        )
+    if st.st_size > MAX_SCENARIO_BYTES:
+        raise InputError(
+            "SCENARIO",
+            f"file of {st.st_size:,} bytes, above the {MAX_SCENARIO_BYTES:,}-byte limit for scenarios",
+            value=str(path),
+            fix="a scenario is a few kB of YAML; check that this is the right file",
+        )
+    try:
+        return p.read_text(encoding="utf-8-sig"), str(path)
+    except (UnicodeDecodeError, PermissionError) as exc:
         raise InputError(
             "SCENARIO", f"cannot read ({exc.__class__.__name__})", value=str(path)
         ) from None
@@ -149,6 +201,22 @@ def dump_resolved(loaded: LoadedScenario) -> str:
     is "no battery", so ``None`` fields are written, not dropped)."""
     data = loaded.scenario.model_dump(mode="json")
     header = f"# resolved scenario (every default filled in) from {loaded.path}\n"
+    return header + dump_yaml(data)
+
+
+def dump_with_plan(loaded: LoadedScenario, plan: dict) -> str:
+    """The scenario as YAML with ``plan`` (``Plan.as_dict()``) fixed in it; the plan's
+    global batch becomes ``workload.global_batch``, so that the file reproduces the plan
+    exactly (the search may round the batch within ``search.batch_tolerance``)."""
+    data = loaded.scenario.model_dump(mode="json")
+    fixed = {k: plan[k] for k in ("tp", "pp", "dp", "cp", "ep", "vp", "micro_batch")}
+    fixed |= {"recompute": plan["recompute"], "sharding": plan["sharding"]}
+    used = plan["tp"] * plan["pp"] * plan["dp"] * plan["cp"]
+    fixed["idle_gpus"] = used < loaded.scenario.cluster.num_gpus
+    data["plan"] = fixed
+    data["workload"]["global_batch"] = int(plan["global_batch"])
+    data["workload"]["global_batch_tokens"] = None
+    header = f"# {loaded.path} with the plan chosen by `colossim plan` fixed\n"
     return header + dump_yaml(data)
 
 

@@ -124,6 +124,11 @@ class PlanSection(_Section):
         "selective", description="activation recomputation"
     )
     sharding: Literal["none", "zero1", "zero2", "zero3"] = Field("zero1", description="ZeRO stage")
+    idle_gpus: bool = Field(
+        False,
+        description="the plan may use fewer GPUs than the cluster has (tp*pp*dp*cp below "
+        "cluster.num_gpus; the rest idle, as a searched plan may)",
+    )
 
 
 class SearchSection(_Section):
