@@ -1,4 +1,7 @@
-"""Capex, opex, $ per GPU-hour and $ per run (cost.py), cost scenario section and report."""
+"""Capex, opex, $ per GPU-hour and $ per run (cost.py), cost scenario section and report.
+
+Source keys in comments (SA-100K, H100-FREAKONOMICS, ...) are entries of docs/sources.md.
+"""
 
 from __future__ import annotations
 
@@ -33,13 +36,13 @@ def colossus_cost(**kw):
 
 
 def test_colossus_server_capex_between_3_and_4_5_billion():
-    # facts.md 2.5: ~$3B (Bloomberg Intelligence) to >$4B (SemiAnalysis).
+    # ~$3B (Bloomberg Intelligence, COLOSSUS-NEWS) to >$4B (SemiAnalysis, SA-100K).
     result, _ = colossus_cost()
     assert 3e9 <= result.server_capex_usd <= 4.5e9
 
 
 def test_all_in_it_capex_per_gpu_is_plausible():
-    # facts.md 1.5 "H100 Freakonomics": $47k-$52k per H100 all-in incl. network; loose band.
+    # "H100 Freakonomics" (H100-FREAKONOMICS): $47k-$52k per H100 all-in incl. network; loose band.
     result, _ = colossus_cost()
     it = sum(i.capex_usd for i in result.breakdown if i.name in ("servers", "fabric", "storage"))
     assert 35_000 <= it / 100_000 <= 60_000
@@ -61,7 +64,7 @@ def test_breakdown_adds_up():
 def test_energy_cost_closed_form():
     result, power = colossus_cost(energy_usd_per_kwh=0.0623)
     energy = next(i for i in result.breakdown if i.name == "energy")
-    # facts.md 3.4 style: MW x 8,760 h x $/kWh.
+    # MW x 8,760 h x $/kWh (the arithmetic of docs/sources.md: EIA-EPA, SA-100K).
     assert energy.usd_per_year == pytest.approx(
         power.average_facility_w / 1e3 * HOURS_PER_YEAR * 0.0623
     )

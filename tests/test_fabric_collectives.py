@@ -1,4 +1,7 @@
-"""Collective cost model: published bandwidths, closed forms, properties."""
+"""Collective cost model: published bandwidths, closed forms, properties.
+
+Source keys in comments (S-NET, NCCL-TESTS-212, ...) are entries of docs/sources.md.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ def _busbw(op, size, g, s, levels, algorithm="auto"):
 
 
 def test_8x_h100_allreduce_ring_and_nvls_in_published_ranges():
-    # nccl-tests #212 (facts.md 5.3): ring ~370 GB/s busbw, NVLS ~480 (H200 16 GiB: 367.6 / 482.3)
+    # github NVIDIA/nccl-tests issue #212 (NCCL-TESTS-212): ring ~370 GB/s busbw, NVLS ~480 (H200 16 GiB: 367.6 / 482.3)
     lv = _h100()
     ring = _busbw(Collective.ALL_REDUCE, 16 * GIB, 8, 1, lv, "ring")
     nvls = _busbw(Collective.ALL_REDUCE, 16 * GIB, 8, 1, lv, "nvls")
@@ -59,9 +62,9 @@ def test_8x_h100_allreduce_ring_and_nvls_in_published_ranges():
     ("profile", "lo", "hi"), [("infiniband", 46e9, 48e9), ("efa-measured", 36e9, 38e9)]
 )
 def test_multinode_allreduce_per_nic_rate(profile, lo, hi):
-    # 4 nodes x 8 GPUs, one 400G NIC per GPU. Hierarchical relation (facts.md 5.1):
+    # 4 nodes x 8 GPUs, one 400G NIC per GPU. Hierarchical relation (S-NET):
     # per-accelerator NIC rate = busbw x (k-1)/(n-1). NVIDIA: 46-48 GB/s per NDR NIC;
-    # AWS EFA 4x8 B200: 381.8 GB/s busbw -> 36.95 GB/s per accelerator (facts.md 5.3).
+    # AWS EFA 4x8 B200: 381.8 GB/s busbw -> 36.95 GB/s per accelerator (S-NET).
     lv = link_levels_simple(
         900e9, scaleup_domain=8, nic_bw_bytes_per_s=50e9, efficiency=profile, generation="blackwell"
     )
@@ -79,7 +82,7 @@ def test_small_messages_are_latency_bound():
     lv = _h100()
     sizes = np.array([1 * MIB, 8 * MIB, 16 * GIB], dtype=float)
     bb = _busbw(Collective.ALL_REDUCE, sizes, 8, 1, lv)
-    # facts.md 5.3 payload curve: poor below ~8.4 MB, near peak above ~0.5 GB
+    # S-NET 8x H200 NVLS payload curve: poor below ~8.4 MB, near peak above ~0.5 GB
     assert bb[0] < 0.25 * bb[2]
     assert bb[1] < 0.7 * bb[2]
     tiny = collective_time_s(
@@ -137,7 +140,7 @@ def test_in_switch_falls_back_to_ring_without_nvls():
     assert collective_time_s(Collective.ALL_REDUCE, **kw, algorithm="in_switch") == pytest.approx(
         collective_time_s(Collective.ALL_REDUCE, **kw, algorithm="ring")
     )
-    # A100: 234.9 GB/s ring busbw (S-NET, facts.md 5.3)
+    # A100: 234.9 GB/s ring busbw (S-NET, measured nccl-tests)
     assert 225e9 <= _busbw(Collective.ALL_REDUCE, 16 * GIB, 8, 1, lv) <= 245e9
 
 
@@ -245,7 +248,7 @@ def test_link_levels_of_a_fabric():
     lv = link_levels(f)
     assert len(lv.bw_bytes_per_s) == f.tiers + 1
     assert lv.ranks_per_level == (8, 512, 32_768, 100_000)
-    assert lv.bw_bytes_per_s[1] == pytest.approx(50e9 * 0.95)  # Spectrum-X 95% (facts.md 2.3)
+    assert lv.bw_bytes_per_s[1] == pytest.approx(50e9 * 0.95)  # Spectrum-X 95% (NV-COLOSSUS-PR)
     assert list(lv.latency_s) == sorted(lv.latency_s)  # more switch hops at higher levels
     assert lv.in_switch_bw_bytes_per_s[1:] == (0.0, 0.0, 0.0)  # no SHARP on Spectrum-X Ethernet
     table = bus_bandwidth_table(f, GIB)

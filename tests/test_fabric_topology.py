@@ -1,4 +1,7 @@
-"""Fabric topology builder: closed-form sizing, properties, bill of materials, scenario, report."""
+"""Fabric topology builder: closed-form sizing, properties, bill of materials, scenario, report.
+
+Source keys in comments (ALFARES-2008, S-NET, ...) are entries of docs/sources.md.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +54,7 @@ def _h100(num_gpus: int, **kw) -> FabricConfig:
 def test_colossus_100k_h100_sn5600_is_three_tiers():
     # 100,000 H100, 8 per node, one 400G NIC per GPU, SN5600 as 128 x 400G, rail-optimised:
     # 8 rail planes of 12,500 nodes each; 128^2/2 = 8,192 < 12,500 <= 128^3/4 -> 3 tiers
-    # (facts.md 2.3: "three tiers"). Per plane: leaves ceil(12500/64) = 196, spines
+    # (NVIDIA PR 2024-10-28: "three tiers", NV-COLOSSUS-PR). Per plane: leaves ceil(12500/64) = 196, spines
     # ceil(196*64/64) = 196, cores ceil(196*64/128) = 98.
     f = build_fabric(_h100(100_000))
     assert f.radix == 128
@@ -61,7 +64,7 @@ def test_colossus_100k_h100_sn5600_is_three_tiers():
     assert f.switches == 3920
     assert f.max_hops == 5
     assert f.endpoint_ports == 100_000
-    # a leaf stripe serves 64 nodes = 512 GPUs, the size of a Colossus array (facts.md 2.2)
+    # a leaf stripe serves 64 nodes = 512 GPUs, the size of a Colossus array (STH-COLOSSUS)
     assert f.gpus_per_level == (8, 512, 32_768, 100_000)
     assert f.efficiency_profile == "spectrum-x"
     assert f.transceivers["qsfp112-400g-dr4"] == 100_000  # one per BlueField-3 NIC
@@ -69,7 +72,7 @@ def test_colossus_100k_h100_sn5600_is_three_tiers():
 
 @pytest.mark.parametrize("k", [8, 64, 128, 256])
 def test_full_k_ary_three_tier_counts(k):
-    # Al-Fares 2008 (facts.md 5.4): k^3/4 hosts, k^2/2 edge, k^2/2 aggregation, (k/2)^2 core
+    # Al-Fares et al. SIGCOMM 2008 (ALFARES-2008): k^3/4 hosts, k^2/2 edge, k^2/2 aggregation, (k/2)^2 core
     down = tier_down_ports(k, oversubscription=(), field="t")
     tiers, sw = fat_tree_switch_counts(k**3 // 4, radix=k, down_ports=down)
     assert int(tiers) == 3
@@ -90,7 +93,7 @@ def test_non_blocking_capacity_per_tier_count(half):
 
 
 def test_spectrum_x_multiplane_128k_in_two_tiers():
-    # facts.md 5.4: NVIDIA "up to 128K GPUs in two tiers" = 512^2/2 = 131,072 [DERIVED]
+    # S-NET: NVIDIA "up to 128K GPUs in two tiers" = 512^2/2 = 131,072 [DERIVED]
     down = tier_down_ports(512, oversubscription=(), field="t")
     tiers, _ = fat_tree_switch_counts(np.array([131_072, 131_073]), radix=512, down_ports=down)
     assert tiers.tolist() == [2, 3]
@@ -227,7 +230,7 @@ def test_copper_host_links_use_dac_and_no_nic_optics():
 
 def test_cost_per_gpu_is_plausible():
     # cross-check of the [ESTIMATE] prices: fabric + NICs ~ 19% of a ~50 k$/GPU cluster
-    # (EP-COST interconnect share; facts.md 1.5 all-in 47-52 k$ per H100)
+    # (EP-COST interconnect share; H100-FREAKONOMICS all-in 47-52 k$ per H100)
     f = build_fabric(_h100(100_000))
     per_gpu = (f.cost_usd + f.nic_cost_usd) / 100_000
     assert 0.10 * 47_000 < per_gpu < 0.30 * 52_000

@@ -1,4 +1,7 @@
-"""Power per phase (power/model.py) and the power trace (power/trace.py)."""
+"""Power per phase (power/phases.py) and the power trace (power/trace.py).
+
+Source keys in comments (SA-100K, ...) are entries of docs/sources.md.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ def test_colossus_facility_power_between_120_and_170_mw():
     p = cluster_power(colossus(), PHASES)
     assert 120e6 <= p.compute.facility_w <= 170e6
     assert 120e6 <= p.nameplate_it_w * p.config.pue <= 170e6
-    # facts.md 2.4: 100k x 1.275 kW = 127.5 MW of servers at max (DGX H100 10.2 kW / 8).
+    # [DERIVED] from SA-100K: 100k x 1.275 kW = 127.5 MW of servers at max (DGX H100 10.2 kW / 8).
     servers_w = p.nameplate_it_w - p.config.network_power_w - p.config.storage_power_w
     assert servers_w == pytest.approx(100_000 * 10_200 / 8)
 

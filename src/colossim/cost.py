@@ -8,11 +8,13 @@ $ per GPU-hour = (annualised capex + opex) / (GPUs x hours per year).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from colossim.catalog import load_catalog
-from colossim.errors import InputError
+from colossim.errors import InputError, require_number
+from colossim.power.grid import BatterySpec, battery_spec
+from colossim.power.phases import lookup_prefixed
+from colossim.units import HOURS_PER_YEAR, J_PER_KWH, SECONDS_PER_HOUR, W_PER_MW
 
 __all__ = [
     "CostConfig",
@@ -23,17 +25,6 @@ __all__ = [
     "electricity_prices",
 ]
 
-HOURS_PER_YEAR = 8760.0  # 365 x 24 h, a unit conversion
-_J_PER_KWH = 3.6e6
-_W_PER_MW = 1e6
-
-
-def _lookup_prefixed(prefix: str, entry_id: str, *, field: str) -> dict:
-    # Local import keeps cost.py free of the power package (one-way dependencies).
-    from colossim.power.phases import lookup_prefixed
-
-    return lookup_prefixed("prices", prefix, entry_id, field=field).values
-
 
 def electricity_prices() -> dict[str, float]:
     """Electricity price presets of ``prices.yaml``: name -> USD per kWh."""
@@ -42,13 +33,6 @@ def electricity_prices() -> dict[str, float]:
         for k, v in load_catalog("prices").items()
         if k.startswith("electricity-")
     }
-
-
-def _check(field: str, value: float, *, positive: bool = False) -> None:
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        raise InputError(field, "must be a finite number", value=value)
-    if value < 0 or (positive and value == 0):
-        raise InputError(field, "must be > 0" if positive else "must be >= 0", value=value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,24 +86,56 @@ class CostConfig:
             raise InputError(
                 "facility.battery_units", "must be an integer >= 0", value=self.battery_units
             )
-        _check("cost.server_usd", self.server_usd, positive=True)
+        require_number("cost.server_usd", self.server_usd, minimum=0.0, strict=True)
         if self.fabric_cost_usd is not None:
-            _check("fabric.cost_usd", self.fabric_cost_usd)
+            require_number("fabric.cost_usd", self.fabric_cost_usd, minimum=0.0)
         if not 0 <= self.fabric_share_of_cluster_capex < 1:
             raise InputError(
                 "cost.fabric_share_of_cluster_capex",
                 "must be in [0, 1)",
                 value=self.fabric_share_of_cluster_capex,
             )
-        _check("cost.storage_share_of_server_capex", self.storage_share_of_server_capex)
-        _check("cost.facility_usd_per_mw", self.facility_usd_per_mw_it)
-        _check("cost.facility_lifetime_years", self.facility_lifetime_years, positive=True)
-        _check("cost.lifetime_years", self.server_lifetime_years, positive=True)
-        _check("cost.maintenance_frac_per_year", self.maintenance_frac_per_year)
-        _check("cost.energy_usd_per_kwh", self.energy_usd_per_kwh)
-        _check("battery.installed_price_usd", self.battery_installed_usd)
-        _check("battery.opex_usd_per_year", self.battery_opex_usd_per_year)
-        _check("battery.lifetime_years", self.battery_lifetime_years, positive=True)
+        for field, value, strict in (
+            ("cost.storage_share_of_server_capex", self.storage_share_of_server_capex, False),
+            ("cost.facility_usd_per_mw", self.facility_usd_per_mw_it, False),
+            ("cost.facility_lifetime_years", self.facility_lifetime_years, True),
+            ("cost.lifetime_years", self.server_lifetime_years, True),
+            ("cost.maintenance_frac_per_year", self.maintenance_frac_per_year, False),
+            ("cost.energy_usd_per_kwh", self.energy_usd_per_kwh, False),
+            ("battery.installed_price_usd", self.battery_installed_usd, False),
+            ("battery.opex_usd_per_year", self.battery_opex_usd_per_year, False),
+            ("battery.lifetime_years", self.battery_lifetime_years, True),
+        ):
+            require_number(field, value, minimum=0.0, strict=strict)
+
+
+def _server_price(
+    gpu_id: str, server_usd: float | None, gpus_per_server: int | None
+) -> tuple[float, int]:
+    """(price of one server, USD; GPUs in it): the catalog's ``server-<gpu_id>`` or the override."""
+    if server_usd is None:
+        server = lookup_prefixed("prices", "server-", gpu_id, field="cluster.gpu").values
+        return float(server["server_usd"]), int(server["gpus_per_server"])
+    # MODEL: a server price given without its GPU count is for an 8-GPU (HGX-class) server.
+    return server_usd, 8 if gpus_per_server is None else gpus_per_server
+
+
+def _energy_price(electricity: str, energy_usd_per_kwh: float | None) -> float:
+    """Electricity price, USD/kWh: the override, else preset ``electricity-<name>``."""
+    if energy_usd_per_kwh is not None:
+        return energy_usd_per_kwh
+    preset = lookup_prefixed("prices", "electricity-", electricity, field="cost.electricity")
+    return float(preset.values["usd_per_kwh"])
+
+
+def _installed_battery(battery_id: str | None, battery_units: int) -> BatterySpec | None:
+    """The battery unit priced (``batteries.yaml``), None without one."""
+    battery = battery_spec(battery_id) if battery_id is not None else None
+    if battery is None and battery_units:
+        raise InputError(
+            "facility.battery", "battery_units > 0 needs a battery id", value=battery_units
+        )
+    return battery
 
 
 def cost_config(
@@ -153,27 +169,12 @@ def cost_config(
         battery_id: battery unit id (``batteries.yaml``), if any.
         battery_units: installed battery units.
     """
-    from colossim.power.grid import battery_spec
-
-    if server_usd is None:
-        server = _lookup_prefixed("server-", gpu_id, field="cluster.gpu")
-        server_usd = float(server["server_usd"])
-        gpus_per_server = int(server["gpus_per_server"])
-    elif gpus_per_server is None:
-        # MODEL: a server price given without its GPU count is for an 8-GPU (HGX-class) server.
-        gpus_per_server = 8
-    if energy_usd_per_kwh is None:
-        energy_usd_per_kwh = float(
-            _lookup_prefixed("electricity-", electricity, field="cost.electricity")["usd_per_kwh"]
-        )
+    server_usd, gpus_per_server = _server_price(gpu_id, server_usd, gpus_per_server)
+    energy_usd_per_kwh = _energy_price(electricity, energy_usd_per_kwh)
     prices = load_catalog("prices")
     opex = prices["server-opex-default"].values
     facility = prices["facility-default"].values
-    battery = battery_spec(battery_id) if battery_id is not None else None
-    if battery is None and battery_units:
-        raise InputError(
-            "facility.battery", "battery_units > 0 needs a battery id", value=battery_units
-        )
+    battery = _installed_battery(battery_id, battery_units)
     return CostConfig(
         gpu_id=gpu_id,
         num_gpus=num_gpus,
@@ -257,6 +258,82 @@ class CostResult:
     breakdown: tuple[CostItem, ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Capex:
+    """Up-front cost of each capex line, USD."""
+
+    servers: float
+    fabric: float
+    storage: float
+    facility: float
+    batteries: float
+
+
+def _capex(c: CostConfig, *, nameplate_it_w: float) -> _Capex:
+    """Capex per line: servers, fabric (bill of materials or Epoch's share), storage,
+    facility (per MW of nameplate IT) and batteries."""
+    servers = -(-c.num_gpus // c.gpus_per_server)
+    server_usd = servers * c.server_usd
+    storage_usd = c.storage_share_of_server_capex * server_usd
+    if c.fabric_cost_usd is None:
+        # Epoch (EP-COST): interconnect is a fixed share f of total cluster cost, so
+        # fabric = f / (1 - f) x (servers + storage).
+        share = c.fabric_share_of_cluster_capex
+        fabric_usd = share / (1.0 - share) * (server_usd + storage_usd)
+    else:
+        fabric_usd = c.fabric_cost_usd
+    return _Capex(
+        servers=server_usd,
+        fabric=fabric_usd,
+        storage=storage_usd,
+        # MODEL: the facility is built for the nameplate IT power (every GPU at TDP).
+        facility=c.facility_usd_per_mw_it * nameplate_it_w / W_PER_MW,
+        batteries=c.battery_units * c.battery_installed_usd,
+    )
+
+
+def _item(name: str, capex: float, life: float, per_year: float, *, gpu_hours: float) -> CostItem:
+    return CostItem(
+        name=name,
+        capex_usd=capex,
+        lifetime_years=life,
+        usd_per_year=per_year,
+        usd_per_gpu_hour=per_year / gpu_hours,
+    )
+
+
+def _capex_items(c: CostConfig, cap: _Capex, *, gpu_hours: float) -> tuple[CostItem, ...]:
+    """Depreciation lines. MODEL: straight-line, no cost of capital, no residual value."""
+    server_life = c.server_lifetime_years
+    lines = (
+        ("servers", cap.servers, server_life),
+        ("fabric", cap.fabric, server_life),
+        ("storage", cap.storage, server_life),
+        ("facility", cap.facility, c.facility_lifetime_years),
+        ("batteries", cap.batteries, c.battery_lifetime_years),
+    )
+    return tuple(
+        _item(name, usd, life, usd / life, gpu_hours=gpu_hours) for name, usd, life in lines
+    )
+
+
+def _opex_items(
+    c: CostConfig, *, energy_kwh: float, it_capex: float, gpu_hours: float
+) -> tuple[CostItem, ...]:
+    """Running-cost lines: energy, maintenance (share of IT capex), battery upkeep."""
+    return (
+        _item("energy", 0.0, 0.0, energy_kwh * c.energy_usd_per_kwh, gpu_hours=gpu_hours),
+        _item("maintenance", 0.0, 0.0, c.maintenance_frac_per_year * it_capex, gpu_hours=gpu_hours),
+        _item(
+            "battery_upkeep",
+            0.0,
+            0.0,
+            c.battery_units * c.battery_opex_usd_per_year,
+            gpu_hours=gpu_hours,
+        ),
+    )
+
+
 def cluster_cost(
     config: CostConfig,
     *,
@@ -272,63 +349,22 @@ def cluster_cost(
         average_facility_w: average facility power while training, W (sets the energy bill).
         run_hours: wall-clock hours of one training run, h (optional).
     """
-    _check("power.nameplate_it_w", nameplate_it_w)
-    _check("power.average_facility_w", average_facility_w)
+    require_number("power.nameplate_it_w", nameplate_it_w, minimum=0.0)
+    require_number("power.average_facility_w", average_facility_w, minimum=0.0)
     if run_hours is not None:
-        _check("run_hours", run_hours)
+        require_number("run_hours", run_hours, minimum=0.0)
     c = config
-    servers = -(-c.num_gpus // c.gpus_per_server)
-    server_usd = servers * c.server_usd
-    storage_usd = c.storage_share_of_server_capex * server_usd
-    if c.fabric_cost_usd is None:
-        # Epoch (EP-COST): interconnect is a fixed share f of total cluster cost, so
-        # fabric = f / (1 - f) x (servers + storage).
-        share = c.fabric_share_of_cluster_capex
-        fabric_usd = share / (1.0 - share) * (server_usd + storage_usd)
-    else:
-        fabric_usd = c.fabric_cost_usd
-    # MODEL: the facility is built for the nameplate IT power (every GPU at TDP).
-    facility_usd = c.facility_usd_per_mw_it * nameplate_it_w / _W_PER_MW
-    battery_usd = c.battery_units * c.battery_installed_usd
+    cap = _capex(c, nameplate_it_w=nameplate_it_w)
     # MODEL: the cluster trains every hour of the year at its average training power;
     # flat energy price, no demand charges.
-    energy_kwh = average_facility_w * HOURS_PER_YEAR * 3600.0 / _J_PER_KWH
-    it_capex = server_usd + fabric_usd + storage_usd
+    energy_kwh = average_facility_w * HOURS_PER_YEAR * SECONDS_PER_HOUR / J_PER_KWH
     gpu_hours = c.num_gpus * HOURS_PER_YEAR
-
-    def item(name: str, capex: float, life: float, per_year: float) -> CostItem:
-        return CostItem(
-            name=name,
-            capex_usd=capex,
-            lifetime_years=life,
-            usd_per_year=per_year,
-            usd_per_gpu_hour=per_year / gpu_hours,
-        )
-
-    # MODEL: straight-line depreciation, no cost of capital, no residual value.
-    capex_items = (
-        item("servers", server_usd, c.server_lifetime_years, server_usd / c.server_lifetime_years),
-        item("fabric", fabric_usd, c.server_lifetime_years, fabric_usd / c.server_lifetime_years),
-        item(
-            "storage", storage_usd, c.server_lifetime_years, storage_usd / c.server_lifetime_years
-        ),
-        item(
-            "facility",
-            facility_usd,
-            c.facility_lifetime_years,
-            facility_usd / c.facility_lifetime_years,
-        ),
-        item(
-            "batteries",
-            battery_usd,
-            c.battery_lifetime_years,
-            battery_usd / c.battery_lifetime_years,
-        ),
-    )
-    opex_items = (
-        item("energy", 0.0, 0.0, energy_kwh * c.energy_usd_per_kwh),
-        item("maintenance", 0.0, 0.0, c.maintenance_frac_per_year * it_capex),
-        item("battery_upkeep", 0.0, 0.0, c.battery_units * c.battery_opex_usd_per_year),
+    capex_items = _capex_items(c, cap, gpu_hours=gpu_hours)
+    opex_items = _opex_items(
+        c,
+        energy_kwh=energy_kwh,
+        it_capex=cap.servers + cap.fabric + cap.storage,
+        gpu_hours=gpu_hours,
     )
     annual_capex = sum(i.usd_per_year for i in capex_items)
     opex = sum(i.usd_per_year for i in opex_items)
@@ -336,7 +372,7 @@ def cluster_cost(
     return CostResult(
         config=c,
         capex_usd=sum(i.capex_usd for i in capex_items),
-        server_capex_usd=server_usd,
+        server_capex_usd=cap.servers,
         annualised_capex_usd_per_year=annual_capex,
         opex_usd_per_year=opex,
         energy_kwh_per_year=energy_kwh,

@@ -1,5 +1,6 @@
-"""Scale-out fabric: topology builder (fat trees, rails, bill of materials) and
-collective costs on it.
+"""Scale-out fabric: closed-form fat-tree sizing (``sizing``), the topology builder (rails,
+bill of materials; ``topology``), the per-GPU network levels (``levels``) and collective
+costs on them (``collectives``).
 
 Public API::
 
@@ -10,24 +11,24 @@ from colossim.fabric.collectives import (
     Algorithm,
     BusBandwidthTable,
     Collective,
-    LinkLevels,
     bus_bandwidth_bytes_per_s,
     bus_bandwidth_table,
     collective_time_s,
-    link_levels,
-    link_levels_simple,
+)
+from colossim.fabric.levels import LinkLevels, link_levels, link_levels_simple
+from colossim.fabric.sizing import (
+    MAX_TIERS,
+    fat_tree_capacity,
+    fat_tree_switch_counts,
+    tier_down_ports,
 )
 from colossim.fabric.topology import (
-    MAX_TIERS,
     BomLine,
     Fabric,
     FabricConfig,
     FabricKind,
     HostLink,
     build_fabric,
-    fat_tree_capacity,
-    fat_tree_switch_counts,
-    tier_down_ports,
 )
 
 __all__ = [

@@ -1,16 +1,19 @@
 """Vectorised cost of NCCL-style collectives on a hierarchical network.
 
 Time of one collective = latency + bytes / bandwidth, following NCCL's own cost model
-(NCCL-TUNE, github NVIDIA/nccl src/graph/tuning.cc, facts.md 5.2) with bandwidths taken
-from measured bus bandwidths (nccl-tests PERFORMANCE.md definitions, facts.md 5.1, 5.3).
+(NCCL-TUNE: github NVIDIA/nccl @ 5067397c, src/graph/tuning.cc) with bandwidths taken from
+measured bus bandwidths (nccl-tests doc/PERFORMANCE.md definitions, NT-PERF; measurements
+in NCCL-TESTS-212 and S-NET). Keys are those of docs/sources.md.
 
-The network is seen per GPU as a stack of levels (:class:`LinkLevels`): level 0 is the
+The network is seen per GPU as a stack of levels (:class:`colossim.fabric.levels.LinkLevels`,
+built by :mod:`colossim.fabric.levels`): level 0 is the
 scale-up domain (NVLink), levels 1.. are the scale-out tiers (leaf, spine, core). A group
 of ``g`` ranks at stride ``s`` (ranks laid out node-major) spans ``g * s`` consecutive
 ranks; its bottleneck is the highest level it spans. A group that spans several scale-up
 domains with ``m > 1`` members per domain runs hierarchically: an intra-domain step on
 NVLink and an inter-domain step among ``n = ceil(g / m)`` domains, each GPU moving
-``1/m`` of the data over its own NIC (per-NIC rate = busbw x (k-1)/(n-1), facts.md 5.1).
+``1/m`` of the data over its own NIC (per-NIC rate = busbw x (k-1)/(n-1), the
+hierarchical-collective derivation of S-NET).
 
 Algorithms: ``ring`` (hierarchical ring), ``tree`` (NCCL double binary tree, all-reduce
 only), ``in_switch`` (NVLS inside the domain, SHARP in the network where the switches
@@ -27,10 +30,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from colossim.catalog import lookup
 from colossim.errors import InputError
-from colossim.fabric.topology import Fabric, catalog_entry
+from colossim.fabric.levels import (
+    LinkLevels,
+    NcclConstants,
+    link_levels,
+    link_levels_simple,
+    nccl_constants,
+)
+from colossim.fabric.topology import Fabric
 
+# LinkLevels, link_levels and link_levels_simple moved to colossim.fabric.levels; they stay
+# importable from here.
 __all__ = [
     "Algorithm",
     "BusBandwidthTable",
@@ -42,10 +53,6 @@ __all__ = [
     "link_levels",
     "link_levels_simple",
 ]
-
-_US = 1e-6
-# MODEL: "whole cluster" reach of link_levels_simple when the GPU count is not given.
-_UNBOUNDED_RANKS = 2**53
 
 
 class Collective(enum.Enum):
@@ -68,236 +75,6 @@ class Algorithm(enum.StrEnum):
 
 
 _ALGORITHM_ALIASES = {"nvls": Algorithm.IN_SWITCH, "sharp": Algorithm.IN_SWITCH}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LinkLevels:
-    """Per-GPU view of the network, one entry per level (0 = scale-up, 1 = leaf, ...).
-
-    Attributes:
-        bw_bytes_per_s: achievable unidirectional per-GPU bandwidth at each level (line
-            rate x efficiency), bytes/s.
-        latency_s: per-step latency at each level under NCCL's Simple protocol (ring), s;
-            LL/LL128 and tree step latencies scale from it by NCCL-TUNE's ratios.
-        ranks_per_level: GPUs reachable without leaving each level (non-decreasing).
-        in_switch_bw_bytes_per_s: all-reduce algbw of in-switch reduction per level
-            (NVLS at level 0, SHARP above; per GPU), bytes/s; empty or 0 = not available.
-        in_switch_latency_s: latency of the in-switch reduction per level, s.
-        cost_model: catalog id of the NCCL constants (``network.yaml``).
-    """
-
-    bw_bytes_per_s: tuple[float, ...]
-    latency_s: tuple[float, ...]
-    ranks_per_level: tuple[int, ...]
-    in_switch_bw_bytes_per_s: tuple[float, ...] = ()
-    in_switch_latency_s: tuple[float, ...] = ()
-    cost_model: str = "nccl-tune"
-
-    def __post_init__(self) -> None:
-        n = len(self.bw_bytes_per_s)
-        if n < 1 or len(self.latency_s) != n or len(self.ranks_per_level) != n:
-            raise InputError(
-                "link_levels",
-                "bw_bytes_per_s, latency_s and ranks_per_level need the same length >= 1",
-                value=(len(self.bw_bytes_per_s), len(self.latency_s), len(self.ranks_per_level)),
-            )
-        for name, vals in (
-            ("in_switch_bw_bytes_per_s", self.in_switch_bw_bytes_per_s),
-            ("in_switch_latency_s", self.in_switch_latency_s),
-        ):
-            if len(vals) not in (0, n):
-                raise InputError(f"link_levels.{name}", f"needs 0 or {n} entries", value=len(vals))
-        bw = np.asarray(self.bw_bytes_per_s, dtype=float)
-        if not np.all(np.isfinite(bw)) or np.any(bw <= 0):
-            raise InputError(
-                "link_levels.bw_bytes_per_s", "must be finite and > 0", value=self.bw_bytes_per_s
-            )
-        lat = np.asarray(self.latency_s, dtype=float)
-        if not np.all(np.isfinite(lat)) or np.any(lat < 0):
-            raise InputError(
-                "link_levels.latency_s", "must be finite and >= 0", value=self.latency_s
-            )
-        ranks = np.asarray(self.ranks_per_level)
-        if np.any(ranks < 1) or np.any(np.diff(ranks) < 0):
-            raise InputError(
-                "link_levels.ranks_per_level",
-                "must be >= 1 and non-decreasing",
-                value=self.ranks_per_level,
-            )
-        isw = np.asarray(self.in_switch_bw_bytes_per_s, dtype=float)
-        if not np.all(np.isfinite(isw)) or np.any(isw < 0):
-            raise InputError(
-                "link_levels.in_switch_bw_bytes_per_s",
-                "must be finite and >= 0",
-                value=self.in_switch_bw_bytes_per_s,
-            )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Nccl:
-    """NCCL-TUNE constants in SI units; protocol axis is [LL, LL128, Simple]."""
-
-    base_ring_s: np.ndarray
-    base_tree_s: np.ndarray
-    nvlink_ring_s: np.ndarray
-    nvlink_tree_s: np.ndarray
-    net_ring_s: np.ndarray
-    net_tree_s: np.ndarray
-    nvls_s: float
-    net_nvls_s: float
-    collnet_s: float
-    protocol_bw_frac: np.ndarray
-    tree_bw_frac: float
-    net_overhead_s: np.ndarray
-    sharp_algbw_frac: float
-
-
-def _nccl(cost_model: str) -> _Nccl:
-    v = catalog_entry(cost_model, kind="collective_model", field="link_levels.cost_model").values
-    simple_factor = np.array([1.0, 1.0, float(v["simple_net_overhead_factor"])])
-    return _Nccl(
-        base_ring_s=np.array(v["base_latency_us"]["ring"], dtype=float) * _US,
-        base_tree_s=np.array(v["base_latency_us"]["tree"], dtype=float) * _US,
-        nvlink_ring_s=np.array(v["nvlink_latency_us"]["ring"], dtype=float) * _US,
-        nvlink_tree_s=np.array(v["nvlink_latency_us"]["tree"], dtype=float) * _US,
-        net_ring_s=np.array(v["net_latency_us"]["ring"], dtype=float) * _US,
-        net_tree_s=np.array(v["net_latency_us"]["tree"], dtype=float) * _US,
-        nvls_s=float(v["nvlink_latency_us"]["nvls"]) * _US,
-        net_nvls_s=float(v["net_latency_us"]["nvls"]) * _US,
-        collnet_s=float(v["net_latency_us"]["collnet"]) * _US,
-        protocol_bw_frac=np.array(v["protocol_bw_frac"], dtype=float),
-        tree_bw_frac=float(v["tree_bw_frac"]),
-        # NCCL-TUNE: multi-node rings floor the intra-node step latency at the net
-        # overhead (1 us on Intel hosts), x3 for the Simple protocol (facts.md 5.2)
-        net_overhead_s=float(v["net_overhead_us"]) * _US * simple_factor,
-        sharp_algbw_frac=float(v["sharp_algbw_frac"]),
-    )
-
-
-def _scaleup_profile(generation: str) -> dict:
-    return catalog_entry(
-        f"scaleup-{generation}", kind="scaleup", field="cluster.gpu.generation"
-    ).values
-
-
-def _level_latencies(nccl: _Nccl, *, hop_latency_s: float, levels: int) -> tuple[float, ...]:
-    # Simple-protocol ring step latency: NVLink at level 0; NET at level l >= 1 plus the
-    # 2l-1 switch traversals of a path that turns at tier l. MODEL: hops add to NCCL's NET
-    # latency, which already covers the NIC and one switch.
-    out = [float(nccl.nvlink_ring_s[2])]
-    out += [
-        float(nccl.net_ring_s[2]) + max(2 * lvl - 2, 0) * hop_latency_s for lvl in range(1, levels)
-    ]
-    return tuple(out)
-
-
-def link_levels(
-    fabric: Fabric,
-    *,
-    scaleup_bw_bytes_per_s: float | None = None,
-    generation: str | None = None,
-    cost_model: str = "nccl-tune",
-) -> LinkLevels:
-    """Per-GPU network levels of a built fabric.
-
-    Args:
-        fabric: the fabric from :func:`colossim.fabric.topology.build_fabric`.
-        scaleup_bw_bytes_per_s: unidirectional scale-up (NVLink) line rate per GPU, bytes/s;
-            default: ``scaleup_gb_per_s`` of ``fabric.config.gpu`` in ``catalog/gpus.yaml``.
-        generation: GPU generation for the scale-up link profile (hopper, blackwell,
-            ampere, cdna3); default: that of ``fabric.config.gpu``.
-        cost_model: catalog id of the NCCL constants.
-    """
-    gpu_id = fabric.config.gpu
-    if scaleup_bw_bytes_per_s is None or generation is None:
-        if gpu_id is None:
-            raise InputError(
-                "cluster.gpu",
-                "the fabric has no GPU id, so the scale-up bandwidth is unknown",
-                fix="set FabricConfig.gpu or pass scaleup_bw_bytes_per_s and generation",
-            )
-        gpu = lookup("gpus", gpu_id, field="cluster.gpu").values
-        if scaleup_bw_bytes_per_s is None:
-            scaleup_bw_bytes_per_s = float(gpu["scaleup_gb_per_s"]) * 1e9
-        if generation is None:
-            generation = str(gpu["generation"])
-    prof = _scaleup_profile(generation)
-    nccl = _nccl(cost_model)
-    n_levels = fabric.tiers + 1
-    bw = (float(scaleup_bw_bytes_per_s) * float(prof["ring_efficiency"]),) + tuple(
-        fabric.scaleout_bw_bytes_per_s
-    )
-    nvls = float(scaleup_bw_bytes_per_s) * float(prof["nvls_algbw_frac"])
-    sharp = [
-        b * nccl.sharp_algbw_frac if fabric.in_network_reduction else 0.0
-        for b in fabric.scaleout_bw_bytes_per_s
-    ]
-    return LinkLevels(
-        bw_bytes_per_s=bw,
-        latency_s=_level_latencies(nccl, hop_latency_s=fabric.hop_latency_s, levels=n_levels),
-        ranks_per_level=tuple(fabric.gpus_per_level),
-        in_switch_bw_bytes_per_s=(nvls, *sharp),
-        in_switch_latency_s=(nccl.nvls_s,) + (nccl.collnet_s,) * fabric.tiers,
-        cost_model=cost_model,
-    )
-
-
-def link_levels_simple(
-    scaleup_bw_bytes_per_s: float,
-    *,
-    scaleup_domain: int,
-    nic_bw_bytes_per_s: float,
-    efficiency: float | str,
-    num_gpus: int | None = None,
-    generation: str = "hopper",
-    in_network_reduction: bool = False,
-    hop_latency_s: float = 0.0,
-    cost_model: str = "nccl-tune",
-) -> LinkLevels:
-    """Two-level network (scale-up domain, then a flat non-blocking scale-out fabric).
-
-    Args:
-        scaleup_bw_bytes_per_s: unidirectional scale-up line rate per GPU, bytes/s.
-        scaleup_domain: GPUs per scale-up domain.
-        nic_bw_bytes_per_s: scale-out line rate per GPU (all its NICs), bytes/s.
-        efficiency: fraction of line rate achieved, or an efficiency profile id.
-        num_gpus: GPUs in the cluster (reach of level 1); ``None`` = unbounded.
-        generation: GPU generation for the scale-up link profile.
-        in_network_reduction: the scale-out switches reduce in the network (SHARP).
-        hop_latency_s: extra switch latency per step above NCCL's NET latency, s.
-        cost_model: catalog id of the NCCL constants.
-    """
-    if isinstance(efficiency, str):
-        efficiency = float(
-            catalog_entry(efficiency, kind="efficiency", field="cluster.fabric.efficiency").values[
-                "efficiency"
-            ]
-        )
-    if not (0 < float(efficiency) <= 1):
-        raise InputError("cluster.fabric.efficiency", "must be in (0, 1]", value=efficiency)
-    if scaleup_domain < 1:
-        raise InputError("cluster.scaleup_domain", "must be >= 1", value=scaleup_domain)
-    for name, val in (
-        ("scaleup_bw_bytes_per_s", scaleup_bw_bytes_per_s),
-        ("nic_bw_bytes_per_s", nic_bw_bytes_per_s),
-    ):
-        if not math.isfinite(val) or val <= 0:
-            raise InputError(name, "must be finite and > 0", value=val)
-    prof = _scaleup_profile(generation)
-    nccl = _nccl(cost_model)
-    top = _UNBOUNDED_RANKS if num_gpus is None else max(int(num_gpus), int(scaleup_domain))
-    out_bw = float(nic_bw_bytes_per_s) * float(efficiency)
-    return LinkLevels(
-        bw_bytes_per_s=(float(scaleup_bw_bytes_per_s) * float(prof["ring_efficiency"]), out_bw),
-        latency_s=(float(nccl.nvlink_ring_s[2]), float(nccl.net_ring_s[2]) + hop_latency_s),
-        ranks_per_level=(int(scaleup_domain), top),
-        in_switch_bw_bytes_per_s=(
-            float(scaleup_bw_bytes_per_s) * float(prof["nvls_algbw_frac"]),
-            out_bw * nccl.sharp_algbw_frac if in_network_reduction else 0.0,
-        ),
-        in_switch_latency_s=(nccl.nvls_s, nccl.collnet_s),
-        cost_model=cost_model,
-    )
 
 
 def _parse_algorithm(algorithm: str | Algorithm) -> Algorithm:
@@ -349,6 +126,35 @@ def collective_time_s(
     """
     algo = _parse_algorithm(algorithm)
     op = Collective(op)
+    size, g, s = _checked_inputs(size_bytes, group_size, stride)
+    nccl = nccl_constants(levels.cost_model)
+    ring_lat, tree_lat = _step_latencies(nccl, levels)
+    p = _placement(op, g, s, levels)
+    v = _volumes(op, size, g, p)
+    want_tree = op is Collective.ALL_REDUCE and algo in (Algorithm.AUTO, Algorithm.TREE)
+    t_ring, t_tree = _ring_and_tree(
+        nccl, p, v, ring_lat=ring_lat, tree_lat=tree_lat, want_tree=want_tree
+    )
+    t_best = t_ring
+    if op is Collective.ALL_REDUCE and algo in (Algorithm.AUTO, Algorithm.IN_SWITCH):
+        t_isw = _in_switch_all_reduce(
+            levels, nccl, size=size, p=p, v=v, tree_latl_simple=tree_lat[p.lvl, 2]
+        )
+        if algo is Algorithm.IN_SWITCH:
+            t_best = np.where(np.isfinite(t_isw), t_isw, t_ring)
+        else:
+            t_best = np.minimum(np.minimum(t_ring, t_tree), t_isw)
+    elif want_tree and algo is Algorithm.TREE:
+        t_best = t_tree
+
+    done = (g <= 1) | (size <= 0)
+    return np.where(done, 0.0, t_best)
+
+
+def _checked_inputs(
+    size_bytes: np.ndarray, group_size: np.ndarray, stride: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sizes (finite, >= 0), group sizes and strides (whole numbers >= 1), broadcast."""
     size, g, s = np.broadcast_arrays(
         np.asarray(size_bytes, dtype=float),
         np.asarray(group_size, dtype=float),
@@ -356,16 +162,17 @@ def collective_time_s(
     )
     if not np.all(np.isfinite(size)) or np.any(size < 0):
         raise InputError("size_bytes", "must be finite and >= 0", value=size.ravel()[:4].tolist())
-    g = _as_counts("group_size", g)
-    s = _as_counts("stride", s)
-    nccl = _nccl(levels.cost_model)
-    n_lv = len(levels.bw_bytes_per_s)
-    ranks = np.asarray(levels.ranks_per_level, dtype=float)
-    bw = np.asarray(levels.bw_bytes_per_s, dtype=float)
-    lat_simple = np.asarray(levels.latency_s, dtype=float)
+    return size, _as_counts("group_size", g), _as_counts("stride", s)
 
-    # Step latency per level and protocol: NCCL-TUNE's hwLatencies, scaled so that the
-    # Simple ring value equals the level's latency_s (NVLink row at level 0, NET above).
+
+def _step_latencies(nccl: NcclConstants, levels: LinkLevels) -> tuple[np.ndarray, np.ndarray]:
+    """Ring and tree step latency per level and protocol, shape (levels, 3), s.
+
+    NCCL-TUNE's hwLatencies, scaled so that the Simple ring value equals the level's
+    ``latency_s`` (NVLink row at level 0, NET above).
+    """
+    n_lv = len(levels.bw_bytes_per_s)
+    lat_simple = np.asarray(levels.latency_s, dtype=float)
     ring_ratio = np.stack(
         [nccl.nvlink_ring_s / nccl.nvlink_ring_s[2]]
         + [nccl.net_ring_s / nccl.net_ring_s[2]] * (n_lv - 1)
@@ -374,24 +181,48 @@ def collective_time_s(
         [nccl.nvlink_tree_s / nccl.nvlink_ring_s[2]]
         + [nccl.net_tree_s / nccl.net_ring_s[2]] * (n_lv - 1)
     )
-    ring_lat = ring_ratio * lat_simple[:, None]  # (levels, 3)
-    tree_lat = tree_ratio * lat_simple[:, None]
+    return ring_ratio * lat_simple[:, None], tree_ratio * lat_simple[:, None]
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Placement:
+    """Where a group sits: bottleneck level, members per scale-up domain, domains spanned."""
+
+    lvl: np.ndarray  # highest level the group spans (index into the levels)
+    m: np.ndarray  # members per scale-up domain
+    n: np.ndarray  # scale-up domains spanned
+    b0: float  # scale-up bandwidth, bytes/s
+    bl: np.ndarray  # bandwidth of the bottleneck level, bytes/s
+
+
+def _placement(op: Collective, g: np.ndarray, s: np.ndarray, levels: LinkLevels) -> _Placement:
+    ranks = np.asarray(levels.ranks_per_level, dtype=float)
+    bw = np.asarray(levels.bw_bytes_per_s, dtype=float)
     # Placement: the group spans g*s consecutive ranks (a send/recv pair spans 2*s).
     # MODEL: groups are aligned to level boundaries (no straddling).
     span = 2.0 * s if op is Collective.SEND_RECV else g * s
-    lvl = np.minimum(np.searchsorted(ranks, span, side="left"), n_lv - 1)
-    domain = ranks[0]
-    m = np.clip(np.floor(domain / s), 1.0, g)  # members per scale-up domain
-    n = np.ceil(g / m)  # scale-up domains spanned
-    b0 = bw[0]
-    bl = bw[lvl]
-    lat0 = ring_lat[0]  # (3,)
-    f = nccl.protocol_bw_frac  # (3,)
+    lvl = np.minimum(np.searchsorted(ranks, span, side="left"), len(bw) - 1)
+    m = np.clip(np.floor(ranks[0] / s), 1.0, g)
+    return _Placement(lvl=lvl, m=m, n=np.ceil(g / m), b0=bw[0], bl=bw[lvl])
 
-    # Bytes each GPU moves over NVLink (v0) and over its NIC (v1) -- facts.md 5.1 factors,
-    # applied per hierarchical step (intra-domain on m ranks, inter-domain on n ranks with
-    # 1/m of the data per GPU).
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Volumes:
+    """Bytes each GPU moves and steps it takes, intra-domain (0) and inter-domain (1)."""
+
+    v0: np.ndarray
+    v1: np.ndarray
+    intra_steps: np.ndarray
+    inter_steps: np.ndarray
+
+
+def _volumes(op: Collective, size: np.ndarray, g: np.ndarray, p: _Placement) -> _Volumes:
+    """The algorithm's data movement per GPU over NVLink (v0) and over its NIC (v1).
+
+    nccl-tests factors (NT-PERF) applied per hierarchical step: intra-domain on ``m`` ranks,
+    inter-domain on ``n`` ranks with ``1/m`` of the data per GPU.
+    """
+    m, n = p.m, p.n
     if op is Collective.ALL_REDUCE:
         v0 = 2.0 * (m - 1.0) / m * size
         v1 = 2.0 * (n - 1.0) / n * size / m
@@ -406,88 +237,75 @@ def collective_time_s(
         v1 = (g - m) / g * size
         intra_steps, inter_steps = (m > 1).astype(float), (n > 1).astype(float)
     else:  # SEND_RECV
-        on_nvlink = lvl == 0
+        on_nvlink = p.lvl == 0
         v0 = np.where(on_nvlink, size, 0.0)
         v1 = np.where(on_nvlink, 0.0, size)
         intra_steps, inter_steps = on_nvlink.astype(float), (~on_nvlink).astype(float)
+    return _Volumes(v0=v0, v1=v1, intra_steps=intra_steps, inter_steps=inter_steps)
 
+
+def _ring_and_tree(
+    nccl: NcclConstants,
+    p: _Placement,
+    v: _Volumes,
+    *,
+    ring_lat: np.ndarray,
+    tree_lat: np.ndarray,
+    want_tree: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ring and tree times, each the fastest of NCCL's three protocols (tree: inf if unwanted)."""
+    m, n, lvl = p.m, p.n, p.lvl
     multi = n > 1
+    lat0 = ring_lat[0]  # (3,)
+    f = nccl.protocol_bw_frac  # (3,)
     # MODEL: the intra- and inter-domain steps are pipelined (NCCL splits the buffer into
     # chunks over channels), so the bandwidth term is the slower step; latencies add.
-    t_bw = np.maximum(v0 / b0, v1 / bl)  # Simple protocol; LL/LL128 divide by their bw share
-    want_tree = op is Collective.ALL_REDUCE and algo in (Algorithm.AUTO, Algorithm.TREE)
+    t_bw = np.maximum(v.v0 / p.b0, v.v1 / p.bl)  # Simple; LL/LL128 divide by their bw share
     if want_tree:
         log2n = np.log2(n)
-    t_ring = np.full(size.shape, np.inf)
-    t_tree = np.full(size.shape, np.inf)
-    for p in range(3):  # LL, LL128, Simple; each pass is vectorised over all elements
-        intra_lat = np.where(multi, max(lat0[p], nccl.net_overhead_s[p]), lat0[p])
-        # NCCL-TUNE ring: base + intra steps x intraLat + inter steps x interLat (facts.md 5.2)
+    t_ring = np.full(m.shape, np.inf)
+    t_tree = np.full(m.shape, np.inf)
+    for k in range(3):  # LL, LL128, Simple; each pass is vectorised over all elements
+        intra_lat = np.where(multi, max(lat0[k], nccl.net_overhead_s[k]), lat0[k])
+        # NCCL-TUNE ring: base + intra steps x intraLat + inter steps x interLat
         t = (
-            nccl.base_ring_s[p]
-            + intra_steps * intra_lat
-            + inter_steps * ring_lat[lvl, p]
-            + t_bw / f[p]
+            nccl.base_ring_s[k]
+            + v.intra_steps * intra_lat
+            + v.inter_steps * ring_lat[lvl, k]
+            + t_bw / f[k]
         )
         np.minimum(t_ring, t, out=t_ring)
         if want_tree:
             # NCCL-TUNE tree: base + 2((ppn-1) intraLat + log2(nNodes) interLat), 0.92x bw
             t = (
-                nccl.base_tree_s[p]
-                + 2.0 * ((m - 1.0) * tree_lat[0, p] + log2n * tree_lat[lvl, p])
-                + t_bw / (f[p] * nccl.tree_bw_frac)
+                nccl.base_tree_s[k]
+                + 2.0 * ((m - 1.0) * tree_lat[0, k] + log2n * tree_lat[lvl, k])
+                + t_bw / (f[k] * nccl.tree_bw_frac)
             )
             np.minimum(t_tree, t, out=t_tree)
-    t_best = t_ring
-    if op is Collective.ALL_REDUCE and algo in (Algorithm.AUTO, Algorithm.IN_SWITCH):
-        t_isw = _in_switch_all_reduce(
-            levels,
-            nccl,
-            size=size,
-            m=m,
-            n=n,
-            lvl=lvl,
-            v0=v0,
-            v1=v1,
-            b0=b0,
-            bl=bl,
-            tree_latl_simple=tree_lat[lvl, 2],
-        )
-        if algo is Algorithm.IN_SWITCH:
-            t_best = np.where(np.isfinite(t_isw), t_isw, t_ring)
-        else:
-            t_best = np.minimum(np.minimum(t_ring, t_tree), t_isw)
-    elif want_tree and algo is Algorithm.TREE:
-        t_best = t_tree
-
-    done = (g <= 1) | (size <= 0)
-    return np.where(done, 0.0, t_best)
+    return t_ring, t_tree
 
 
 def _in_switch_all_reduce(
     levels: LinkLevels,
-    nccl: _Nccl,
+    nccl: NcclConstants,
     *,
     size: np.ndarray,
-    m: np.ndarray,
-    n: np.ndarray,
-    lvl: np.ndarray,
-    v0: np.ndarray,
-    v1: np.ndarray,
-    b0: float,
-    bl: np.ndarray,
+    p: _Placement,
+    v: _Volumes,
     tree_latl_simple: np.ndarray,
 ) -> np.ndarray:
     """All-reduce with in-switch reduction where available (inf where none is used)."""
+    m, n, lvl = p.m, p.n, p.lvl
     n_lv = len(levels.bw_bytes_per_s)
     isw_bw = np.asarray(levels.in_switch_bw_bytes_per_s or (0.0,) * n_lv, dtype=float)
     isw_lat = np.asarray(levels.in_switch_latency_s or (0.0,) * n_lv, dtype=float)
     simple = 2
     # NVLS: each GPU sends its buffer to the switch once and receives the sum once, so
-    # time = S / algbw (nccl-tests #212: algbw ~275 GB/s on 8x H100, facts.md 5.3).
+    # time = S / algbw (nccl-tests issue #212: algbw ~275 GB/s on 8x H100, NCCL-TESTS-212).
     # Steps without in-switch support use the ring bandwidth; inside the domain with the
     # ring latency, across domains with NCCL's (NVLS)Tree term base + 2 log2(nNodes)
-    # interLat (facts.md 5.2).
+    # interLat (NCCL-TUNE).
     intra = m > 1
     if isw_bw[0] > 0:
         has0 = intra
@@ -495,7 +313,7 @@ def _in_switch_all_reduce(
         lat0 = np.where(intra, isw_lat[0], 0.0)
     else:
         has0 = np.zeros(size.shape, dtype=bool)
-        t0 = v0 / b0
+        t0 = v.v0 / p.b0
         lat0 = np.where(
             intra, nccl.base_ring_s[simple] + 2.0 * (m - 1.0) * levels.latency_s[0], 0.0
         )
@@ -503,7 +321,7 @@ def _in_switch_all_reduce(
     level_has = isw_bw > 0
     hasl = level_has[lvl] & inter
     bw_safe = np.where(level_has, isw_bw, np.inf)  # per level: SHARP algbw or none
-    t1 = np.where(hasl, size / m / bw_safe[lvl], v1 / bl)
+    t1 = np.where(hasl, size / m / bw_safe[lvl], v.v1 / p.bl)
     lat1 = np.where(
         hasl,
         isw_lat[lvl],
@@ -517,7 +335,8 @@ def bus_bandwidth_bytes_per_s(
     op: Collective, *, size_bytes: np.ndarray, time_s: np.ndarray, group_size: np.ndarray
 ) -> np.ndarray:
     """nccl-tests bus bandwidth: algbw = S / t times 2(n-1)/n (all-reduce), (n-1)/n
-    (reduce-scatter, all-gather, all-to-all) or 1 (send/recv) (NT-PERF, facts.md 5.1).
+    (reduce-scatter, all-gather, all-to-all) or 1 (send/recv) (NT-PERF: nccl-tests
+    doc/PERFORMANCE.md).
 
     Returns 0 where the time is 0 (nothing to move).
     """

@@ -1,35 +1,33 @@
 """Scale-out fabric builder: rail-optimised and plain fat trees (folded Clos), closed form.
 
-The builder sizes a fat tree from port counts alone, so a 1,000,000-GPU fabric is a
-handful of integer operations (no per-switch objects). Sizing rule (facts.md 5.4):
-
-* a switch of radix ``k`` at the chosen port speed; a non-top tier-``t`` switch splits
-  its ports into ``d_t`` down and ``u_t = k - d_t`` up, ``d_t / u_t`` = oversubscription
-  ``o_t`` (``d_t = floor(k * o_t / (1 + o_t))``; 1:1 gives ``k/2``);
-* an ``n``-tier tree whose top switches use all ``k`` ports downwards serves at most
-  ``k * d_1 * ... * d_{n-1}`` endpoints: ``k`` (1 tier), ``k^2/2`` (2 tiers, non-blocking,
-  [DERIVED] facts.md 5.4) and ``k^3/4`` (3 tiers, Al-Fares et al. SIGCOMM'08);
-* the builder takes the smallest ``n`` whose capacity covers the endpoints;
-* rail-optimised: NIC port ``i`` of every node goes to rail ``i``, and each rail is an
-  independent plane (multiplane design, facts.md 5.4: "GPUs ~ rails x per-plane hosts").
-
-Counts per tier come from ports: ``L_1 = ceil(H / d_1)``, ``L_t = ceil(L_{t-1} u_{t-1} / d_t)``,
-top ``L_n = ceil(L_{n-1} u_{n-1} / k)``; a full 3-tier k-ary tree gives ``k^2/2, k^2/2,
-k^2/4`` switches ((k/2)^2 core switches, facts.md 5.4).
+:func:`build_fabric` picks the switch port speed, efficiency profile and NIC from
+``catalog/network.yaml``, sizes the tiers with :mod:`colossim.fabric.sizing` (a handful of
+integer operations, no per-switch objects, so a 1,000,000-GPU fabric costs microseconds),
+counts optics and cables, prices the bill of materials and derives the per-level reach and
+bandwidth that :mod:`colossim.fabric.collectives` prices collectives on.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from colossim.catalog import CatalogEntry, load_catalog, lookup
-from colossim.errors import InputError
+from colossim.errors import InputError, require_int
+from colossim.fabric.sizing import (
+    MAX_TIERS,
+    TierSizing,
+    fat_tree_capacity,
+    fat_tree_switch_counts,
+    size_tiers,
+    tier_down_ports,
+)
 
+# MAX_TIERS, fat_tree_capacity, fat_tree_switch_counts and tier_down_ports moved to
+# colossim.fabric.sizing; they stay importable from here.
 __all__ = [
     "BomLine",
     "Fabric",
@@ -44,9 +42,6 @@ __all__ = [
     "tier_down_ports",
 ]
 
-# MODEL: at most four switch tiers; radix-64 at 4 tiers already serves 2 x 32^4 = 2.1M
-# endpoints per plane, beyond any cluster in facts.md.
-MAX_TIERS = 4
 _CATALOG = "network"
 _BITS_PER_BYTE = 8
 
@@ -208,91 +203,6 @@ def catalog_entry(entry_id: str, *, kind: str, field: str) -> CatalogEntry:
     return entry
 
 
-def tier_down_ports(
-    radix: int, oversubscription: Sequence[float], *, field: str
-) -> tuple[int, ...]:
-    """Down ports per switch of tiers 1 .. MAX_TIERS-1 (non-top tiers).
-
-    Args:
-        radix: switch ports.
-        oversubscription: down/up ratio per tier; missing tiers are 1:1.
-        field: input field name for errors.
-    """
-    out = []
-    for t in range(MAX_TIERS - 1):
-        o = float(oversubscription[t]) if t < len(oversubscription) else 1.0
-        if not math.isfinite(o) or o <= 0:
-            raise InputError(
-                f"{field}[{t}]",
-                "must be a finite ratio > 0",
-                value=o,
-                fix="e.g. 1.0 (non-blocking) or 3.0 (3:1)",
-            )
-        # down:up = o:1 -> d = k * o / (1 + o), rounded down to whole ports
-        d = int(math.floor(radix * o / (1.0 + o) + 1e-9))
-        if d < 1 or d > radix - 1:
-            raise InputError(
-                f"{field}[{t}]",
-                f"leaves a radix-{radix} switch with no {'down' if d < 1 else 'up'} port",
-                value=o,
-                fix=f"use a ratio between {1 / (radix - 1):.3g} and {radix - 1}",
-            )
-        out.append(d)
-    return tuple(out)
-
-
-def fat_tree_capacity(*, radix: int, down_ports: Sequence[int], tiers: int) -> int:
-    """Endpoints an ``tiers``-tier fat tree can serve: ``k * d_1 * ... * d_{n-1}``.
-
-    Non-blocking (``d = k/2``): ``k``, ``k^2/2``, ``k^3/4`` (facts.md 5.4, Al-Fares 2008).
-    """
-    return int(radix * math.prod(down_ports[: tiers - 1]))
-
-
-def fat_tree_switch_counts(
-    hosts: np.ndarray | int, *, radix: int, down_ports: Sequence[int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Tiers and switches per tier of one fat-tree plane, vectorised over ``hosts``.
-
-    Args:
-        hosts: endpoints per plane (array or scalar, each >= 1).
-        radix: switch ports at the chosen speed.
-        down_ports: down ports per switch of tiers 1 .. MAX_TIERS-1.
-
-    Returns:
-        ``(tiers, switches)``: int arrays of shape ``hosts.shape`` and
-        ``hosts.shape + (MAX_TIERS,)``; switches of unused tiers are 0. Hosts beyond the
-        ``MAX_TIERS`` capacity get ``tiers = MAX_TIERS + 1`` and no counts (caller errors).
-    """
-    h = np.asarray(hosts, dtype=np.int64)
-    caps = np.array(
-        [
-            fat_tree_capacity(radix=radix, down_ports=down_ports, tiers=n)
-            for n in range(1, MAX_TIERS + 1)
-        ],
-        dtype=np.int64,
-    )
-    tiers = np.searchsorted(caps, h, side="left") + 1  # smallest n with capacity >= hosts
-    d = np.array(list(down_ports) + [radix], dtype=np.int64)
-    u = radix - d
-    sw = np.zeros(h.shape + (MAX_TIERS,), dtype=np.int64)
-    prev = np.ones_like(h)  # switches in the tier below (unused for tier 1)
-    for t in range(MAX_TIERS):  # loop over <= 4 tiers, vectorised over hosts
-        is_top = tiers == t + 1
-        below_links = h if t == 0 else prev * u[t - 1]
-        per_switch = np.where(is_top, radix, d[t])  # top tier: all ports down
-        count = -(-below_links // per_switch)  # ceil division on integers
-        count = np.where(tiers >= t + 1, count, 0)
-        count = np.where(tiers > MAX_TIERS, 0, count)
-        sw[..., t] = count
-        prev = count
-    return tiers, sw
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def _line(entry: CatalogEntry, count: int, kind: str) -> BomLine:
     p = float(entry.values["power_w"])
     c = float(entry.values["price_usd"])
@@ -307,70 +217,36 @@ def _line(entry: CatalogEntry, count: int, kind: str) -> BomLine:
     )
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(name, "must be a whole number >= 1", value=value)
-    return int(value)
-
-
-def build_fabric(config: FabricConfig) -> Fabric:
-    """Size a fabric and cost it from the catalog.
-
-    Args:
-        config: what to build (see :class:`FabricConfig`).
-
-    Returns:
-        The sized :class:`Fabric`.
-
-    Raises:
-        InputError: unknown catalog ids, impossible port speeds or ratios, or a cluster
-            too large for ``MAX_TIERS`` tiers.
-    """
-    f = "cluster.fabric"
-    num_gpus = _check_positive_int(f"{f}.num_gpus", config.num_gpus)
-    gpn = _check_positive_int(f"{f}.gpus_per_node", config.gpus_per_node)
-    domain = _check_positive_int(f"{f}.scaleup_domain", config.scaleup_domain)
-    nics_per_gpu = _check_positive_int(f"{f}.nics_per_gpu", config.nics_per_gpu)
-    nic_gbit = float(config.nic_gbit_per_s)
-    if not math.isfinite(nic_gbit) or nic_gbit <= 0:
-        raise InputError(
-            f"{f}.nic_gbit_per_s", "must be > 0", value=config.nic_gbit_per_s, fix="e.g. 400"
-        )
-    kind = FabricKind(config.kind)
-    host_link = HostLink(config.host_link)
-
-    sw = catalog_entry(config.switch, kind="switch", field=f"{f}.switch")
+def _port_speed(
+    config: FabricConfig, sw: CatalogEntry, *, nic_gbit: float, field: str
+) -> tuple[float, int, int]:
+    """Switch port speed (Gb/s), radix at that speed, and switch ports per NIC."""
     ports_by_speed = {float(k): int(v) for k, v in sw.values["ports_by_gbit_per_s"].items()}
+
+    def divides_nic(sp: float) -> bool:
+        return sp <= nic_gbit and abs(nic_gbit / sp - round(nic_gbit / sp)) < 1e-9
+
     if config.port_gbit_per_s is not None:
         port_gbit = float(config.port_gbit_per_s)
     else:
         # The switch's default breakout if the NIC can use it, else the fastest breakout
         # whose speed divides the NIC's (a 200G A100 NIC on an SN5600: 256 x 200G).
         port_gbit = float(sw.values["default_port_gbit_per_s"])
-        usable = [
-            sp
-            for sp in ports_by_speed
-            if sp <= nic_gbit and abs(nic_gbit / sp - round(nic_gbit / sp)) < 1e-9
-        ]
+        usable = [sp for sp in ports_by_speed if divides_nic(sp)]
         if usable and port_gbit not in usable:
             port_gbit = max(usable)
     if port_gbit not in ports_by_speed:
         raise InputError(
-            f"{f}.port_gbit_per_s",
+            f"{field}.port_gbit_per_s",
             f"switch {config.switch!r} has no {port_gbit:g} Gb/s breakout",
             value=port_gbit,
             fix=f"use one of {', '.join(f'{s:g}' for s in ports_by_speed)}",
         )
-    radix = ports_by_speed[port_gbit]
     ratio = nic_gbit / port_gbit
     if ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
-        fits = [
-            f"{sp:g}"
-            for sp in ports_by_speed
-            if sp <= nic_gbit and abs(nic_gbit / sp - round(nic_gbit / sp)) < 1e-9
-        ]
+        fits = [f"{sp:g}" for sp in ports_by_speed if divides_nic(sp)]
         raise InputError(
-            f"{f}.port_gbit_per_s",
+            f"{field}.port_gbit_per_s",
             f"a {nic_gbit:g} Gb/s NIC needs switch ports of its speed or a speed that divides it",
             value=port_gbit,
             fix=f"use port_gbit_per_s {' or '.join(fits)}"
@@ -378,85 +254,111 @@ def build_fabric(config: FabricConfig) -> Fabric:
             else f"switch {config.switch!r} has no breakout for {nic_gbit:g} Gb/s NICs; "
             "pick another switch or NIC speed",
         )
-    ports_per_nic = int(round(ratio))
+    return port_gbit, ports_by_speed[port_gbit], int(round(ratio))
 
+
+def _efficiency(config: FabricConfig, sw: CatalogEntry, *, field: str) -> tuple[str, float]:
+    """Efficiency profile id and its achievable fraction of line rate."""
     eff_id = (
         config.efficiency if config.efficiency is not None else str(sw.values["default_efficiency"])
     )
-    eff = float(
-        catalog_entry(eff_id, kind="efficiency", field=f"{f}.efficiency").values["efficiency"]
-    )
+    entry = catalog_entry(eff_id, kind="efficiency", field=f"{field}.efficiency")
+    return eff_id, float(entry.values["efficiency"])
+
+
+def _nic(config: FabricConfig, sw: CatalogEntry, *, nic_gbit: float, field: str) -> CatalogEntry:
+    """The NIC named by the config, else the switch's default NIC for the NIC speed."""
     nic_id = config.nic
     if nic_id is None:
         defaults = {float(k): v for k, v in sw.values["default_nic_by_gbit_per_s"].items()}
         if nic_gbit not in defaults:
             raise InputError(
-                f"{f}.nic",
+                f"{field}.nic",
                 f"no default NIC for {nic_gbit:g} Gb/s on {config.switch!r}",
                 fix="name a NIC id from catalog/network.yaml",
             )
         nic_id = str(defaults[nic_gbit])
-    nic = catalog_entry(nic_id, kind="nic", field=f"{f}.nic")
+    nic = catalog_entry(nic_id, kind="nic", field=f"{field}.nic")
     if float(nic.values["gbit_per_s"]) != nic_gbit:
         raise InputError(
-            f"{f}.nic",
+            f"{field}.nic",
             f"{nic_id!r} runs at {nic.values['gbit_per_s']} Gb/s, not {nic_gbit:g}",
             value=nic_id,
             fix="match nic_gbit_per_s to the NIC",
         )
+    return nic
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Choice:
+    """Checked inputs and the catalog picks a fabric is built from."""
+
+    num_gpus: int
+    gpus_per_node: int
+    scaleup_domain: int
+    nics_per_gpu: int
+    nic_gbit: float
+    rail: bool  # rail-optimised (one plane per rail)
+    optical_host: bool  # NIC-to-leaf links are optical
+    sw: CatalogEntry
+    nic: CatalogEntry
+    port_gbit: float
+    radix: int
+    ports_per_gpu: int
+    efficiency_id: str
+    efficiency: float
+    down: tuple[int, ...]  # down ports per switch of the non-top tiers
+
+
+def _choose(config: FabricConfig, *, field: str) -> _Choice:
+    """Check the inputs; pick the port speed, efficiency profile, NIC and tier port split."""
+    num_gpus, gpn, domain, nics_per_gpu, nic_gbit = _checked_counts(config, field=field)
+    rail = FabricKind(config.kind) is FabricKind.RAIL_FAT_TREE
+    host_link = HostLink(config.host_link)
+    sw = catalog_entry(config.switch, kind="switch", field=f"{field}.switch")
+    port_gbit, radix, ports_per_nic = _port_speed(config, sw, nic_gbit=nic_gbit, field=field)
+    eff_id, eff = _efficiency(config, sw, field=field)
+    nic = _nic(config, sw, nic_gbit=nic_gbit, field=field)
     down = tier_down_ports(
-        radix, oversubscription=config.oversubscription, field=f"{f}.oversubscription"
+        radix, oversubscription=config.oversubscription, field=f"{field}.oversubscription"
+    )
+    return _Choice(
+        num_gpus=num_gpus,
+        gpus_per_node=gpn,
+        scaleup_domain=domain,
+        nics_per_gpu=nics_per_gpu,
+        nic_gbit=nic_gbit,
+        rail=rail,
+        optical_host=host_link is HostLink.OPTICAL or (host_link is HostLink.AUTO and rail),
+        sw=sw,
+        nic=nic,
+        port_gbit=port_gbit,
+        radix=radix,
+        ports_per_gpu=nics_per_gpu * ports_per_nic,
+        efficiency_id=eff_id,
+        efficiency=eff,
+        down=down,
     )
 
-    nodes = _ceil_div(num_gpus, gpn)
-    ports_per_gpu = nics_per_gpu * ports_per_nic
-    if kind is FabricKind.RAIL_FAT_TREE:
-        # MODEL: each NIC-port position of a node is a rail and an independent plane whose
-        # endpoints are the nodes; a partial last node is counted as full.
-        planes = gpn * ports_per_gpu
-        hosts = nodes
-    else:
-        planes = 1
-        hosts = num_gpus * ports_per_gpu
-    tiers_arr, sw_arr = fat_tree_switch_counts(hosts, radix=radix, down_ports=down)
-    tiers = int(tiers_arr)
-    if tiers > MAX_TIERS:
-        cap = fat_tree_capacity(radix=radix, down_ports=down, tiers=MAX_TIERS)
-        raise InputError(
-            f"{f}.num_gpus",
-            f"needs more than {MAX_TIERS} tiers of radix-{radix} switches "
-            f"({hosts} endpoints per plane, capacity {cap})",
-            value=num_gpus,
-            fix="use a rail-optimised fabric, a higher-radix breakout or oversubscription",
-        )
-    per_plane = [int(x) for x in sw_arr[:tiers]]
-    switches_per_tier = tuple(planes * x for x in per_plane)
-    down_per_tier = tuple(list(down[: tiers - 1]) + [radix])
-    up_per_tier = tuple(radix - d for d in down_per_tier[:-1]) + (0,)
-    links_plane = [hosts] + [per_plane[t - 1] * up_per_tier[t - 1] for t in range(1, tiers)]
-    links_per_tier = tuple(planes * x for x in links_plane)
-    endpoint_ports = planes * hosts
-    n_switches = sum(switches_per_tier)
-    nics = num_gpus * nics_per_gpu
 
-    # Optics and cables. MODEL: switch-side modules are packed per cage across the whole
-    # fabric (ceil of total port bandwidth / cage bandwidth); every inter-switch link is
-    # optical; one fibre cord per 400G DR4 link; copper host links use one DAC splitter
-    # per switch cage.
-    port_bw_gbit = port_gbit
-    cage_gbit = float(sw.values["cage_gbit_per_s"])
-    sw_optic = catalog_entry(str(sw.values["optic"]), kind="transceiver", field=f"{f}.switch")
-    nic_optic = catalog_entry(str(nic.values["optic"]), kind="transceiver", field=f"{f}.nic")
-    fibre = catalog_entry("fiber-mpo12-smf", kind="cable", field=f"{f}.host_link")
-    dac = catalog_entry("dac-800g-2x400g", kind="cable", field=f"{f}.host_link")
-    optical_host = host_link is HostLink.OPTICAL or (
-        host_link is HostLink.AUTO and kind is FabricKind.RAIL_FAT_TREE
-    )
-    inter_switch_link_gbit = sum(links_per_tier[1:]) * port_bw_gbit
-    host_link_gbit = endpoint_ports * port_bw_gbit
+def _optics_and_cables(
+    c: _Choice, *, sizing: TierSizing, nics: int, field: str
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Pluggable optics and cables by catalog id.
+
+    MODEL: switch-side modules are packed per cage across the whole fabric (ceil of total
+    port bandwidth / cage bandwidth); every inter-switch link is optical; one fibre cord per
+    400G DR4 link; copper host links use one DAC splitter per switch cage.
+    """
+    cage_gbit = float(c.sw.values["cage_gbit_per_s"])
+    sw_optic = catalog_entry(str(c.sw.values["optic"]), kind="transceiver", field=f"{field}.switch")
+    nic_optic = catalog_entry(str(c.nic.values["optic"]), kind="transceiver", field=f"{field}.nic")
+    fibre = catalog_entry("fiber-mpo12-smf", kind="cable", field=f"{field}.host_link")
+    dac = catalog_entry("dac-800g-2x400g", kind="cable", field=f"{field}.host_link")
+    inter_switch_link_gbit = sum(sizing.links_per_tier[1:]) * c.port_gbit
+    host_link_gbit = sizing.planes * sizing.hosts * c.port_gbit
     switch_side_optical_gbit = 2 * inter_switch_link_gbit + (
-        host_link_gbit if optical_host else 0.0
+        host_link_gbit if c.optical_host else 0.0
     )
     transceivers: dict[str, int] = {}
     cables: dict[str, int] = {}
@@ -468,77 +370,135 @@ def build_fabric(config: FabricConfig) -> Fabric:
     _add(transceivers, sw_optic.id, math.ceil(switch_side_optical_gbit / cage_gbit - 1e-9))
     fibre_gbit = float(fibre.values["gbit_per_s"])
     _add(cables, fibre.id, math.ceil(inter_switch_link_gbit / fibre_gbit - 1e-9))
-    if optical_host:
+    if c.optical_host:
         _add(transceivers, nic_optic.id, nics)
         _add(cables, fibre.id, math.ceil(host_link_gbit / fibre_gbit - 1e-9))
     else:
         _add(cables, dac.id, math.ceil(host_link_gbit / float(dac.values["gbit_per_s"]) - 1e-9))
+    return transceivers, cables
 
-    entries = load_catalog(_CATALOG)
-    bom = [_line(sw, n_switches, "switch")]
-    bom += [_line(entries[k], n, "transceiver") for k, n in transceivers.items()]
-    bom += [_line(entries[k], n, "cable") for k, n in cables.items()]
-    nic_line = _line(nic, nics, "nic")
-    fabric_lines = list(bom)
-    bom.append(nic_line)
-    power_w = float(sum(b.power_w for b in fabric_lines))
-    cost_usd = float(sum(b.cost_usd for b in fabric_lines))
 
-    port_bytes = port_gbit * 1e9 / _BITS_PER_BYTE
-    # Bisection: half the thinnest tier boundary (links entering a tier), per plane, summed
-    # over planes. MODEL: ECMP spreads a bisection-crossing load evenly over that boundary.
-    bisection = 0.5 * min(links_plane) * port_bytes
-
-    # Per-level reach (GPUs) and achievable bandwidth per GPU.
-    nic_bytes_per_gpu = nics_per_gpu * nic_gbit * 1e9 / _BITS_PER_BYTE
-    gpus_per_level = [min(domain, num_gpus)]
+def _reach_and_bandwidth(
+    c: _Choice, *, sizing: TierSizing, nic_bytes_per_gpu: float
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """GPUs reachable at each level and achievable per-GPU bandwidth at levels 1 .. tiers."""
+    tiers, num_gpus, down = sizing.tiers, c.num_gpus, c.down
+    gpus_per_level = [min(c.scaleup_domain, num_gpus)]
     for t in range(1, tiers):
         endpoints_under = math.prod(down[:t])
-        if kind is FabricKind.RAIL_FAT_TREE:
-            # rail-aware: a stripe of rail leaves serves whole nodes; cross-rail hops go over
-            # NVLink first (PXN), facts.md 5.4 (juniper.net rail-optimised JVD)
-            g = endpoints_under * gpn
-        else:
-            g = max(1, endpoints_under // ports_per_gpu)
+        # rail-aware: a stripe of rail leaves serves whole nodes; cross-rail hops go over
+        # NVLink first (PXN) (Juniper rail-optimised JVD; docs/sources.md: JUNIPER-RAIL)
+        g = (
+            endpoints_under * c.gpus_per_node
+            if c.rail
+            else max(1, endpoints_under // c.ports_per_gpu)
+        )
         gpus_per_level.append(min(g, num_gpus))
     gpus_per_level.append(num_gpus)
-    gpus_per_level = [int(x) for x in np.maximum.accumulate(gpus_per_level)]
+    reach = tuple(int(x) for x in np.maximum.accumulate(gpus_per_level))
+    down_t, up_t = sizing.down_per_tier, sizing.up_per_tier
     scaleout_bw = []
     for t in range(1, tiers + 1):
         # MODEL: traffic that leaves a tier-i switch upwards is thinned by that switch's
         # down/up ratio (never boosted when undersubscribed).
-        thin = math.prod(max(down_per_tier[i] / max(up_per_tier[i], 1), 1.0) for i in range(t - 1))
-        scaleout_bw.append(nic_bytes_per_gpu * eff / thin)
+        thin = math.prod(max(down_t[i] / max(up_t[i], 1), 1.0) for i in range(t - 1))
+        scaleout_bw.append(nic_bytes_per_gpu * c.efficiency / thin)
+    return reach, tuple(scaleout_bw)
 
+
+def _checked_counts(config: FabricConfig, *, field: str) -> tuple[int, int, int, int, float]:
+    """GPUs, GPUs per node, scale-up domain, NICs per GPU (whole numbers >= 1) and NIC Gb/s."""
+    counts = tuple(
+        require_int(f"{field}.{name}", getattr(config, name), minimum=1)
+        for name in ("num_gpus", "gpus_per_node", "scaleup_domain", "nics_per_gpu")
+    )
+    nic_gbit = float(config.nic_gbit_per_s)
+    if not math.isfinite(nic_gbit) or nic_gbit <= 0:
+        raise InputError(
+            f"{field}.nic_gbit_per_s", "must be > 0", value=config.nic_gbit_per_s, fix="e.g. 400"
+        )
+    return (*counts, nic_gbit)
+
+
+def _fabric_lines(
+    sw: CatalogEntry, n_switches: int, *, transceivers: dict[str, int], cables: dict[str, int]
+) -> list[BomLine]:
+    """Bill of materials of the fabric proper: switches, optics, cables (no NICs)."""
+    entries = load_catalog(_CATALOG)
+    lines = [_line(sw, n_switches, "switch")]
+    lines += [_line(entries[k], n, "transceiver") for k, n in transceivers.items()]
+    lines += [_line(entries[k], n, "cable") for k, n in cables.items()]
+    return lines
+
+
+def build_fabric(config: FabricConfig) -> Fabric:
+    """Size a fabric and cost it from the catalog.
+
+    Steps: check the inputs and pick port speed, efficiency profile and NIC
+    (:func:`_choose`); size the tiers (:func:`colossim.fabric.sizing.size_tiers`); count
+    optics and cables; price the bill of materials; derive per-level reach and bandwidth.
+
+    Args:
+        config: what to build (see :class:`FabricConfig`).
+
+    Raises:
+        InputError: unknown catalog ids, impossible port speeds or ratios, or a cluster
+            too large for ``MAX_TIERS`` tiers.
+    """
+    f = "cluster.fabric"
+    c = _choose(config, field=f)
+    sizing = size_tiers(
+        rail=c.rail,
+        num_gpus=c.num_gpus,
+        gpus_per_node=c.gpus_per_node,
+        ports_per_gpu=c.ports_per_gpu,
+        radix=c.radix,
+        down=c.down,
+        field=f,
+    )
+    n_switches = sum(sizing.switches_per_tier)
+    nics = c.num_gpus * c.nics_per_gpu
+    transceivers, cables = _optics_and_cables(c, sizing=sizing, nics=nics, field=f)
+    fabric_lines = _fabric_lines(c.sw, n_switches, transceivers=transceivers, cables=cables)
+    nic_line = _line(c.nic, nics, "nic")
+    port_bytes = c.port_gbit * 1e9 / _BITS_PER_BYTE
+    # Bisection: half the thinnest tier boundary (links entering a tier), per plane, summed
+    # over planes. MODEL: ECMP spreads a bisection-crossing load evenly over that boundary.
+    bisection = 0.5 * min(sizing.links_plane) * port_bytes
+    nic_bytes_per_gpu = c.nics_per_gpu * c.nic_gbit * 1e9 / _BITS_PER_BYTE
+    gpus_per_level, scaleout_bw = _reach_and_bandwidth(
+        c, sizing=sizing, nic_bytes_per_gpu=nic_bytes_per_gpu
+    )
     return Fabric(
         config=config,
-        tiers=tiers,
-        planes=planes,
-        hosts_per_plane=hosts,
-        radix=radix,
-        port_gbit_per_s=port_gbit,
-        down_ports_per_tier=down_per_tier,
-        up_ports_per_tier=up_per_tier,
-        switches_per_tier=switches_per_tier,
-        links_per_tier=links_per_tier,
+        tiers=sizing.tiers,
+        planes=sizing.planes,
+        hosts_per_plane=sizing.hosts,
+        radix=c.radix,
+        port_gbit_per_s=c.port_gbit,
+        down_ports_per_tier=sizing.down_per_tier,
+        up_ports_per_tier=sizing.up_per_tier,
+        switches_per_tier=sizing.switches_per_tier,
+        links_per_tier=sizing.links_per_tier,
         switches=n_switches,
-        switch_ports=n_switches * radix,
-        endpoint_ports=endpoint_ports,
+        switch_ports=n_switches * c.radix,
+        endpoint_ports=sizing.planes * sizing.hosts,
         nics=nics,
         transceivers=transceivers,
         cables=cables,
-        bom=tuple(bom),
-        bisection_bw_bytes_per_s=float(bisection * planes),
-        max_hops=2 * tiers - 1,
-        power_w=power_w,
-        cost_usd=cost_usd,
+        bom=tuple(fabric_lines) + (nic_line,),
+        bisection_bw_bytes_per_s=float(bisection * sizing.planes),
+        max_hops=2 * sizing.tiers - 1,
+        # switches + optics + cables; NICs are counted in server power and cost
+        power_w=float(sum(b.power_w for b in fabric_lines)),
+        cost_usd=float(sum(b.cost_usd for b in fabric_lines)),
         nic_power_w=nic_line.power_w,
         nic_cost_usd=nic_line.cost_usd,
-        efficiency=eff,
-        efficiency_profile=eff_id,
-        in_network_reduction=bool(sw.values["in_network_reduction"]),
-        hop_latency_s=float(sw.values["hop_latency_s"]),
-        gpus_per_level=tuple(gpus_per_level),
+        efficiency=c.efficiency,
+        efficiency_profile=c.efficiency_id,
+        in_network_reduction=bool(c.sw.values["in_network_reduction"]),
+        hop_latency_s=float(c.sw.values["hop_latency_s"]),
+        gpus_per_level=gpus_per_level,
         nic_bw_bytes_per_s_per_gpu=nic_bytes_per_gpu,
-        scaleout_bw_bytes_per_s=tuple(scaleout_bw),
+        scaleout_bw_bytes_per_s=scaleout_bw,
     )

@@ -1,9 +1,10 @@
 """Grid connection + battery: dispatch simulation and battery sizing.
 
 The utility sets two limits on the facility's grid draw: an import limit (W) and a ramp-rate
-limit (W/s) (facts.md 3.1: utility specs are ramp rates in MW/s and a dynamic power range).
-A battery (e.g. Tesla Megapacks, facts.md 3.2) supplies or absorbs the difference between the
-facility load and the grid draw.
+limit (W/s): utilities state their limits for large loads as ramp rates in MW/s and a
+dynamic power range (Choukse et al. 2025, arXiv:2508.14318; docs/sources.md: CHOUKSE-2025).
+A battery (e.g. Tesla Megapacks, docs/sources.md: TESLA-MEGAPACK) supplies or absorbs the
+difference between the facility load and the grid draw.
 
 Dispatch policy (causal, W):
 
@@ -33,9 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from colossim.catalog import load_catalog, lookup
-from colossim.errors import InputError
+from colossim.errors import InputError, require_number
 from colossim.power.phases import ClusterPower, PowerConfig, StepPhases, cluster_power
 from colossim.power.trace import Outages, PowerTrace, TraceConfig, power_trace
+from colossim.units import J_PER_MWH, W_PER_MW
 
 __all__ = [
     "BatterySizing",
@@ -50,9 +52,6 @@ __all__ = [
     "simulate_grid",
     "size_battery",
 ]
-
-_J_PER_MWH = 3.6e9
-_W_PER_MW = 1e6
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,8 +97,8 @@ def battery_spec(battery_id: str, *, field: str = "facility.battery") -> Battery
     return BatterySpec(
         id=battery_id,
         name=str(v["name"]),
-        power_w=float(v["power_mw"]) * _W_PER_MW,
-        energy_j=float(v["energy_mwh"]) * _J_PER_MWH,
+        power_w=float(v["power_mw"]) * W_PER_MW,
+        energy_j=float(v["energy_mwh"]) * J_PER_MWH,
         round_trip_efficiency=float(v["round_trip_efficiency"]),
         price_usd=float(v["price_usd"]),
         installed_price_usd=float(v["installed_price_usd"]),
@@ -129,14 +128,12 @@ class GridConfig:
     recharge_ramp_share: float
 
     def __post_init__(self) -> None:
-        checks = (
-            ("facility.grid_mw", self.grid_limit_w, "must be > 0"),
-            ("facility.recharge_time_s", self.recharge_time_s, "must be > 0"),
-            ("facility.dispatch_interval_s", self.dispatch_interval_s, "must be > 0"),
-        )
-        for field, value, rule in checks:
-            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-                raise InputError(field, rule, value=value)
+        for field, value in (
+            ("facility.grid_mw", self.grid_limit_w),
+            ("facility.recharge_time_s", self.recharge_time_s),
+            ("facility.dispatch_interval_s", self.dispatch_interval_s),
+        ):
+            require_number(field, value, minimum=0.0, strict=True)
         ramp = self.ramp_limit_w_per_s
         if ramp is not None and (not math.isfinite(ramp) or ramp <= 0):
             raise InputError(
@@ -282,8 +279,8 @@ def _check_load(load_w: np.ndarray, grid: GridConfig) -> None:
             "facility.grid_mw",
             "is below the cluster's lowest (idle) facility power: the grid could never "
             "carry the load, whatever the battery",
-            value=grid.grid_limit_w / _W_PER_MW,
-            fix=f"raise it above {low / _W_PER_MW:.3f} MW",
+            value=grid.grid_limit_w / W_PER_MW,
+            fix=f"raise it above {low / W_PER_MW:.3f} MW",
         )
 
 
@@ -311,8 +308,7 @@ def simulate_grid(
     _check_load(load, grid)
     if not isinstance(units, int | np.integer) or units < 0:
         raise InputError("facility.battery_units", "must be an integer >= 0", value=units)
-    if not math.isfinite(resolution_s) or resolution_s <= 0:
-        raise InputError("facility.trace.resolution_s", "must be > 0", value=resolution_s)
+    require_number("facility.trace.resolution_s", resolution_s, minimum=0.0, strict=True)
     if battery is None and units:
         raise InputError("facility.battery", "battery_units > 0 needs a battery id", value=units)
     n = load.size
@@ -326,36 +322,86 @@ def simulate_grid(
 
     plan = _smoothed_plan(load, step_w * (1.0 - grid.recharge_ramp_share), cap_w)
     if units == 0 or battery is None:
-        planned = plan
-        soc = np.zeros(n)
-        delivered = np.zeros(n)
+        planned, soc, delivered = plan, np.zeros(n), np.zeros(n)
     else:
-        planned = np.empty(n)
-        soc = np.empty(n)
-        seg = max(1, round(grid.dispatch_interval_s / dt))
-        frac = np.arange(1, seg + 1, dtype=float) / seg
-        r_step_w = grid.recharge_ramp_share * step_w * seg  # max set-point change per interval
-        target_j = grid.target_soc_frac * cap_j
-        s = target_j
-        r_prev = 0.0
-        for i0 in range(0, n, seg):
-            i1 = min(i0 + seg, n)
-            m = i1 - i0
-            # Proportional state-of-charge control, limited by rating and ramp share.
-            r_new = min(max((target_j - s) / grid.recharge_time_s, -p_w), p_w)
-            r_new = min(max(r_new, r_prev - r_step_w), r_prev + r_step_w)
-            g = np.clip(plan[i0:i1] + (r_prev + (r_new - r_prev) * frac[:m]), 0.0, cap_w)
-            planned[i0:i1] = g
-            b = np.clip(load[i0:i1] - g, -p_w, p_w)
-            # SoC change: discharge b > 0 draws b/eta from the cells, charge stores |b| eta.
-            d_soc = np.where(b > 0, b * (-dt / eta), b * (-dt * eta))
-            seg_soc = _bounded_cumsum(s, d_soc, cap_j)
-            soc[i0:i1] = seg_soc
-            s = float(seg_soc[-1])
-            r_prev = r_new
-        d_soc = np.diff(soc, prepend=target_j)
-        delivered = np.where(d_soc < 0, d_soc * (-eta / dt), d_soc * (-1.0 / (eta * dt)))
+        planned, soc, delivered = _dispatch(
+            load, plan, dt=dt, grid=grid, step_w=step_w, p_w=p_w, cap_j=cap_j, eta=eta
+        )
+    return _grid_result(
+        load,
+        planned=planned,
+        soc=soc,
+        delivered=delivered,
+        dt=dt,
+        cap_w=cap_w,
+        step_w=step_w,
+        units=units,
+        p_w=p_w,
+        cap_j=cap_j,
+    )
 
+
+def _dispatch(
+    load: np.ndarray,
+    plan: np.ndarray,
+    *,
+    dt: float,
+    grid: GridConfig,
+    step_w: float,
+    p_w: float,
+    cap_j: float,
+    eta: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps 2-3 of the dispatch policy (module docstring), one dispatch interval at a time.
+
+    Inputs: load and smoothed grid plan per bin (W), bin width ``dt`` (s), ramp limit per bin
+    ``step_w`` (W), battery rating ``p_w`` (W) and capacity ``cap_j`` (J), one-way efficiency
+    ``eta``. Returns ``(planned, soc, delivered)`` per bin: planned grid draw (W), state of
+    charge at the end of the bin (J), battery output (W, > 0 discharging).
+    """
+    n = load.size
+    planned = np.empty(n)
+    soc = np.empty(n)
+    seg = max(1, round(grid.dispatch_interval_s / dt))
+    frac = np.arange(1, seg + 1, dtype=float) / seg
+    r_step_w = grid.recharge_ramp_share * step_w * seg  # max set-point change per interval
+    target_j = grid.target_soc_frac * cap_j
+    s = target_j
+    r_prev = 0.0
+    for i0 in range(0, n, seg):
+        i1 = min(i0 + seg, n)
+        m = i1 - i0
+        # Proportional state-of-charge control, limited by rating and ramp share.
+        r_new = min(max((target_j - s) / grid.recharge_time_s, -p_w), p_w)
+        r_new = min(max(r_new, r_prev - r_step_w), r_prev + r_step_w)
+        g = np.clip(plan[i0:i1] + (r_prev + (r_new - r_prev) * frac[:m]), 0.0, grid.grid_limit_w)
+        planned[i0:i1] = g
+        b = np.clip(load[i0:i1] - g, -p_w, p_w)
+        # SoC change: discharge b > 0 draws b/eta from the cells, charge stores |b| eta.
+        d_soc = np.where(b > 0, b * (-dt / eta), b * (-dt * eta))
+        seg_soc = _bounded_cumsum(s, d_soc, cap_j)
+        soc[i0:i1] = seg_soc
+        s = float(seg_soc[-1])
+        r_prev = r_new
+    d_soc = np.diff(soc, prepend=target_j)
+    delivered = np.where(d_soc < 0, d_soc * (-eta / dt), d_soc * (-1.0 / (eta * dt)))
+    return planned, soc, delivered
+
+
+def _grid_result(
+    load: np.ndarray,
+    *,
+    planned: np.ndarray,
+    soc: np.ndarray,
+    delivered: np.ndarray,
+    dt: float,
+    cap_w: float,
+    step_w: float,
+    units: int,
+    p_w: float,
+    cap_j: float,
+) -> GridResult:
+    """Step 4 of the dispatch policy: actual grid draw, limit checks and energy totals."""
     grid_w = load - delivered
     tol_w = 1e-6 * cap_w
     over = grid_w > cap_w + tol_w

@@ -6,16 +6,16 @@ PSU losses) + network (switches, optics) + storage. Facility power = PUE x IT po
 A synchronous training step alternates a compute phase (GPUs near TDP), an exposed
 communication phase (GPUs mostly waiting) and idle time (pipeline bubble, optimizer, host
 work); the whole cluster does this in lockstep, so the phase powers are also the levels
-of the cluster's power swing (Choukse et al. 2025, arXiv:2508.14318; facts.md 3.1).
+of the cluster's power swing (Choukse et al. 2025, arXiv:2508.14318, docs/sources.md:
+CHOUKSE-2025).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from colossim.catalog import CatalogEntry, load_catalog, lookup
-from colossim.errors import InputError, did_you_mean
+from colossim.errors import InputError, did_you_mean, require_number
 
 __all__ = [
     "ClusterPower",
@@ -53,14 +53,6 @@ def cooling_profiles() -> list[str]:
     return [k.removeprefix("pue-") for k in load_catalog("power") if k.startswith("pue-")]
 
 
-def _finite(field: str, value: float, *, minimum: float | None = None, strict: bool = False):
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        raise InputError(field, "must be a finite number", value=value)
-    if minimum is not None and (value <= minimum if strict else value < minimum):
-        rule = ">" if strict else ">="
-        raise InputError(field, f"must be {rule} {minimum}", value=value)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepPhases:
     """Wall-clock split of one training step (seconds). They add up to the step time.
@@ -77,7 +69,7 @@ class StepPhases:
 
     def __post_init__(self) -> None:
         for name in ("compute_s", "communication_s", "idle_s"):
-            _finite(f"phases.{name}", getattr(self, name), minimum=0.0)
+            require_number(f"phases.{name}", getattr(self, name), minimum=0.0)
         if self.step_s <= 0:
             raise InputError(
                 "phases", "step time must be > 0", value=0.0, fix="give a positive phase time"
@@ -128,18 +120,16 @@ class PowerConfig:
             raise InputError(
                 "cluster.gpus_per_node", "must be a positive integer", value=self.gpus_per_node
             )
-        _finite("gpu.tdp_w", self.gpu_tdp_w, minimum=0.0, strict=True)
+        require_number("gpu.tdp_w", self.gpu_tdp_w, minimum=0.0, strict=True)
         for name in ("compute_frac_of_tdp", "communication_frac_of_tdp", "idle_frac_of_tdp"):
-            _finite(f"power.{name}", getattr(self, name), minimum=0.0)
-        _finite("power.overhead_w_per_gpu", self.overhead_w_per_gpu, minimum=0.0)
-        _finite("power.overhead_idle_frac", self.overhead_idle_frac, minimum=0.0)
-        if self.overhead_idle_frac > 1:
-            raise InputError(
-                "power.overhead_idle_frac", "must be <= 1", value=self.overhead_idle_frac
-            )
-        _finite("fabric.power_w", self.network_power_w, minimum=0.0)
-        _finite("power.storage_power_w", self.storage_power_w, minimum=0.0)
-        _finite("facility.pue", self.pue)
+            require_number(f"power.{name}", getattr(self, name), minimum=0.0)
+        require_number("power.overhead_w_per_gpu", self.overhead_w_per_gpu, minimum=0.0)
+        require_number(
+            "power.overhead_idle_frac", self.overhead_idle_frac, minimum=0.0, maximum=1.0
+        )
+        require_number("fabric.power_w", self.network_power_w, minimum=0.0)
+        require_number("power.storage_power_w", self.storage_power_w, minimum=0.0)
+        require_number("facility.pue", self.pue)
         if self.pue < 1.0:
             raise InputError(
                 "facility.pue",
@@ -184,11 +174,12 @@ def power_config(
         pue = float(
             lookup_prefixed("power", "pue-", cooling, field="facility.cooling").values["pue"]
         )
-    _finite("cluster.num_gpus", num_gpus, minimum=1)
+    require_number("cluster.num_gpus", num_gpus, minimum=1)
     server_peak_w = num_gpus * (tdp_w + float(node["overhead_w_per_gpu"]))
     if fabric_power_w is None:
         # MODEL: without a fabric bill of materials, switches and optics draw a fixed share of
-        # server peak power (SemiAnalysis: storage + network ~10% of cluster power, facts.md 1.2).
+        # server peak power (SemiAnalysis '100,000 H100 Clusters', 2024: storage + network ~10% of
+        # cluster power; docs/sources.md: SA-100K).
         fabric_power_w = float(aux["network_share_of_server_peak"]) * server_peak_w
     return PowerConfig(
         gpu_id=gpu_id,

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from colossim.catalog import load_catalog
-from colossim.errors import InputError
+from colossim.errors import InputError, require_number
 from colossim.power.phases import ClusterPower, StepPhases
+from colossim.units import SECONDS_PER_HOUR
 
 __all__ = [
     "Outages",
@@ -53,13 +54,9 @@ class TraceConfig:
             ("resolution_s", True),
             ("restart_ramp_s", False),
         ):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value):
-                raise InputError(f"facility.trace.{name}", "must be a finite number", value=value)
-            if value < 0 or (strict and value == 0):
-                raise InputError(
-                    f"facility.trace.{name}", "must be > 0" if strict else ">= 0", value=value
-                )
+            require_number(
+                f"facility.trace.{name}", getattr(self, name), minimum=0.0, strict=strict
+            )
         if self.duration_s / self.resolution_s > _MAX_BINS:
             raise InputError(
                 "facility.trace.duration_s",
@@ -153,11 +150,10 @@ def sample_outages(
         ("mean_duration_s", mean_duration_s),
         ("horizon_s", horizon_s),
     ):
-        if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            raise InputError(f"outages.{name}", "must be a finite number >= 0", value=value)
+        require_number(f"outages.{name}", value, minimum=0.0)
     if rate_per_hour == 0 or horizon_s == 0:
         return outages_from_arrays(np.empty(0), np.empty(0))
-    mean_gap_s = 3600.0 / rate_per_hour
+    mean_gap_s = SECONDS_PER_HOUR / rate_per_hour
     # Draw enough events to cover the horizon with overwhelming probability, then cut.
     expected = horizon_s / (mean_gap_s + mean_duration_s)
     n = int(expected + 10.0 * math.sqrt(expected) + 10)
