@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from colossim.catalog import load_catalog
+from colossim.catalog import load_catalog, lookup_prefixed
 from colossim.errors import InputError, require_number
 from colossim.power.grid import BatterySpec, battery_spec
-from colossim.power.phases import lookup_prefixed
 from colossim.units import HOURS_PER_YEAR, J_PER_KWH, SECONDS_PER_HOUR, W_PER_MW
 
 __all__ = [

@@ -19,7 +19,7 @@ from typing import Any
 from colossim.errors import InputError, did_you_mean
 from colossim.yamlio import load_yaml
 
-__all__ = ["CatalogEntry", "load_catalog", "lookup"]
+__all__ = ["CatalogEntry", "load_catalog", "lookup", "lookup_prefixed"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,4 +80,23 @@ def lookup(name: str, entry_id: str, *, field: str) -> CatalogEntry:
         f"unknown {name.rstrip('s')} id",
         value=entry_id,
         fix=f"{hint}known ids: {', '.join(entries)}",
+    )
+
+
+def lookup_prefixed(catalog: str, prefix: str, entry_id: str, *, field: str) -> CatalogEntry:
+    """Find ``<prefix><entry_id>`` in ``catalog`` or raise an :class:`InputError`.
+
+    The error lists only the ids of that kind (the prefix stripped), with a close match.
+    """
+    entries = load_catalog(catalog)
+    key = f"{prefix}{entry_id}"
+    if key in entries:
+        return entries[key]
+    known = [k[len(prefix) :] for k in entries if k.startswith(prefix)]
+    hint = did_you_mean(entry_id, known)
+    raise InputError(
+        field,
+        f"no {prefix.rstrip('-')} entry in catalog {catalog}.yaml",
+        value=entry_id,
+        fix=f"{hint}known: {', '.join(known)}",
     )

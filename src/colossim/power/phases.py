@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from colossim.catalog import CatalogEntry, load_catalog, lookup
-from colossim.errors import InputError, did_you_mean, require_number
+from colossim.catalog import load_catalog, lookup, lookup_prefixed
+from colossim.errors import InputError, require_number
 
 __all__ = [
     "ClusterPower",
@@ -27,25 +27,6 @@ __all__ = [
     "phase_power",
     "power_config",
 ]
-
-
-def lookup_prefixed(catalog: str, prefix: str, entry_id: str, *, field: str) -> CatalogEntry:
-    """Find ``<prefix><entry_id>`` in ``catalog`` or raise an :class:`InputError`.
-
-    The error lists only the ids of that kind (the prefix stripped), with a close match.
-    """
-    entries = load_catalog(catalog)
-    key = f"{prefix}{entry_id}"
-    if key in entries:
-        return entries[key]
-    known = [k[len(prefix) :] for k in entries if k.startswith(prefix)]
-    hint = did_you_mean(entry_id, known)
-    raise InputError(
-        field,
-        f"no {prefix.rstrip('-')} entry in catalog {catalog}.yaml",
-        value=entry_id,
-        fix=f"{hint}known: {', '.join(known)}",
-    )
 
 
 def cooling_profiles() -> list[str]:
