@@ -171,7 +171,9 @@ def test_example_header_states_assumptions(example: str) -> None:
     text = (EXAMPLES_DIR / example).read_text(encoding="utf-8")
     header = text.split("\nname:", 1)[0]
     assert text.startswith("#"), f"{example}: starts with a header comment"
-    assert "Assumptions" in header and "docs/sources.md" in header, f"{example}: header cites sources"
+    assert "Assumptions" in header and "docs/sources.md" in header, (
+        f"{example}: header cites sources"
+    )
     # Every source a reader can follow from the repository, never the out-of-repo fact base.
     assert "facts.md" not in text
 

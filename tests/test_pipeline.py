@@ -153,3 +153,38 @@ def test_campaign_limit_skips_with_a_note(default_run) -> None:
     assert r.campaign is None and "campaign skipped" in r.campaign_note
     off = run_scenario(default_run.loaded, campaign=False)
     assert off.campaign is None and "--no-campaign" in off.campaign_note
+
+
+def test_implausible_results_carry_warnings() -> None:
+    ok = run_scenario(None)
+    ok.estimate  # noqa: B018
+    assert ok.warnings() == []
+    tiny_seq = run_scenario(load_scenario(None, overrides=["workload.seq_len=1"]))
+    tiny_seq.estimate  # noqa: B018
+    assert any("MFU" in w for w in tiny_seq.warnings())
+    from colossim.pipeline import _estimate_warnings
+
+    est = ok.estimate
+    n = ok.ctx.cluster.num_gpus
+    idle = dataclasses.replace(est, idle_gpus=n // 3)
+    assert any("sit idle" in w for w in _estimate_warnings(idle, ok.ctx))
+    full = dataclasses.replace(est, memory_per_gpu_bytes=0.97 * est.memory_capacity_bytes)
+    assert any("headroom" in w for w in _estimate_warnings(full, ok.ctx))
+    over = dataclasses.replace(
+        est, memory_per_gpu_bytes=1.2 * est.memory_capacity_bytes, fits=False
+    )
+    assert any("does not fit" in w for w in _estimate_warnings(over, ok.ctx))
+
+
+def test_warnings_never_run_a_stage(monkeypatch) -> None:
+    import colossim.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "plan_search", lambda *a, **k: pytest.fail("searched"))
+    assert run_scenario(None).warnings() == []
+
+
+def test_cli_json_lists_warnings() -> None:
+    out = cli_json("estimate", "--set", "workload.seq_len=1")
+    assert any("MFU" in w for w in out["warnings"])
+    clean = cli_json("plan")
+    assert clean["warnings"] == []

@@ -48,7 +48,7 @@ from colossim.power import FacilityResult, StepPhases, simulate_facility
 from colossim.scenario.load import LoadedScenario, load_scenario
 from colossim.scenario.schema import Scenario
 from colossim.search import SearchResult, SearchSpace, plan_search
-from colossim.units import GBIT_PER_S_TO_BYTES_PER_S, W_PER_MW
+from colossim.units import GB, GBIT_PER_S_TO_BYTES_PER_S, W_PER_MW
 from colossim.workload.model import preset, spec_from_dict
 from colossim.workload.training import Training
 
@@ -72,6 +72,21 @@ DEFAULT_INTERRUPTION_BUDGET = 5e6
 MIN_DEFAULT_TRIALS = 20
 # Gaps between interruptions kept in the example timeline (a plot cannot show more).
 TIMELINE_MAX_GAPS = 5_000
+
+
+# Sanity bounds: results outside them are printed with a warning, not refused. They are
+# plausibility checks on the answer, not model constants.
+# More idle GPUs than this share: the GPU count does not factor well for this model.
+IDLE_GPU_WARN_SHARE = 0.05
+# MFU outside this range is implausible for LLM training: the best published runs sit
+# near 40-60% (Chowdhery et al. 2022, PaLM, Table 3: 46.2%; Narayanan et al. 2021, Table
+# 1: up to 52% of peak); below 5% the layout or the batch is pathological.
+MFU_WARN_RANGE = (0.05, 0.65)
+# Memory above this share of HBM leaves too little for the allocator's fragmentation and
+# NCCL/cuBLAS workspaces that the memory model does not itemise.
+MEMORY_WARN_SHARE = 0.95
+# Wall-clock days with failures above this multiple of the failure-free figure.
+FAILURE_SLOWDOWN_WARN = 2.0
 
 
 class NoFeasiblePlan(ColossimError):
@@ -299,6 +314,18 @@ class ScenarioResults:
         timeline = trial_timeline(cfg, max_gaps=TIMELINE_MAX_GAPS)
         return dataclasses.replace(result, timeline=timeline), ""
 
+    def warnings(self) -> list[str]:
+        """Implausible results, in words (empty when all is plausible). Looks only at
+        stages already computed: asking never runs a simulation."""
+        out: list[str] = []
+        est = self.__dict__.get("estimate")
+        if est is not None:
+            out += _estimate_warnings(est, self.ctx)
+        camp = self.__dict__.get("_campaign", (None, ""))[0]
+        if camp is not None:
+            out += _campaign_warnings(camp, est, self.campaign_config)
+        return out
+
     @property
     def campaign(self) -> CampaignResult | None:
         """The Monte Carlo campaign, or None (see :attr:`campaign_note`)."""
@@ -342,6 +369,50 @@ def run_scenario(
     return ScenarioResults(
         loaded, trials=trials, seed=seed, campaign=campaign, campaign_limit=campaign_limit
     )
+
+
+def _estimate_warnings(est: Estimate, ctx: Context) -> list[str]:
+    out = []
+    share = est.idle_gpus / ctx.cluster.num_gpus
+    if share > IDLE_GPU_WARN_SHARE:
+        out.append(
+            f"{est.idle_gpus:,} GPUs ({share:.0%}) sit idle: the GPU count does not factor "
+            "into a good layout for this model (try a nearby count or another batch)"
+        )
+    lo, hi = MFU_WARN_RANGE
+    if not lo <= est.mfu <= hi:
+        out.append(
+            f"MFU {est.mfu:.1%} is outside the plausible {lo:.0%}-{hi:.0%}: check the "
+            "batch, sequence length and GPU count"
+        )
+    use = est.memory_per_gpu_bytes / est.memory_capacity_bytes
+    if not est.fits:
+        out.append(
+            f"the plan does not fit in GPU memory ({est.memory_per_gpu_bytes / GB:,.1f} GB "
+            f"of {est.memory_capacity_bytes / GB:,.1f} GB)"
+        )
+    elif use > MEMORY_WARN_SHARE:
+        out.append(
+            f"the plan uses {use:.0%} of GPU memory: too little headroom for allocator "
+            "fragmentation and communication buffers in practice"
+        )
+    return out
+
+
+def _campaign_warnings(
+    camp: CampaignResult, est: Estimate | None, cfg: CampaignConfig
+) -> list[str]:
+    out = []
+    free_days = None if est is None else est.days_to_train
+    p50 = getattr(camp, "time_to_train_days_p50", None)
+    if free_days and p50 and p50 > FAILURE_SLOWDOWN_WARN * free_days:
+        out.append(
+            f"with failures the run takes {p50:,.1f} days against {free_days:,.1f} without: "
+            "recovery dominates (see `colossim campaign`)"
+        )
+    if camp.fraction_finished < 1.0:
+        out.append(f"only {camp.fraction_finished:.0%} of campaign trials finished in the horizon")
+    return out
 
 
 # ---- campaign configuration --------------------------------------------------------------

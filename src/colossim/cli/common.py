@@ -197,16 +197,29 @@ def _verbosity() -> tuple[int, bool]:
     return int(obj.get("verbose", 0)), bool(obj.get("quiet", False))
 
 
-def output(fmt: str, payload: dict, tables: list, *, essential: slice = slice(0, 1)) -> None:
+def output(
+    fmt: str,
+    payload: dict,
+    tables: list,
+    *,
+    essential: slice = slice(0, 1),
+    warnings: list[str] | None = None,
+) -> None:
     """Print ``payload`` as JSON or ``tables`` as rich tables (``-q``: only the
-    ``essential`` tables, by default the first)."""
+    ``essential`` tables, by default the first). ``warnings`` (implausible results) go
+    to stderr, and into the JSON as a ``warnings`` list."""
+    if warnings is not None:
+        payload = {**payload, "warnings": list(warnings)}
     if fmt == "json":
         click.echo(dumps(payload))
-        return
-    _, quiet = _verbosity()
-    con = console()
-    for t in tables[essential] if quiet else tables:
-        con.print(t)
+    else:
+        _, quiet = _verbosity()
+        con = console()
+        for t in tables[essential] if quiet else tables:
+            con.print(t)
+    err = console(stderr=True)
+    for w in warnings or ():
+        err.print(f"warning: {w}", soft_wrap=True)
 
 
 @contextlib.contextmanager

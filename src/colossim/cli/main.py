@@ -98,7 +98,7 @@ def plan(
         write_atomic(Path(write_plan), dump_with_plan(r.loaded, best.plan.as_dict()))
         payload["written_plan"] = str(write_plan)
     # -q: the plan and its prediction (tables 2 and 3 of estimate_tables)
-    output(fmt, payload, tables, essential=slice(1, 3))
+    output(fmt, payload, tables, essential=slice(1, 3), warnings=r.warnings())
     if write_plan and fmt != "json":
         console(stderr=True).print(f"wrote {write_plan} with the plan above fixed")
 
@@ -152,14 +152,12 @@ def estimate(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None
     payload = estimate_to_json(est, r.ctx, scenario=r.name)
     payload["plan_source"] = r.plan_source
     # -q: the plan and its prediction (tables 2 and 3), as `plan -q`
-    output(fmt, payload, estimate_tables(est, r.ctx), essential=slice(1, 3))
+    output(fmt, payload, estimate_tables(est, r.ctx), essential=slice(1, 3), warnings=r.warnings())
     if r.plan is None and fmt != "json":
         console(stderr=True).print(
             "note: the scenario has no fixed plan; this is the best searched plan "
             "(`colossim plan --write-plan FILE` fixes it in a scenario file)"
         )
-    if not est.fits:
-        console(stderr=True).print("warning: the plan does not fit in GPU memory", markup=False)
 
 
 @main.command()
@@ -243,7 +241,7 @@ def power(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
         searched(r)
     with progress("simulating power trace, grid and battery"):
         result = r.facility
-    output(fmt, power_to_json(result), power_tables(result))
+    output(fmt, power_to_json(result), power_tables(result), warnings=r.warnings())
 
 
 @main.command()
@@ -261,7 +259,7 @@ def cost(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
         searched(r)
     with progress("simulating power trace, grid and battery"):
         result = r.cost
-    output(fmt, cost_to_json(result), cost_tables(result))
+    output(fmt, cost_to_json(result), cost_tables(result), warnings=r.warnings())
 
 
 @main.command()
