@@ -24,9 +24,10 @@ import json
 import sys
 import time
 
-from colossim.campaign.simulate import reference_case_config, simulate_campaign
+from colossim.campaign import reference_case_config, simulate_campaign
 from colossim.report.campaign import campaign_to_json
 from colossim.scenario.reliability import ReliabilitySection
+from colossim.units import SECONDS_PER_DAY, SECONDS_PER_MINUTE, TERA
 
 TARGET_S = 10.0
 NUM_GPUS = 1_000_000
@@ -47,11 +48,11 @@ def _config(trials: int):
         seed=2024,
         window_days=WINDOW_DAYS,
     )
-    tokens_per_s = TFLOP_PER_S_PER_GPU * 1e12 * NUM_GPUS / (6.0 * PARAMS)
+    tokens_per_s = TFLOP_PER_S_PER_GPU * TERA * NUM_GPUS / (6.0 * PARAMS)
     return section.to_config(
         num_gpus=NUM_GPUS,
         gpus_per_node=GPUS_PER_NODE,
-        tokens=tokens_per_s * WINDOW_DAYS * 86_400.0,
+        tokens=tokens_per_s * WINDOW_DAYS * SECONDS_PER_DAY,
         tokens_per_s=tokens_per_s,
         params=PARAMS,
     )
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"  {out['interruptions_simulated']:,.0f} interruptions simulated "
-            f"({out['interruptions_per_trial']:,.0f} per trial, MTBI {out['mtbi_s'] / 60:.1f} min)"
+            f"({out['interruptions_per_trial']:,.0f} per trial, MTBI {out['mtbi_s'] / SECONDS_PER_MINUTE:.1f} min)"
         )
         print(
             f"  goodput {out['goodput']:.3f} ± {out['goodput_stderr']:.4f}; down "

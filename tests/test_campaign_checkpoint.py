@@ -24,14 +24,16 @@ from colossim.campaign.checkpoint import (
     young_interval_s,
 )
 from colossim.errors import InputError
+from colossim.units import SECONDS_PER_HOUR, SECONDS_PER_MINUTE
 
 DEFAULTS = checkpoint_defaults()
-MIN = 60.0
-HOUR = 3600.0
+MIN = SECONDS_PER_MINUTE
+HOUR = SECONDS_PER_HOUR
 
 
 def test_405b_mixed_precision_adam_checkpoint_is_6_5_tb() -> None:
-    # facts.md 4.4: ~16 B/param, 405B -> ~6.5 TB (6.48 TB).
+    # ~16 B/param for mixed-precision Adam, 405B -> ~6.5 TB (6.48 TB): Glenn K. Lockwood,
+    # "Storage for LLM training" (docs/sources.md: GK-REPO).
     size = checkpoint_state_bytes(
         params=405e9, bytes_per_param=DEFAULTS.bytes_per_param["adam_mixed"]
     )
@@ -47,7 +49,8 @@ def test_costs_per_mode() -> None:
         "defaults": DEFAULTS,
     }
     sync = checkpoint_costs(mode=CheckpointMode.SYNC, **kw)
-    # 6.48 TB at Llama 3's 2 TB/s sustained -> 3.24 s (Epoch: ~5 TB in ~2.5 s, facts.md 4.4).
+    # 6.48 TB at Llama 3's 2 TB/s sustained (Llama 3 paper, Dubey et al. 2024,
+    # arXiv:2407.21783, sec. 3.3.1) -> 3.24 s (Epoch AI's estimate: ~5 TB in ~2.5 s).
     assert sync.write_s == pytest.approx(3.24, rel=1e-3)
     assert sync.blocking_s == sync.write_s and sync.durable_lag_s == 0.0
     asyn = checkpoint_costs(mode=CheckpointMode.ASYNC, **kw)
@@ -60,20 +63,21 @@ def test_costs_per_mode() -> None:
 
 
 @pytest.mark.parametrize(
-    ("mtbf_min", "expected_min", "tol_min"),
-    [(24 * 60, 117, 0.5), (6 * 60, 57, 0.5), (15, 9.1, 0.1)],
+    ("mtbf_s", "expected_min", "tol_min"),
+    [(24 * HOUR, 117, 0.5), (6 * HOUR, 57, 0.5), (15 * MIN, 9.1, 0.1)],
 )
 def test_daly_reproduces_his_published_examples(
-    mtbf_min: float, expected_min: float, tol_min: float
+    mtbf_s: float, expected_min: float, tol_min: float
 ) -> None:
-    # Daly (2006) examples with delta = 5 min (facts.md 4.4).
-    tau = daly_interval_s(checkpoint_s=5 * MIN, mtbf_s=mtbf_min * MIN)
+    # Daly (2006, Future Generation Computer Systems 22(3)), the abstract's examples with
+    # R = 10 min, delta = 5 min.
+    tau = daly_interval_s(checkpoint_s=5 * MIN, mtbf_s=mtbf_s)
     assert tau / MIN == pytest.approx(expected_min, abs=tol_min)
 
 
 @pytest.mark.parametrize(("delta_s", "tau_min"), [(30.0, 5.5), (60.0, 7.7), (300.0, 17.3)])
-def test_young_matches_facts_examples(delta_s: float, tau_min: float) -> None:
-    # facts.md 4.4 [DERIVED]: M = 30 min.
+def test_young_matches_derived_examples(delta_s: float, tau_min: float) -> None:
+    # [DERIVED] from Young (1974, CACM) tau = sqrt(2 delta M), M = 30 min.
     assert young_interval_s(checkpoint_s=delta_s, mtbf_s=30 * MIN) / MIN == pytest.approx(
         tau_min, abs=0.1
     )

@@ -1,4 +1,4 @@
-"""`colossim campaign` end to end, and the scenario glue (scenario/campaign.py): the Llama 3
+"""`colossim campaign` end to end: the Llama 3
 example against the published 54-day figures, determinism and spread, the default scenario,
 bad input, the bounded default trial count, the example timeline and the default spare pool."""
 
@@ -17,23 +17,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import colossim
-from colossim.campaign.checkpoint import CheckpointCosts, IntervalPolicy
-from colossim.campaign.failures import CauseRate, spare_nodes_for_coverage
-from colossim.campaign.simulate import (
+from colossim.campaign import (
     CampaignConfig,
+    CauseRate,
+    CheckpointCosts,
     GapEnd,
+    IntervalPolicy,
     SparePolicy,
     reference_case_config,
     simulate_campaign,
+    spare_nodes_for_coverage,
     trial_timeline,
 )
 from colossim.cli.main import main
 from colossim.errors import InputError
 from colossim.scenario.reliability import ReliabilitySection
+from colossim.units import SECONDS_PER_DAY, SECONDS_PER_HOUR
 
 LLAMA = str(Path(colossim.__file__).parent / "examples" / "llama3-405b-16k-h100.yaml")
 KEYS = ("goodput", "interruptions_mean", "time_to_train_days_p50", "checkpoint_interval_s")
-HOUR = 3600.0
+HOUR = SECONDS_PER_HOUR
 Z = 4.0  # confidence-interval half-width in standard errors
 
 
@@ -62,7 +65,7 @@ def llama() -> dict:
     return run_json(LLAMA)
 
 
-# ---------------------------------------------------------------- Llama 3 (facts.md 4.1)
+# ------------------------------- Llama 3 (Dubey et al. 2024, arXiv:2407.21783, sec. 3.3.4)
 
 
 def test_llama3_example_reproduces_the_54_day_snapshot(llama: dict) -> None:
@@ -180,15 +183,17 @@ def test_timeline_trials_follow_the_monte_carlo_distribution(policy: SparePolicy
     cfg = _tight_spares_config(policy, seed=1)
     mc = simulate_campaign(cfg)
     walls = np.array([trial_timeline(dataclasses.replace(cfg, seed=s)).wall_s for s in range(300)])
-    err = math.hypot(mc.time_to_train_days_stderr * 86_400.0, walls.std(ddof=1) / math.sqrt(300))
-    assert abs(walls.mean() - mc.time_to_train_days_mean * 86_400.0) < Z * err
+    err = math.hypot(
+        mc.time_to_train_days_stderr * SECONDS_PER_DAY, walls.std(ddof=1) / math.sqrt(300)
+    )
+    assert abs(walls.mean() - mc.time_to_train_days_mean * SECONDS_PER_DAY) < Z * err
 
 
 def test_timeline_window_counts_and_determinism() -> None:
     cfg = reference_case_config(n_trials=1, seed=4)
     a, b = trial_timeline(cfg), trial_timeline(cfg)
     np.testing.assert_array_equal(a.end_s, b.end_s)
-    assert a.wall_s == pytest.approx(54 * 86_400.0) and not a.finished
+    assert a.wall_s == pytest.approx(54 * SECONDS_PER_DAY) and not a.finished
     counts = collections.Counter(a.ends)
     unexpected = counts[GapEnd.NODE_FAILURE] + counts[GapEnd.OTHER_FAILURE]
     assert abs(unexpected - 419) < 5 * math.sqrt(419)  # one Poisson draw

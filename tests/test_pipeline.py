@@ -12,8 +12,7 @@ import pytest
 
 import colossim
 from colossim import load_scenario, run_scenario
-from colossim.campaign import GapEnd
-from colossim.campaign.simulate import expected_interruptions_to_simulate
+from colossim.campaign import GapEnd, expected_interruptions_to_simulate
 from colossim.errors import InputError
 from colossim.pipeline import DEFAULT_INTERRUPTION_BUDGET, MIN_DEFAULT_TRIALS, NoFeasiblePlan
 from colossim.report.campaign import timeline_to_json

@@ -30,9 +30,9 @@ class Cluster:
     nic_efficiency: float
 
     def __post_init__(self) -> None:
-        require_int("cluster.num_gpus", self.num_gpus, minimum=1)
-        require_int("cluster.gpus_per_node", self.gpus_per_node, minimum=1)
-        require_int("cluster.scaleup_domain", self.scaleup_domain, minimum=1)
+        require_int("cluster.num_gpus", self.num_gpus, minimum=1, whole_floats=False)
+        require_int("cluster.gpus_per_node", self.gpus_per_node, minimum=1, whole_floats=False)
+        require_int("cluster.scaleup_domain", self.scaleup_domain, minimum=1, whole_floats=False)
         require_number("cluster.nic_gbit_per_s", self.nic_bw_bytes_per_s, minimum=0, strict=True)
         require_number(
             "cluster.nic_efficiency", self.nic_efficiency, minimum=0, strict=True, maximum=1

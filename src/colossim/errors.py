@@ -106,9 +106,17 @@ def require_number(
     return x
 
 
-def require_int(field: str, value: object, *, minimum: int | None = None) -> int:
-    """``value`` if it is an int (not a bool, not a float) of at least ``minimum``, else
-    :class:`InputError` naming ``field``."""
+def require_int(
+    field: str, value: object, *, minimum: int | None = None, whole_floats: bool = True
+) -> int:
+    """``value`` as an int of at least ``minimum``, or :class:`InputError` naming ``field``.
+
+    Bools are rejected (``True`` is not a count). ``whole_floats``: accept a float with no
+    fractional part (``1e3`` from a file) and return it as an int; records that keep the
+    value as given pass False, so that a float never slips through.
+    """
+    if isinstance(value, float) and whole_floats and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(field, "must be an integer", value=value)
     if minimum is not None and value < minimum:

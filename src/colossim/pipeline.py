@@ -31,12 +31,13 @@ from functools import cached_property
 from colossim.campaign import (
     CampaignConfig,
     CampaignResult,
+    FailureUnit,
+    campaign_intervals,
+    expected_interruptions_to_simulate,
     failure_profile,
     simulate_campaign,
     trial_timeline,
 )
-from colossim.campaign.failures import FailureUnit
-from colossim.campaign.simulate import campaign_intervals, expected_interruptions_to_simulate
 from colossim.cluster import cluster_for
 from colossim.cost import CostResult, cluster_cost
 from colossim.errors import ColossimError, require_int

@@ -1,13 +1,16 @@
 """Checkpoint model: state size, write/restore time, blocking overhead, interval policies.
 
-Three checkpoint modes (facts.md 4.4):
+Three checkpoint modes:
 
 - ``sync``: training stops while the whole state is written to storage
   (blocking = size / write bandwidth); durable when the write ends.
 - ``async``: training stops only for a snapshot (GPU -> host memory), the write to storage
   runs in the background (blocking = sync time x ``async_blocking_fraction``, from
-  ByteCheckpoint's average stall reduction); durable one storage write later.
-- ``in_memory``: snapshot to host memory replicated to a peer node (GEMINI, ByteRobust);
+  ByteCheckpoint's average stall reduction of 54.2x: Wan et al. 2024, "ByteCheckpoint",
+  arXiv:2407.20143 v3); durable one storage write later.
+- ``in_memory``: snapshot to host memory replicated to a peer node (GEMINI: Wang et al.,
+  SOSP 2023, 13x faster recovery; ByteRobust's every-step in-memory checkpoint, -99.69%
+  blocking time, as summarised in the reliability survey, docs/sources.md: SURVEY);
   blocking = sync time x ``in_memory_blocking_fraction``; restore is
   ``in_memory_restore_speedup`` times faster than from storage.
 
@@ -24,14 +27,16 @@ from enum import StrEnum
 import numpy as np
 
 from colossim.catalog import lookup
-from colossim.errors import InputError
+from colossim.errors import InputError, require_number
 from colossim.units import GB
 
 __all__ = [
+    "MIN_CHECKPOINT_S",
     "CheckpointCosts",
     "CheckpointDefaults",
     "CheckpointMode",
     "IntervalPolicy",
+    "candidate_intervals_s",
     "checkpoint_costs",
     "checkpoint_defaults",
     "checkpoint_state_bytes",
@@ -42,6 +47,10 @@ __all__ = [
     "optimal_interval_s",
     "young_interval_s",
 ]
+
+# A zero-cost checkpoint would make every interval formula's optimum zero: the interval
+# policies floor the cost at 1 ms so the interval stays a positive, finite number.
+MIN_CHECKPOINT_S = 1e-3
 
 
 class CheckpointMode(StrEnum):
@@ -113,26 +122,22 @@ class CheckpointCosts:
 
     def __post_init__(self) -> None:
         for name in ("write_s", "blocking_s", "durable_lag_s", "restore_s"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
-                raise InputError(f"checkpoint.{name}", "must be a finite time >= 0 s", value=value)
-
-
-def _positive(field: str, value: float) -> None:
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(field, "must be a finite number > 0", value=value)
+            require_number(f"checkpoint.{name}", getattr(self, name), minimum=0.0, unit="s")
 
 
 def checkpoint_state_bytes(*, params: float, bytes_per_param: float) -> float:
-    """Checkpoint size, bytes = parameters x bytes per parameter (facts.md 4.4: ~16 B/param
-    for mixed-precision Adam: bf16 weights + fp32 master weights + Adam m and v).
+    """Checkpoint size, bytes = parameters x bytes per parameter (~16 B/param for
+    mixed-precision Adam: bf16 weights + fp32 master weights + Adam m and v; Glenn K.
+    Lockwood, "Storage for LLM training", docs/sources.md: GK-REPO).
 
     Args:
         params: model parameters (count).
         bytes_per_param: bytes per parameter, B.
     """
-    _positive("workload.params", params)
-    _positive("reliability.bytes_per_param", bytes_per_param)
+    require_number("workload.params", params, minimum=0.0, strict=True)
+    require_number(
+        "reliability.bytes_per_param", bytes_per_param, minimum=0.0, strict=True, unit="B"
+    )
     return params * bytes_per_param
 
 
@@ -153,12 +158,25 @@ def checkpoint_costs(
         read_bytes_per_s: aggregate storage read bandwidth, bytes/s.
         defaults: overhead ratios (:func:`checkpoint_defaults`).
     """
-    _positive("checkpoint.state_bytes", state_bytes)
-    _positive("reliability.storage_write_gbyte_per_s", write_bytes_per_s)
-    _positive("reliability.storage_read_gbyte_per_s", read_bytes_per_s)
+    require_number("checkpoint.state_bytes", state_bytes, minimum=0.0, strict=True, unit="B")
+    require_number(
+        "reliability.storage_write_gbyte_per_s",
+        write_bytes_per_s,
+        minimum=0.0,
+        strict=True,
+        unit="B/s",
+    )
+    require_number(
+        "reliability.storage_read_gbyte_per_s",
+        read_bytes_per_s,
+        minimum=0.0,
+        strict=True,
+        unit="B/s",
+    )
     mode = CheckpointMode(mode)
     # MODEL: the whole job writes in parallel and is limited by aggregate storage bandwidth
-    # (Llama 3: checkpoint bursts saturate the storage fabric, facts.md 4.1).
+    # (checkpoint bursts saturate the storage fabric: Llama 3 paper, Dubey et al. 2024,
+    # arXiv:2407.21783, sec. 3.3.1).
     write_s = state_bytes / write_bytes_per_s
     restore_s = state_bytes / read_bytes_per_s
     if mode is CheckpointMode.SYNC:
@@ -194,8 +212,8 @@ def young_interval_s(*, checkpoint_s: float, mtbf_s: float) -> float:
         checkpoint_s: checkpoint cost delta (blocking time), s.
         mtbf_s: mean time between interruptions M, s.
     """
-    _positive("checkpoint_s", checkpoint_s)
-    _positive("mtbf_s", mtbf_s)
+    require_number("checkpoint_s", checkpoint_s, minimum=0.0, strict=True, unit="s")
+    require_number("mtbf_s", mtbf_s, minimum=0.0, strict=True, unit="s")
     return math.sqrt(2.0 * checkpoint_s * mtbf_s)
 
 
@@ -204,10 +222,10 @@ def daly_interval_s(*, checkpoint_s: float, mtbf_s: float) -> float:
 
     tau = sqrt(2 delta M) [1 + (1/3) sqrt(delta / 2M) + (1/9) (delta / 2M)] - delta for
     delta < 2M, else tau = M. Reproduces Daly's examples (delta = 5 min: M = 24 h -> 117 min,
-    M = 6 h -> 57 min, M = 15 min -> 9.1 min; facts.md 4.4).
+    M = 6 h -> 57 min, M = 15 min -> 9.1 min, with R = 10 min; Daly 2006, abstract).
     """
-    _positive("checkpoint_s", checkpoint_s)
-    _positive("mtbf_s", mtbf_s)
+    require_number("checkpoint_s", checkpoint_s, minimum=0.0, strict=True, unit="s")
+    require_number("mtbf_s", mtbf_s, minimum=0.0, strict=True, unit="s")
     if checkpoint_s >= 2.0 * mtbf_s:
         return mtbf_s
     x = checkpoint_s / (2.0 * mtbf_s)
@@ -243,9 +261,19 @@ def expected_useful_fraction(
 def first_order_overhead_fraction(
     *, interval_s: np.ndarray | float, checkpoint_s: float, mtbf_s: float, restart_s: float
 ) -> np.ndarray:
-    """First-order waste: delta/tau + tau/(2M) + R/M (facts.md 4.4, [DERIVED] standard model)."""
+    """First-order waste: delta/tau + tau/(2M) + R/M (the standard first-order model behind
+    Young 1974 and Daly 2006, [DERIVED]: not quoted from a source)."""
     tau = np.asarray(interval_s, dtype=float)
     return checkpoint_s / tau + tau / (2.0 * mtbf_s) + restart_s / mtbf_s
+
+
+def candidate_intervals_s(field: str, values: np.ndarray) -> np.ndarray:
+    """``values`` as a float array of candidate intervals, or :class:`InputError` naming
+    ``field`` unless it is a non-empty array of finite times > 0 s."""
+    candidates = np.asarray(values, dtype=float)
+    if candidates.size == 0 or not np.all(np.isfinite(candidates)) or np.any(candidates <= 0):
+        raise InputError(field, "must be a non-empty array of finite times > 0 s")
+    return candidates
 
 
 def optimal_interval_s(
@@ -265,15 +293,13 @@ def optimal_interval_s(
             Young x 100 (the optimum of the exact model lies within a factor of 2 of Young
             for delta < 2M), refined between the best point's neighbours.
     """
-    _positive("checkpoint_s", checkpoint_s)
-    _positive("mtbf_s", mtbf_s)
+    require_number("checkpoint_s", checkpoint_s, minimum=0.0, strict=True, unit="s")
+    require_number("mtbf_s", mtbf_s, minimum=0.0, strict=True, unit="s")
     default_grid = candidates_s is None
     if candidates_s is None:
         young = young_interval_s(checkpoint_s=checkpoint_s, mtbf_s=mtbf_s)
         candidates_s = young * np.logspace(-2.0, 2.0, 2001)
-    candidates = np.asarray(candidates_s, dtype=float)
-    if candidates.size == 0 or not np.all(np.isfinite(candidates)) or np.any(candidates <= 0):
-        raise InputError("candidates_s", "must be a non-empty array of finite times > 0 s")
+    candidates = candidate_intervals_s("candidates_s", candidates_s)
     useful = expected_useful_fraction(
         interval_s=candidates, checkpoint_s=checkpoint_s, mtbf_s=mtbf_s, restart_s=restart_s
     )
@@ -313,11 +339,15 @@ def choose_interval_s(
                 "is required when checkpoint_policy is 'fixed'",
                 fix="set checkpoint_interval_s, or use young/daly/optimal",
             )
-        _positive("reliability.checkpoint_interval_s", fixed_interval_s)
+        require_number(
+            "reliability.checkpoint_interval_s",
+            fixed_interval_s,
+            minimum=0.0,
+            strict=True,
+            unit="s",
+        )
         return float(fixed_interval_s)
-    # A zero-cost checkpoint would make every formula's optimum zero; floor the cost at
-    # 1 ms so the interval stays a positive, finite number.
-    delta = max(checkpoint_s, 1e-3)
+    delta = max(checkpoint_s, MIN_CHECKPOINT_S)
     if policy is IntervalPolicy.YOUNG:
         return young_interval_s(checkpoint_s=delta, mtbf_s=mtbf_s)
     if policy is IntervalPolicy.DALY:

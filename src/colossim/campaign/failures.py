@@ -20,7 +20,8 @@ from enum import StrEnum
 import numpy as np
 
 from colossim.catalog import load_catalog, lookup
-from colossim.errors import InputError, did_you_mean
+from colossim.errors import InputError, did_you_mean, require_int, require_number
+from colossim.units import SECONDS_PER_DAY, SECONDS_PER_YEAR
 
 __all__ = [
     "CauseRate",
@@ -28,7 +29,6 @@ __all__ = [
     "FailureCause",
     "FailureProfile",
     "FailureUnit",
-    "SECONDS_PER_YEAR",
     "cause_rates",
     "expected_interruptions",
     "failure_profile",
@@ -38,9 +38,6 @@ __all__ = [
     "total_rate_per_s",
     "unit_count",
 ]
-
-# Julian year, the year used to annualise the Llama 3 counts in the catalog (365.25 d).
-SECONDS_PER_YEAR = 365.25 * 86_400.0
 
 
 class FailureUnit(StrEnum):
@@ -73,14 +70,15 @@ class ClusterCounts:
     num_switches: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("num_gpus", "gpus_per_node"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise InputError(name, "must be a positive integer", value=value)
-        for name in ("nics_per_node", "cpus_per_node", "num_switches"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise InputError(name, "must be a non-negative integer", value=value)
+        for name, minimum in (
+            ("num_gpus", 1),
+            ("gpus_per_node", 1),
+            ("nics_per_node", 0),
+            ("cpus_per_node", 0),
+            ("num_switches", 0),
+        ):
+            # Frozen: store the checked value as an int (``1e3`` from YAML is a count too).
+            object.__setattr__(self, name, require_int(name, getattr(self, name), minimum=minimum))
         if self.num_gpus % self.gpus_per_node:
             raise InputError(
                 "num_gpus",
@@ -180,10 +178,7 @@ class CauseRate:
     planned: bool = False
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.rate_per_s) or self.rate_per_s < 0:
-            raise InputError(
-                f"failure_rates.{self.name}", "must be a finite rate >= 0", value=self.rate_per_s
-            )
+        require_number(f"failure_rates.{self.name}", self.rate_per_s, minimum=0.0, unit="1/s")
 
 
 def failure_profile_ids() -> list[str]:
@@ -247,7 +242,7 @@ def failure_profile(
         id=profile_id,
         causes=tuple(causes),
         reference_counts=reference,
-        reference_window_s=None if window is None else float(window) * 86_400.0,
+        reference_window_s=None if window is None else float(window) * SECONDS_PER_DAY,
     )
 
 
@@ -275,10 +270,7 @@ def cause_rates(
     Returns:
         One :class:`CauseRate` per cause, in profile order.
     """
-    if not math.isfinite(multiplier) or multiplier < 0:
-        raise InputError(
-            "reliability.failure_rate_multiplier", "must be a finite number >= 0", value=multiplier
-        )
+    require_number("reliability.failure_rate_multiplier", multiplier, minimum=0.0)
     overrides = dict(overrides_per_unit_year or {})
     names = profile.cause_names()
     for name, value in overrides.items():
@@ -290,12 +282,9 @@ def cause_rates(
                 value=name,
                 fix=f"{hint}causes of profile {profile.id!r}: {', '.join(names)}",
             )
-        if not math.isfinite(value) or value < 0:
-            raise InputError(
-                f"reliability.failure_rate_overrides.{name}",
-                "must be a finite rate >= 0 per unit-year",
-                value=value,
-            )
+        require_number(
+            f"reliability.failure_rate_overrides.{name}", value, minimum=0.0, unit="per unit-year"
+        )
     out = []
     for cause in profile.causes:
         if cause.planned and not include_planned:
@@ -314,14 +303,25 @@ def cause_rates(
     return tuple(out)
 
 
-def total_rate_per_s(rates: tuple[CauseRate, ...], *, planned: bool | None = None) -> float:
-    """Sum of the cause rates, 1/s.
+def total_rate_per_s(
+    rates: tuple[CauseRate, ...], *, planned: bool | None = None, replaces_node: bool | None = None
+) -> float:
+    """Sum of the cause rates, 1/s: the one place where cause rates are summed (the
+    ``*_rate_per_s`` properties of ``CampaignConfig`` call it).
 
     Args:
         rates: job-level cause rates.
         planned: None sums all; False only unexpected causes; True only planned ones.
+        replaces_node: None sums all; True only node-replacing causes; False only the others.
     """
-    return float(sum(r.rate_per_s for r in rates if planned is None or r.planned == planned))
+    return float(
+        sum(
+            r.rate_per_s
+            for r in rates
+            if (planned is None or r.planned == planned)
+            and (replaces_node is None or r.replaces_node == replaces_node)
+        )
+    )
 
 
 def mtbi_s(rates: tuple[CauseRate, ...], *, planned: bool | None = False) -> float:
@@ -359,10 +359,8 @@ def spare_nodes_for_coverage(*, node_rate_per_s: float, repair_s: float, coverag
     Returns:
         Spare nodes (>= 0).
     """
-    if not (math.isfinite(node_rate_per_s) and node_rate_per_s >= 0):
-        raise InputError("failure_rates", "must be a finite rate >= 0", value=node_rate_per_s)
-    if not (math.isfinite(repair_s) and repair_s >= 0):
-        raise InputError("reliability.repair_h", "must be a finite time >= 0", value=repair_s)
+    require_number("failure_rates", node_rate_per_s, minimum=0.0, unit="1/s")
+    require_number("reliability.repair_h", repair_s, minimum=0.0, unit="s")
     if not 0.0 < coverage < 1.0:
         raise InputError("reliability.spare_coverage", "must be in (0, 1)", value=coverage)
     mean = node_rate_per_s * repair_s

@@ -7,7 +7,6 @@ import click
 from colossim.cli.common import (
     FORMAT,
     SET,
-    console,
     handle_errors,
     output,
     progress,
@@ -15,6 +14,7 @@ from colossim.cli.common import (
     searched,
     verbosity,
 )
+from colossim.units import SECONDS_PER_DAY
 
 __all__ = ["COMMANDS", "campaign"]
 
@@ -112,37 +112,32 @@ def campaign(
             st.add_row(f"{iv:,.0f}", f"{g:.4f} ± {e:.4f}{mark}")
         tables.append(st)
 
-    _notes(config, result, requested=trials or sc.reliability.trials)
-    output(fmt, payload, tables)
+    notes = _notes(config, result, requested=trials or sc.reliability.trials)
+    output(fmt, payload, tables, warnings=notes + r.warnings())
 
 
-def _notes(config, result, *, requested: int) -> None:
-    """Warnings on stderr: fewer trials than the default, spares short, unfinished trials."""
-    err = console(stderr=True)
+def _notes(config, result, *, requested: int) -> list[str]:
+    """What the reader must know about this simulation: fewer trials than asked, spares
+    short, unfinished trials (stderr, and the JSON's ``warnings``)."""
+    out = []
     if result.n_trials < requested:
-        err.print(
-            f"note: ran {result.n_trials:,} trials instead of {requested:,}: each trial "
-            "simulates many interruptions; set --trials (or reliability.trials) to insist",
-            markup=False,
-            soft_wrap=True,
+        out.append(
+            f"ran {result.n_trials:,} trials instead of {requested:,}: each trial "
+            "simulates many interruptions; set --trials (or reliability.trials) to insist"
         )
-    node_rate = sum(c.rate_per_s for c in config.causes if c.replaces_node and not c.planned)
-    in_repair = node_rate * config.repair_s
+    in_repair = config.nodes_in_repair_mean
     if in_repair > config.spare_nodes:
-        err.print(
-            f"warning: {in_repair:,.0f} nodes are in repair on average but only "
+        out.append(
+            f"{in_repair:,.0f} nodes are in repair on average but only "
             f"{config.spare_nodes:,} hot spares: the job often waits for repairs "
-            "(raise reliability.spare_nodes, or leave it out for a sized pool)",
-            markup=False,
-            soft_wrap=True,
+            "(raise reliability.spare_nodes, or leave it out for a sized pool)"
         )
     if result.fraction_finished < 1.0:
-        err.print(
-            f"warning: only {result.fraction_finished:.0%} of trials finished within "
-            f"{config.horizon_s / 86_400:,.0f} days (reliability.horizon_days)",
-            markup=False,
-            soft_wrap=True,
+        out.append(
+            f"only {result.fraction_finished:.0%} of trials finished within "
+            f"{config.horizon_s / SECONDS_PER_DAY:,.0f} days (reliability.horizon_days)"
         )
+    return out
 
 
 COMMANDS = [campaign]

@@ -6,7 +6,7 @@ import math
 
 from rich.table import Table
 
-from colossim.campaign.simulate import CampaignResult, CampaignTimeline, SimulationMode
+from colossim.campaign import CampaignResult, CampaignTimeline, SimulationMode
 
 __all__ = ["campaign_tables", "campaign_to_json", "timeline_to_json"]
 

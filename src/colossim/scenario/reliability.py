@@ -1,5 +1,5 @@
 """Scenario section ``reliability:`` (pydantic v2) and its conversion to
-:class:`colossim.campaign.simulate.CampaignConfig`.
+:class:`colossim.campaign.config.CampaignConfig`.
 
 Every timing left out comes from ``catalog/reliability.yaml`` (``recovery-default`` and
 ``checkpoint-default``); failure rates come from a failure profile of the same file.
@@ -17,28 +17,29 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from colossim.campaign.checkpoint import (
+    CheckpointCosts,
     CheckpointMode,
     IntervalPolicy,
     checkpoint_costs,
     checkpoint_defaults,
     checkpoint_state_bytes,
 )
+from colossim.campaign.config import CampaignConfig, SparePolicy
 from colossim.campaign.failures import (
+    CauseRate,
     ClusterCounts,
     cause_rates,
     failure_profile,
     failure_profile_ids,
     spare_nodes_for_coverage,
+    total_rate_per_s,
 )
-from colossim.campaign.simulate import CampaignConfig, SparePolicy
 from colossim.catalog import lookup
 from colossim.errors import did_you_mean
 from colossim.scenario.known import require_known
-from colossim.units import GB, SECONDS_PER_DAY, SECONDS_PER_HOUR
+from colossim.units import GB, SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MINUTE
 
 __all__ = ["ReliabilitySection"]
-
-_S_PER_MIN = 60.0
 
 
 class ReliabilitySection(BaseModel):
@@ -200,60 +201,24 @@ class ReliabilitySection(BaseModel):
             overrides_per_unit_year=self.failure_rate_overrides,
             include_planned=self.planned_maintenance,
         )
-        ck = checkpoint_defaults()
         recovery = lookup("reliability", "recovery-default", field="reliability").values
-        bytes_per_param = self.bytes_per_param or ck.bytes_per_param[self.optimizer_state]
-        write = (
-            self.storage_write_gbyte_per_s * GB
-            if self.storage_write_gbyte_per_s is not None
-            else ck.storage_write_bytes_per_s
-        )
-        read = (
-            self.storage_read_gbyte_per_s * GB
-            if self.storage_read_gbyte_per_s is not None
-            else ck.storage_read_bytes_per_s
-        )
-        costs = checkpoint_costs(
-            state_bytes=checkpoint_state_bytes(params=params, bytes_per_param=bytes_per_param),
-            mode=CheckpointMode(self.checkpoint_mode),
-            write_bytes_per_s=write,
-            read_bytes_per_s=read,
-            defaults=ck,
-        )
-
-        def pick(value: float | None, scale: float, key: str, key_scale: float) -> float:
-            return value * scale if value is not None else float(recovery[key]) * key_scale
-
-        repair_s = pick(self.repair_h, SECONDS_PER_HOUR, "repair_h", SECONDS_PER_HOUR)
-        spares = self.spare_nodes
-        if spares is None:
-            # MODEL: the default pool covers the nodes in repair (a Poisson count, M/G/inf)
-            # with probability spare_coverage; without spares a 100k-GPU job waits a whole
-            # repair (48 h) for every failed node and never finishes.
-            spares = spare_nodes_for_coverage(
-                node_rate_per_s=sum(
-                    r.rate_per_s for r in rates if r.replaces_node and not r.planned
-                ),
-                repair_s=repair_s,
-                coverage=self.spare_coverage,
-            )
-
+        repair_s = _pick(self.repair_h, SECONDS_PER_HOUR, recovery["repair_h"], SECONDS_PER_HOUR)
         return CampaignConfig(
             tokens=tokens,
             tokens_per_s=tokens_per_s,
             num_gpus=num_gpus,
             gpus_per_node=gpus_per_node,
             causes=rates,
-            detection_s=pick(self.detection_min, _S_PER_MIN, "detection_s", 1.0),
-            restart_s=pick(self.restart_min, _S_PER_MIN, "restart_s", 1.0),
+            detection_s=_pick(self.detection_min, SECONDS_PER_MINUTE, recovery["detection_s"]),
+            restart_s=_pick(self.restart_min, SECONDS_PER_MINUTE, recovery["restart_s"]),
             repair_s=repair_s,
-            planned_downtime_s=pick(
-                self.planned_downtime_min, _S_PER_MIN, "planned_downtime_s", 1.0
+            planned_downtime_s=_pick(
+                self.planned_downtime_min, SECONDS_PER_MINUTE, recovery["planned_downtime_s"]
             ),
-            checkpoint=costs,
+            checkpoint=self._checkpoint_costs(params),
             interval_policy=IntervalPolicy(self.checkpoint_policy),
             fixed_interval_s=self.checkpoint_interval_s,
-            spare_nodes=spares + max(idle_nodes, 0),
+            spare_nodes=self._spare_nodes(rates, repair_s) + max(idle_nodes, 0),
             spare_policy=SparePolicy(self.spare_policy),
             min_active_fraction=(
                 self.min_active_fraction
@@ -265,6 +230,48 @@ class ReliabilitySection(BaseModel):
             n_trials=self.trials,
             seed=self.seed,
         )
+
+    def _checkpoint_costs(self, params: float) -> CheckpointCosts:
+        """Checkpoint costs of a model of ``params`` parameters: this section's mode, size
+        and storage bandwidths, the catalog's ``checkpoint-default`` for what it leaves out."""
+        ck = checkpoint_defaults()
+        bytes_per_param = self.bytes_per_param or ck.bytes_per_param[self.optimizer_state]
+        write = (
+            self.storage_write_gbyte_per_s * GB
+            if self.storage_write_gbyte_per_s is not None
+            else ck.storage_write_bytes_per_s
+        )
+        read = (
+            self.storage_read_gbyte_per_s * GB
+            if self.storage_read_gbyte_per_s is not None
+            else ck.storage_read_bytes_per_s
+        )
+        return checkpoint_costs(
+            state_bytes=checkpoint_state_bytes(params=params, bytes_per_param=bytes_per_param),
+            mode=CheckpointMode(self.checkpoint_mode),
+            write_bytes_per_s=write,
+            read_bytes_per_s=read,
+            defaults=ck,
+        )
+
+    def _spare_nodes(self, rates: tuple[CauseRate, ...], repair_s: float) -> int:
+        """``spare_nodes``, or by default a pool sized to cover the nodes in repair."""
+        if self.spare_nodes is not None:
+            return self.spare_nodes
+        # MODEL: the default pool covers the nodes in repair (a Poisson count, M/G/inf)
+        # with probability spare_coverage; without spares a 100k-GPU job waits a whole
+        # repair (48 h) for every failed node and never finishes.
+        return spare_nodes_for_coverage(
+            node_rate_per_s=total_rate_per_s(rates, planned=False, replaces_node=True),
+            repair_s=repair_s,
+            coverage=self.spare_coverage,
+        )
+
+
+def _pick(value: float | None, scale: float, default: object, default_scale: float = 1.0) -> float:
+    """``value`` x ``scale`` if the scenario sets it, else the catalog ``default`` x
+    ``default_scale`` (SI units)."""
+    return value * scale if value is not None else float(default) * default_scale
 
 
 def _ref(ref: ClusterCounts | None, what: Literal["nics", "cpus"]) -> int:

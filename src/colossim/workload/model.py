@@ -74,7 +74,9 @@ class TransformerSpec:
 
     def __post_init__(self) -> None:
         for name in ("layers", "hidden", "heads", "kv_heads", "head_dim", "vocab"):
-            require_int(f"workload.model.{name}", getattr(self, name), minimum=1)
+            require_int(
+                f"workload.model.{name}", getattr(self, name), minimum=1, whole_floats=False
+            )
         if self.ffn_hidden < 0 or self.experts < 0 or self.top_k < 0:
             raise InputError("workload.model", "sizes must be >= 0")
         if self.heads % self.kv_heads:

@@ -29,6 +29,6 @@ class Training:
     framework: str = "megatron"
 
     def __post_init__(self) -> None:
-        require_int("workload.seq_len", self.seq_len, minimum=1)
-        require_int("workload.global_batch", self.global_batch, minimum=1)
+        require_int("workload.seq_len", self.seq_len, minimum=1, whole_floats=False)
+        require_int("workload.global_batch", self.global_batch, minimum=1, whole_floats=False)
         require_number("workload.tokens", self.tokens, minimum=0, strict=True)

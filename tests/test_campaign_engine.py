@@ -1,4 +1,5 @@
-"""Campaign Monte Carlo (campaign/simulate.py): closed-form cross-checks within Monte Carlo
+"""Campaign Monte Carlo (campaign/engine.py, chunk.py, config.py, results.py): the summed
+failure-rate properties, closed-form cross-checks within Monte Carlo
 confidence intervals, an independent one-event-at-a-time reference, the Llama 3 check,
 determinism, the scenario section and the report."""
 
@@ -16,10 +17,11 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from rich.console import Console
 
-from colossim.campaign.checkpoint import CheckpointCosts, IntervalPolicy
-from colossim.campaign.failures import CauseRate
-from colossim.campaign.simulate import (
+from colossim.campaign import (
     CampaignConfig,
+    CauseRate,
+    CheckpointCosts,
+    IntervalPolicy,
     SimulationMode,
     SparePolicy,
     campaign_intervals,
@@ -32,8 +34,9 @@ from colossim.catalog import lookup
 from colossim.errors import InputError
 from colossim.report.campaign import campaign_tables, campaign_to_json
 from colossim.scenario.reliability import ReliabilitySection
+from colossim.units import SECONDS_PER_DAY, SECONDS_PER_HOUR
 
-HOUR = 3600.0
+HOUR = SECONDS_PER_HOUR
 Z = 4.0  # confidence-interval half-width in standard errors (false alarm ~6e-5)
 
 
@@ -82,7 +85,7 @@ def daly_expected_time_s(
 
 
 def test_window_interruptions_equal_rate_times_exposure() -> None:
-    lam, window = 1.0 / (3 * HOUR), 30 * 86_400.0
+    lam, window = 1.0 / (3 * HOUR), 30 * SECONDS_PER_DAY
     cfg = one_cause_config(
         rate_per_s=lam, recovery_s=600.0, delta_s=5.0, tau_s=300.0, work_s=1.0, window_s=window
     )
@@ -109,8 +112,8 @@ def test_time_to_train_matches_daly_exact_expectation(
     )
     r = simulate_campaign(cfg)
     exact = daly_expected_time_s(lam=lam, recovery_s=recovery_s, delta_s=delta_s, tau_s=tau_s, n=n)
-    mean_s = r.time_to_train_days_mean * 86_400.0
-    assert abs(mean_s - exact) < Z * r.time_to_train_days_stderr * 86_400.0
+    mean_s = r.time_to_train_days_mean * SECONDS_PER_DAY
+    assert abs(mean_s - exact) < Z * r.time_to_train_days_stderr * SECONDS_PER_DAY
     assert r.fraction_finished == 1.0
     # Wald's identity: E[interruptions] = rate x E[time to train].
     assert abs(r.interruptions_mean - lam * mean_s) < Z * r.interruptions_stderr
@@ -145,12 +148,12 @@ def test_no_failures_gives_ideal_time_plus_checkpoints() -> None:
     )
     r = simulate_campaign(cfg)
     assert r.interruptions_mean == 0.0
-    assert r.time_to_train_days_p50 * 86_400.0 == pytest.approx(10_000.0 + 9 * 10.0)
+    assert r.time_to_train_days_p50 * SECONDS_PER_DAY == pytest.approx(10_000.0 + 9 * 10.0)
     assert r.goodput == pytest.approx(10_000.0 / 10_090.0)
     assert math.isfinite(r.mtbi_s)
 
 
-# ---------------------------------------------------------------- Llama 3 (facts.md 4.1)
+# ------------------------------- Llama 3 (Dubey et al. 2024, arXiv:2407.21783, sec. 3.3.4)
 
 
 def test_llama3_54_day_window_reproduces_table5_and_effective_time() -> None:
@@ -282,8 +285,8 @@ def test_vectorised_simulator_agrees_with_one_event_reference(
     r = simulate_campaign(cfg)
     ref = reference_simulation(cfg, tau_s=1200.0, n_trials=600, seed=99)
     ref_mean, ref_se = ref.mean(), ref.std(ddof=1) / math.sqrt(ref.size)
-    sim_mean = r.time_to_train_days_mean * 86_400.0
-    sim_se = r.time_to_train_days_stderr * 86_400.0
+    sim_mean = r.time_to_train_days_mean * SECONDS_PER_DAY
+    sim_se = r.time_to_train_days_stderr * SECONDS_PER_DAY
     assert abs(sim_mean - ref_mean) < Z * math.hypot(sim_se, ref_se)
     assert r.fraction_finished == 1.0
 
@@ -307,7 +310,7 @@ def test_more_spares_never_hurt_and_shrink_beats_wait_without_spares() -> None:
 @settings(max_examples=20, deadline=None)
 @given(
     mtbf_h=st.floats(min_value=0.2, max_value=50.0),
-    recovery_s=st.floats(min_value=0.0, max_value=3600.0),
+    recovery_s=st.floats(min_value=0.0, max_value=HOUR),
     delta_s=st.floats(min_value=0.0, max_value=600.0),
     lag_s=st.floats(min_value=0.0, max_value=600.0),
     spares=st.integers(min_value=0, max_value=8),
@@ -345,8 +348,8 @@ def test_results_are_finite_and_consistent(
         interval_policy=IntervalPolicy.YOUNG,
         spare_nodes=spares,
         spare_policy=SparePolicy.SHRINK if shrink else SparePolicy.WAIT,
-        horizon_s=10 * 86_400.0,
-        window_s=2 * 86_400.0 if window else None,
+        horizon_s=10 * SECONDS_PER_DAY,
+        window_s=2 * SECONDS_PER_DAY if window else None,
         n_trials=20,
         seed=seed,
     )
@@ -359,7 +362,7 @@ def test_results_are_finite_and_consistent(
     assert r.checkpoint_interval_s >= lag_s
     assert r.lost_gpu_hours >= -1e-6
     if not window and r.fraction_finished == 1.0:
-        assert r.time_to_train_days_p10 * 86_400.0 >= 20 * HOUR * (1 - 1e-12)
+        assert r.time_to_train_days_p10 * SECONDS_PER_DAY >= 20 * HOUR * (1 - 1e-12)
     assert sum(r.interruptions_by_cause.values()) == pytest.approx(r.interruptions_mean)
 
 
@@ -404,12 +407,12 @@ def test_section_builds_a_config_with_catalog_defaults() -> None:
     assert cfg.restart_s == recovery["restart_s"] and cfg.detection_s == recovery["detection_s"]
     assert cfg.repair_s == recovery["repair_h"] * HOUR
     assert cfg.checkpoint.durable_lag_s > 0  # async
-    assert sum(c.rate_per_s for c in cfg.causes if not c.planned) * 54 * 86_400 == pytest.approx(
-        419, rel=1e-3
-    )
+    assert sum(
+        c.rate_per_s for c in cfg.causes if not c.planned
+    ) * 54 * SECONDS_PER_DAY == pytest.approx(419, rel=1e-3)
     assert cfg.mode is SimulationMode.TO_TRAIN and cfg.n_trials == 50
     r = simulate_campaign(cfg)
-    assert r.fraction_finished == 1.0 and r.time_to_train_days_p50 > 1e12 / 2.7e6 / 86_400
+    assert r.fraction_finished == 1.0 and r.time_to_train_days_p50 > 1e12 / 2.7e6 / SECONDS_PER_DAY
 
 
 def test_section_overrides_and_window() -> None:
@@ -428,7 +431,7 @@ def test_section_overrides_and_window() -> None:
         num_gpus=8_192, gpus_per_node=8, tokens=1e12, tokens_per_s=1e6, params=7e10
     )
     assert cfg.restart_s == 60.0 and cfg.detection_s == 30.0 and cfg.repair_s == 24 * HOUR
-    assert cfg.window_s == 10 * 86_400.0 and cfg.fixed_interval_s == 600
+    assert cfg.window_s == 10 * SECONDS_PER_DAY and cfg.fixed_interval_s == 600
     names = {c.name: c.rate_per_s for c in cfg.causes}
     assert names["software_bug"] == 0.0 and "planned_maintenance" not in names
 
@@ -476,7 +479,7 @@ def test_report_json_and_tables() -> None:
 
 
 def test_repair_queue_ring_grows_in_order_and_pops_a_prefix() -> None:
-    from colossim.campaign.simulate import _grow_ring, _pop_returned
+    from colossim.campaign.repair_queue import _grow_ring, _pop_returned
 
     cap = 4
     ring = np.zeros(2 * cap + 1)  # two trials, plus the dump slot

@@ -1,0 +1,431 @@
+"""One chunk of the campaign Monte Carlo: the event loop over all its trials at once.
+
+A pass draws up to :data:`BLOCK_EVENTS` interruptions of every live trial as (n_live,
+BLOCK_EVENTS) arrays and processes them with array operations along both axes
+(:func:`run_chunk` says how it stays exact). The steps of a pass: draw the interruptions and
+account for every gap as if it ended with its interruption (:func:`_pass_gaps`), find the
+gap where each trial finishes or reaches the horizon (:func:`_endings`), add the
+interrupted gaps to the totals, push the node failures onto the repair queues, restart
+every trial after its last interruption (:func:`_restart`) and retire the trials that
+ended (:func:`_retire`).
+
+Internal to :mod:`colossim.campaign.engine`; the state classes are local scratch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from colossim.campaign.config import TINY_RATE_PER_S, RunScalars
+from colossim.campaign.repair_queue import RepairQueues, waits_in_pass
+from colossim.campaign.results import TrialTotals
+
+__all__ = ["BLOCK_EVENTS", "run_chunk"]
+
+# Interruptions per trial processed in one pass of the event loop (array width).
+BLOCK_EVENTS = 64
+
+
+@dataclass(slots=True, kw_only=True)
+class _Live:
+    """State of a chunk's live trials, one entry per live trial (mutable local scratch).
+
+    Attributes:
+        ids: trial id (row of the chunk's outputs) of each live trial.
+        t: time of the last interruption (0 at the start), s.
+        down: downtime owed after ``t`` (0 at the start: the job is up), s.
+        frac: active fraction of the job's nodes.
+        lam: interruption rate at that job size, 1/s.
+        work_left: work left to train, s at full throughput (0 in window mode).
+        acc: (5, n) accumulated work, useful, checkpoint, rework and down times, s.
+        counts: (3, n) node-replacing, other unexpected and planned interruptions.
+    """
+
+    ids: np.ndarray
+    t: np.ndarray
+    down: np.ndarray
+    frac: np.ndarray
+    lam: np.ndarray
+    work_left: np.ndarray
+    acc: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def start(cls, p: RunScalars, n_trials: int) -> _Live:
+        """Every trial at time 0, up, at full size."""
+        return cls(
+            ids=np.arange(n_trials),
+            t=np.zeros(n_trials),
+            down=np.zeros(n_trials),
+            frac=np.ones(n_trials),
+            lam=np.full(n_trials, _full_size_rate(p)),
+            work_left=np.full(n_trials, p.work_s),
+            acc=np.zeros((5, n_trials)),
+            counts=np.zeros((3, n_trials), dtype=np.int64),
+        )
+
+    def keep(self, live: np.ndarray) -> None:
+        """Keep the trials still live (``live`` is a boolean mask)."""
+        self.ids, self.t, self.down = self.ids[live], self.t[live], self.down[live]
+        self.frac, self.lam, self.work_left = self.frac[live], self.lam[live], self.work_left[live]
+        self.acc, self.counts = self.acc[:, live], self.counts[:, live]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Pass:
+    """One pass: up to ``BLOCK_EVENTS`` gaps of every live trial, (n_live, n_events) arrays.
+
+    Attributes:
+        frac: (n_live,) active fraction during the pass (a restart may change it after).
+        node, planned: kind of the interruption ending each gap.
+        node_cum: running count of ``node`` along each row (None without repairs).
+        ends, starts: wall time each gap ends and starts, s.
+        served: downtime served in each gap, s; ``run``: training time after it, s.
+        k, rem, partial: full cycles in ``run``, the rest, and its compute part (s).
+        kept, ckpt: compute kept and checkpoint stalls if the gap ends in an interruption, s.
+        at_horizon: the gap reaches the window's end or the horizon.
+    """
+
+    frac: np.ndarray
+    node: np.ndarray
+    planned: np.ndarray
+    node_cum: np.ndarray | None
+    ends: np.ndarray
+    starts: np.ndarray
+    served: np.ndarray
+    run: np.ndarray
+    k: np.ndarray
+    rem: np.ndarray
+    partial: np.ndarray
+    kept: np.ndarray
+    ckpt: np.ndarray
+    at_horizon: np.ndarray
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Endings:
+    """Where each live trial's run ends within a pass.
+
+    Attributes:
+        ends_here: (n_live,) the trial finishes or reaches the horizon in this pass.
+        last: index of the gap that ends it (n_events if none).
+        interrupted: (n_live, n_events) gaps that end with an interruption.
+        done: to-train mode: training finishes within the gap (None in window mode).
+        need: compute time to finish from the gap's start, s (None in window mode).
+        n_ck: checkpoints written while finishing (None in window mode).
+        t_done: wall time from the gap's end of downtime to the finish, s (None likewise).
+    """
+
+    ends_here: np.ndarray
+    last: np.ndarray
+    interrupted: np.ndarray
+    done: np.ndarray | None
+    need: np.ndarray | None
+    n_ck: np.ndarray | None
+    t_done: np.ndarray | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Outputs:
+    """Per-trial results of a chunk, filled as trials end (indexed by trial id)."""
+
+    wall: np.ndarray
+    finished: np.ndarray
+    acc: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def empty(cls, n_trials: int) -> _Outputs:
+        return cls(
+            wall=np.zeros(n_trials),
+            finished=np.zeros(n_trials, dtype=bool),
+            acc=np.zeros((5, n_trials)),
+            counts=np.zeros((3, n_trials), dtype=np.int64),
+        )
+
+    def totals(self) -> TrialTotals:
+        return TrialTotals(
+            wall_s=self.wall,
+            finished=self.finished,
+            work_s=self.acc[0],
+            useful_s=self.acc[1],
+            checkpoint_s=self.acc[2],
+            rework_s=self.acc[3],
+            down_s=self.acc[4],
+            n_node=self.counts[0],
+            n_other=self.counts[1],
+            n_planned=self.counts[2],
+        )
+
+
+def _full_size_rate(p: RunScalars) -> float:
+    """Interruption rate of the full-size job, 1/s (finite gaps even with no failures)."""
+    return max(p.rate_unplanned_per_s + p.rate_planned_per_s, TINY_RATE_PER_S)
+
+
+def run_chunk(p: RunScalars, *, n_trials: int, seed: np.random.SeedSequence) -> TrialTotals:
+    """The event loop over all live trials at once, up to ``BLOCK_EVENTS`` interruptions
+    per trial per pass.
+
+    Each pass draws up to ``BLOCK_EVENTS`` interruptions for every live trial as an
+    (n_live, L) array and processes them with array operations along both axes: event
+    times are a cumulative sum of the gaps; the work kept in a gap depends only on the gap,
+    the downtime owed at its start and the kind of interruption that ends it. This is exact
+    as long as every interruption finds a spare. A cheap upper bound on the nodes in repair
+    says when one may not: under ``wait`` the nodes in repair are then counted exactly at
+    every interruption of the pass and the waits added to the downtimes (waiting does not
+    move later interruptions); under ``shrink`` (the job size, so the rate, changes) the
+    pass is cut after the first such interruption and the shrink applied there. Either way
+    the result is the same as one interruption at a time. Trials that finish or reach the
+    horizon are dropped.
+
+    Its arrays are local scratch; the function is pure from outside.
+    """
+    rng = np.random.Generator(np.random.PCG64(seed))
+    live = _Live.start(p, n_trials)
+    queues = None
+    if p.rate_node_per_s > 0:
+        queues = RepairQueues.empty(
+            n_trials=n_trials,
+            nodes_in_repair_mean=p.rate_node_per_s * p.repair_s,
+            events_per_pass=BLOCK_EVENTS,
+        )
+    out = _Outputs.empty(n_trials)
+    while live.ids.size:
+        gaps = _pass_gaps(p, live, queues, rng)
+        endings = _endings(p, live, gaps)
+        n_node = _add_interrupted_gaps(live, gaps, endings)
+        if queues is not None:
+            queues.push(
+                live.ids,
+                node=gaps.node,
+                node_cum=gaps.node_cum,
+                ends=gaps.ends,
+                n_node=n_node,
+                returned_before=live.t - p.repair_s,
+            )
+        _restart(p, live, queues, gaps, endings)
+        if endings.ends_here.any():
+            _retire(p, live, queues, gaps, endings, out)
+    return out.totals()
+
+
+def _pass_gaps(
+    p: RunScalars, live: _Live, queues: RepairQueues | None, rng: np.random.Generator
+) -> _Pass:
+    """Draw the next interruptions of every live trial and account for the gaps they end,
+    as if each gap ended with its interruption (the end of a run is found afterwards)."""
+    n = live.ids.size
+    gaps_e = rng.standard_exponential((n, BLOCK_EVENTS))
+    kinds_u = rng.random((n, BLOCK_EVENTS))
+    # Kind of each interruption (competing Poisson risks): node-replacing unexpected,
+    # other unexpected, or planned (under shrink, unexpected rates scale with `frac`).
+    node = kinds_u < (p.rate_node_per_s * live.frac / live.lam)[:, None]
+    planned = kinds_u >= (p.rate_unplanned_per_s * live.frac / live.lam)[:, None]
+    n_events, exact_waits, node_cum = _pass_length(p, live, queues, node)
+    node = node[:, :n_events]
+    planned = planned[:, :n_events]
+    if node_cum is not None:
+        node_cum = node_cum[:, :n_events]
+
+    # Event times and the span of each gap, cut at the horizon.
+    ends = live.t[:, None] + np.cumsum(gaps_e[:, :n_events] / live.lam[:, None], axis=1)
+    starts = np.empty_like(ends)
+    starts[:, 0] = live.t
+    starts[:, 1:] = ends[:, :-1]
+    span = np.maximum(np.minimum(ends, p.end_s) - starts, 0.0)
+    owed = np.empty_like(ends)  # downtime owed at the start of each gap
+    owed[:, 0] = live.down
+    owed[:, 1:] = np.where(planned[:, :-1], p.down_planned_s, p.down_unplanned_s)
+    if exact_waits:
+        waits = waits_in_pass(
+            ring=queues.ring,
+            cap=queues.cap,
+            ids=live.ids,
+            head=queues.head,
+            tail=queues.tail,
+            t=live.t,
+            ends=ends,
+            node=node,
+            node_cum=node_cum,
+            max_in_repair=p.max_in_repair,
+            repair_s=p.repair_s,
+        )
+        owed[:, 1:] += waits[:, :-1]
+    served = np.minimum(span, owed)
+    run = span - served
+
+    # Training in `run`: k full cycles (tau compute + delta checkpoint), then `rem`.
+    tau, lag = p.tau_s, p.lag_s
+    k = np.floor(run / p.cycle_s)
+    rem = run - k * p.cycle_s
+    partial = np.minimum(rem, tau)
+    # async: checkpoint k is durable only `lag` s after its stall ends.
+    kept_lossy = (k - ((rem < lag) & (k >= 1.0))) * tau if lag > 0.0 else k * tau
+    # An unexpected interruption loses the work since the last durable checkpoint; a
+    # planned one (checkpoint first) and the end of the run lose nothing.
+    return _Pass(
+        frac=live.frac,
+        node=node,
+        planned=planned,
+        node_cum=node_cum,
+        ends=ends,
+        starts=starts,
+        served=served,
+        run=run,
+        k=k,
+        rem=rem,
+        partial=partial,
+        kept=np.where(planned, k * tau + partial, kept_lossy),
+        ckpt=k * p.delta_s + np.where(planned, rem - partial, 0.0),
+        at_horizon=ends >= p.end_s,
+    )
+
+
+def _pass_length(
+    p: RunScalars, live: _Live, queues: RepairQueues | None, node: np.ndarray
+) -> tuple[int, bool, np.ndarray | None]:
+    """Interruptions per trial in this pass, whether the waits for a spare must be counted
+    exactly (``wait`` with spares maybe short), and the running count of node failures
+    along each row (None without repairs). May refresh the queue heads."""
+    n_events = BLOCK_EVENTS
+    exact_waits = False
+    node_cum = None
+    if queues is not None:
+        # Upper bound on the nodes in repair at each interruption of the pass.
+        node_cum = np.cumsum(node, axis=1)
+        short = (queues.tail - queues.head)[:, None] + node_cum > p.spares
+        if short.any():
+            queues.pop_returned(live.ids, live.t - p.repair_s)
+            short = (queues.tail - queues.head)[:, None] + node_cum > p.spares
+        if short.any():
+            if p.shrink:
+                # The job size (so its rate and the event times) would change: cut the
+                # pass after the first interruption that may find no spare.
+                first_short = np.where(short.any(axis=1), short.argmax(axis=1), n_events)
+                n_events = int(first_short.min()) + 1
+            else:
+                # Waiting only lengthens downtimes: count the nodes in repair exactly at
+                # every interruption of the pass and add the waits.
+                exact_waits = True
+    if p.shrink and bool((live.frac < 1.0).any()):
+        n_events = 1  # the job size (so rate and throughput) changes at the next restart
+    return n_events, exact_waits, node_cum
+
+
+def _endings(p: RunScalars, live: _Live, g: _Pass) -> _Endings:
+    """Find the gap in which each live trial finishes training or reaches the horizon."""
+    n_events = g.ends.shape[1]
+    if p.window:
+        ended_in = g.at_horizon
+        done = need = t_done = n_ck = None
+    else:
+        # Work left at the start of each gap; finishing takes `need` compute seconds
+        # plus a checkpoint after every full interval but the last.
+        frac = live.frac[:, None]
+        left = live.work_left[:, None] - frac * (np.cumsum(g.kept, axis=1) - g.kept)
+        need = left / frac
+        n_ck = np.maximum(np.ceil(need / p.tau_s) - 1.0, 0.0)
+        t_done = need + n_ck * p.delta_s
+        done = g.run >= t_done
+        ended_in = done | g.at_horizon
+    ends_here = ended_in.any(axis=1)
+    last = np.where(ends_here, ended_in.argmax(axis=1), n_events)  # index of ending gap
+    return _Endings(
+        ends_here=ends_here,
+        last=last,
+        interrupted=np.arange(n_events)[None, :] < last[:, None],
+        done=done,
+        need=need,
+        n_ck=n_ck,
+        t_done=t_done,
+    )
+
+
+def _add_interrupted_gaps(live: _Live, g: _Pass, e: _Endings) -> np.ndarray:
+    """Add the gaps that end with an interruption (and the downtime served up to the last
+    gap) to the live trials' totals; return each trial's node failures in the pass."""
+    interrupted = e.interrupted
+    gained = (g.kept * interrupted).sum(axis=1)
+    live.acc[0] += g.frac * gained
+    live.acc[1] += gained
+    live.acc[2] += (g.ckpt * interrupted).sum(axis=1)
+    live.acc[3] += ((g.run - g.kept - g.ckpt) * interrupted).sum(axis=1)
+    cols = np.arange(g.ends.shape[1])[None, :]
+    live.acc[4] += (g.served * (cols <= e.last[:, None])).sum(axis=1)
+    live.work_left = live.work_left - g.frac * gained
+    n_planned = (g.planned & interrupted).sum(axis=1)
+    n_node = (g.node & interrupted).sum(axis=1)
+    live.counts[0] += n_node
+    live.counts[1] += interrupted.sum(axis=1) - n_planned - n_node
+    live.counts[2] += n_planned
+    return n_node
+
+
+def _restart(
+    p: RunScalars, live: _Live, queues: RepairQueues | None, g: _Pass, e: _Endings
+) -> None:
+    """Move every live trial to its last interruption of the pass: the downtime owed (a wait
+    for a spare included) and, under ``shrink``, the job size and rate after the restart.
+    Trials that ended in the pass are updated too (they are dropped next)."""
+    live.t = t = g.ends[:, -1]
+    live.down = np.where(g.planned[:, -1], p.down_planned_s, p.down_unplanned_s)
+    if queues is not None and queues.max_queued > p.spares:
+        # Some trial may lack a spare after its last interruption: count exactly.
+        queues.pop_returned(live.ids, t - p.repair_s)
+        in_repair = queues.tail - queues.head
+        over = in_repair - p.max_in_repair
+        waiting = ~e.ends_here & (over > 0)
+        if waiting.any():
+            # MODEL: the job restarts when the `over`-th oldest node in repair is back.
+            w = np.nonzero(waiting)[0]
+            back = queues.failed_at(live.ids, w, over[w] - 1) + p.repair_s
+            live.down[w] += np.maximum(back - t[w], 0.0)
+        if p.shrink:
+            healthy = p.nodes + p.spares - np.minimum(in_repair, p.max_in_repair)
+            live.frac = np.minimum(healthy, p.nodes) / p.nodes
+            live.lam = np.maximum(
+                p.rate_unplanned_per_s * live.frac + p.rate_planned_per_s, TINY_RATE_PER_S
+            )
+    elif p.shrink:
+        live.frac = np.ones(live.ids.size)
+        live.lam = np.full(live.ids.size, _full_size_rate(p))
+
+
+def _retire(
+    p: RunScalars,
+    live: _Live,
+    queues: RepairQueues | None,
+    g: _Pass,
+    e: _Endings,
+    out: _Outputs,
+) -> None:
+    """Account for the last gap of the trials that ended in this pass (training finished,
+    or the window / horizon reached: nothing lost), write their totals and drop them."""
+    idx = np.nonzero(e.ends_here)[0]
+    f = e.last[idx]
+    k_f, rem_f, part_f = g.k[idx, f], g.rem[idx, f], g.partial[idx, f]
+    if p.window:
+        fin = np.zeros(idx.size, dtype=bool)
+        kept_f = k_f * p.tau_s + part_f
+        ckpt_f = k_f * p.delta_s + (rem_f - part_f)
+        wall_f = np.full(idx.size, p.end_s)
+    else:
+        fin = e.done[idx, f]
+        kept_f = np.where(fin, e.need[idx, f], k_f * p.tau_s + part_f)
+        ckpt_f = np.where(fin, e.n_ck[idx, f] * p.delta_s, k_f * p.delta_s + (rem_f - part_f))
+        wall_f = np.where(fin, g.starts[idx, f] + g.served[idx, f] + e.t_done[idx, f], p.end_s)
+    live.acc[0, idx] += g.frac[idx] * kept_f
+    live.acc[1, idx] += kept_f
+    live.acc[2, idx] += ckpt_f
+    trial = live.ids[idx]
+    out.wall[trial] = wall_f
+    out.finished[trial] = fin
+    out.acc[:, trial] = live.acc[:, idx]
+    out.counts[:, trial] = live.counts[:, idx]
+    keep = ~e.ends_here
+    live.keep(keep)
+    if queues is not None:
+        queues.keep(keep)
