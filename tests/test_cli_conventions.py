@@ -150,3 +150,21 @@ def test_write_atomic_leaves_the_old_file_on_failure(tmp_path: Path) -> None:
     assert target.read_text() == "old" and not list(tmp_path.glob(".*.tmp"))
     write_atomic(target, "new")
     assert target.read_text() == "new"
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["gpus", "models", "frameworks", "switches", "nics", "optics", "cables", "batteries",
+     "prices", "power", "failures"],
+)  # fmt: skip
+def test_catalog_lists_every_kind_with_uncut_figures(kind: str, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    data = cli_json("catalog", kind)
+    assert data and all(v["source"] for v in data.values())
+    text = cli("catalog", kind).output
+    # Every top-level number of every entry appears whole in the 80-column text.
+    for entry in data.values():
+        for key, value in entry["values"].items():
+            if isinstance(value, float | int) and not isinstance(value, bool):
+                shown = f"{value:,}" if isinstance(value, int) else f"{value}"
+                assert f"{key}={shown}" in text, (kind, key)

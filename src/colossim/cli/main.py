@@ -330,33 +330,67 @@ def init(name: str, dest: str | None, force: bool) -> None:
     click.echo(f"wrote {path}: edit it, then `colossim plan {path}`")
 
 
+# `colossim catalog KIND`: (catalog file, entry `kind:` within it, or None for all).
+CATALOG_KINDS = {
+    "gpus": ("gpus", None),
+    "models": ("models", None),
+    "frameworks": ("efficiency", None),
+    "switches": ("network", "switch"),
+    "nics": ("network", "nic"),
+    "optics": ("network", "transceiver"),
+    "cables": ("network", "cable"),
+    "batteries": ("batteries", None),
+    "prices": ("prices", None),
+    "power": ("power", None),
+    "failures": ("reliability", None),
+}
+
+
+def _flat(values: dict, prefix: str = "") -> list[str]:
+    """``key=value`` for every figure, nested mappings as ``outer.inner=value``."""
+    out = []
+    for k, v in values.items():
+        if isinstance(v, dict):
+            out += _flat(v, f"{prefix}{k}.")
+        elif isinstance(v, list):
+            out.append(f"{prefix}{k}=[{', '.join(map(str, v))}]")
+        else:
+            out.append(
+                f"{prefix}{k}={v:,}"
+                if isinstance(v, int) and not isinstance(v, bool)
+                else f"{prefix}{k}={v}"
+            )
+    return out
+
+
 @main.command()
-@click.argument("kind", type=click.Choice(["gpus", "models", "frameworks"]), default="gpus")
+@click.argument("kind", type=click.Choice(list(CATALOG_KINDS)), default="gpus")
 @FORMAT
 @verbosity
 @handle_errors
 def catalog(kind: str, fmt: str) -> None:
-    """List catalog entries (GPUs, model presets, software stacks) with their sources."""
+    """List catalog entries of KIND with every figure and its source."""
     from rich.table import Table
 
     from colossim.catalog import load_catalog
 
-    name = {"gpus": "gpus", "models": "models", "frameworks": "efficiency"}[kind]
-    entries = load_catalog(name)
+    name, entry_kind = CATALOG_KINDS[kind]
+    entries = {
+        k: e
+        for k, e in load_catalog(name).items()
+        if entry_kind is None or e.values.get("kind") == entry_kind
+    }
     payload = {
         k: {"values": e.values, "source": e.source, "sources": e.sources}
         for k, e in entries.items()
     }
-    t = Table(title=f"catalog: {kind}")
-    t.add_column("id")
-    t.add_column("figures")
-    t.add_column("source")
+    t = Table(title=f"catalog: {kind} ({name}.yaml)", show_lines=True)
+    t.add_column("id: source", overflow="fold", ratio=1)
+    t.add_column("figures", overflow="fold", ratio=1)
     for k, e in entries.items():
-        t.add_row(
-            k,
-            ", ".join(f"{a}={b}" for a, b in e.values.items() if not isinstance(b, dict))[:120],
-            e.source[:100],
-        )
+        figures = [f for f in _flat(e.values) if not f.startswith("kind=")]
+        # One figure a line, in a column of its own, so that no number is cut at 80 columns.
+        t.add_row(f"{k}\n\n{e.source}", "\n".join(figures))
     output(fmt, payload, [t])
 
 
