@@ -343,3 +343,20 @@ def test_dump_fills_defaults(write) -> None:
     assert text.startswith("# resolved scenario")
     data, _ = load_yaml(text)
     assert data["search"]["top_k"] == 5 and data["facility"]["cooling"] == "liquid"
+
+
+@pytest.mark.parametrize(
+    ("setting", "field"),
+    [
+        ("workload.tokens=5e-324", "workload.tokens"),
+        ("workload.tokens=1e30", "workload.tokens"),
+        ("workload.global_batch=9223372036854775807", "workload.global_batch"),
+        ("workload.seq_len=100000000", "workload.seq_len"),
+        ("cluster.gpus_per_node=16777217", "cluster.gpus_per_node"),
+        ("cluster.num_gpus=1000000000", "cluster.num_gpus"),
+    ],
+)
+def test_absurd_magnitudes_are_refused_naming_the_field(setting: str, field: str) -> None:
+    r = cli("estimate", "--set", setting, catch=True)
+    assert r.exit_code == 2, r.output
+    assert f"{field}:" in r.stderr and "Traceback" not in r.output

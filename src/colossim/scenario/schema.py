@@ -24,34 +24,72 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Bounds on inputs that scale the work or that no training run comes near: a value
+# beyond them is a typo (or a fuzzer), and is refused with the field named instead of
+# running for minutes or printing absurd figures. Each is orders of magnitude beyond
+# today's largest systems and runs (1M GPUs, 72-GPU NVLink domains, 15T-token runs with
+# 16M-token batches at 8k-128k sequence length).
+MAX_GPUS = 2**27  # 134M GPUs
+MAX_GPUS_PER_NODE = 1_024
+MAX_SCALEUP_DOMAIN = 2**16
+MAX_TOKENS = 1e18
+MIN_TOKENS = 1e3
+MAX_SEQ_LEN = 2**24  # 16.8M tokens per sequence
+MAX_GLOBAL_BATCH = 2**24  # sequences per step
+MAX_GLOBAL_BATCH_TOKENS = 2**40
+# Transformer shapes: far above any published model (Llama 3 405B: 126 layers, width
+# 16,384, 128 heads; vocabularies of 256k; MoE up to 256 experts).
+MAX_LAYERS = 10_000
+MAX_WIDTH = 2**20
+MAX_HEADS = 2**14
+MAX_VOCAB = 2**24
+MAX_EXPERTS = 2**16
+
+
 class ModelArch(_Section):
     """An inline transformer architecture (instead of a preset id)."""
 
     name: str = Field("custom", description="label for reports")
-    layers: int = Field(gt=0, description="transformer blocks")
-    hidden: int = Field(gt=0, description="model width d_model")
-    heads: int = Field(gt=0, description="query heads")
-    kv_heads: int | None = Field(None, gt=0, description="KV heads (GQA); default = heads")
-    head_dim: int | None = Field(None, gt=0, description="per-head width; default hidden/heads")
-    ffn_hidden: int = Field(0, ge=0, description="dense MLP inner width")
+    layers: int = Field(gt=0, le=MAX_LAYERS, description="transformer blocks")
+    hidden: int = Field(gt=0, le=MAX_WIDTH, description="model width d_model")
+    heads: int = Field(gt=0, le=MAX_HEADS, description="query heads")
+    kv_heads: int | None = Field(
+        None, gt=0, le=MAX_HEADS, description="KV heads (GQA); default = heads"
+    )
+    head_dim: int | None = Field(
+        None, gt=0, le=MAX_WIDTH, description="per-head width; default hidden/heads"
+    )
+    ffn_hidden: int = Field(0, ge=0, le=MAX_WIDTH, description="dense MLP inner width")
     gated_mlp: bool = Field(True, description="3-matrix SwiGLU/GeGLU MLP")
-    vocab: int = Field(gt=0, description="vocabulary size")
+    vocab: int = Field(gt=0, le=MAX_VOCAB, description="vocabulary size")
     tied_embeddings: bool = Field(False, description="LM head shares the embedding")
-    experts: int = Field(0, ge=0, description="routed experts per MoE layer (0 = dense)")
-    top_k: int = Field(0, ge=0, description="experts per token")
-    moe_ffn_hidden: int = Field(0, ge=0, description="inner width of one expert")
-    shared_experts: int = Field(0, ge=0, description="always-active experts per MoE layer")
-    dense_layers: int = Field(0, ge=0, description="leading dense layers of an MoE model")
+    experts: int = Field(
+        0, ge=0, le=MAX_EXPERTS, description="routed experts per MoE layer (0 = dense)"
+    )
+    top_k: int = Field(0, ge=0, le=MAX_EXPERTS, description="experts per token")
+    moe_ffn_hidden: int = Field(0, ge=0, le=MAX_WIDTH, description="inner width of one expert")
+    shared_experts: int = Field(
+        0, ge=0, le=MAX_EXPERTS, description="always-active experts per MoE layer"
+    )
+    dense_layers: int = Field(
+        0, ge=0, le=MAX_LAYERS, description="leading dense layers of an MoE model"
+    )
 
 
 class ClusterSection(_Section):
     gpu: str = Field("h100-sxm-80gb", description="GPU catalog id (see `colossim catalog`)")
-    num_gpus: int = Field(gt=0, description="GPUs in the cluster")
+    num_gpus: int = Field(gt=0, le=MAX_GPUS, description="GPUs in the cluster")
     gpus_per_node: int | None = Field(
-        None, gt=0, description="GPUs per server; default from the GPU catalog"
+        None,
+        gt=0,
+        le=MAX_GPUS_PER_NODE,
+        description="GPUs per server; default from the GPU catalog",
     )
     scaleup_domain: int | None = Field(
-        None, gt=0, description="GPUs per NVLink domain; default from the catalog"
+        None,
+        gt=0,
+        le=MAX_SCALEUP_DOMAIN,
+        description="GPUs per NVLink domain; default from the catalog",
     )
     nic_gbit_per_s: float | None = Field(
         None, gt=0, description="scale-out NIC line rate per GPU, Gb/s"
@@ -71,11 +109,16 @@ class WorkloadSection(_Section):
     model: str | ModelArch = Field(
         description="model preset id (see `colossim catalog`) or an inline architecture"
     )
-    tokens: float = Field(gt=0, description="tokens to train on")
-    seq_len: int = Field(gt=0, description="tokens per sequence")
-    global_batch: int | None = Field(None, gt=0, description="sequences per optimizer step")
+    tokens: float = Field(ge=MIN_TOKENS, le=MAX_TOKENS, description="tokens to train on")
+    seq_len: int = Field(gt=0, le=MAX_SEQ_LEN, description="tokens per sequence")
+    global_batch: int | None = Field(
+        None, gt=0, le=MAX_GLOBAL_BATCH, description="sequences per optimizer step"
+    )
     global_batch_tokens: float | None = Field(
-        None, gt=0, description="tokens per step (alternative to global_batch)"
+        None,
+        gt=0,
+        le=MAX_GLOBAL_BATCH_TOKENS,
+        description="tokens per step (alternative to global_batch)",
     )
     precision: Precision = Field(Precision.BF16, description="matmul precision")
     framework: str = Field("megatron", description="software stack efficiency profile")
