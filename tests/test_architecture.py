@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("validation",),
     ("scenario",),
     ("pipeline",),
+    ("sweep",),
     ("report",),
     ("cli",),
 )

@@ -165,15 +165,39 @@ def estimate(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None
 @FORMAT
 @SET
 @click.option("--top", "top_k", type=click.IntRange(1, 1000), default=None, help="plans to list")
+@click.option(
+    "--export",
+    "export_to",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="write every evaluated (feasible) plan to a .parquet or .csv file",
+)
 @verbosity
 @handle_errors
-def search(scenario: str | None, fmt: str, overrides: tuple[str, ...], top_k: int | None) -> None:
+def search(
+    scenario: str | None,
+    fmt: str,
+    overrides: tuple[str, ...],
+    top_k: int | None,
+    export_to: str | None,
+) -> None:
     """Enumerate every plan for SCENARIO: top plans, Pareto front size, rejections."""
     from colossim.report.perf import search_tables, search_to_json
 
+    if export_to is not None:
+        from colossim.sweep.tables import export_format
+
+        export_format(export_to, field="--export")  # fail before the search
     r = searched(run(scenario, overrides, campaign=False))
     top = list(r.best_plans(top_k) if top_k else r.top)
     output(fmt, search_to_json(r.search, top), search_tables(r.search, top))
+    if export_to is not None:
+        from colossim.sweep import every_plan, write_columns
+
+        with progress("searching again, keeping every plan"):
+            columns, _ = every_plan(r)
+            n = write_columns(columns, export_to)
+        console(stderr=True).print(f"wrote {n:,} plans to {export_to}", markup=False)
 
 
 @main.command()
@@ -395,7 +419,7 @@ def catalog(kind: str, fmt: str) -> None:
 
 
 # Commands that live in their own modules (one module per command family).
-for _module in ("report", "campaign"):
+for _module in ("report", "campaign", "sweep"):
     _mod = __import__(f"colossim.cli.{_module}", fromlist=["COMMANDS"])
     for _cmd in _mod.COMMANDS:
         main.add_command(_cmd)

@@ -51,6 +51,16 @@ def _collect(path: str | None, overrides: tuple[str, ...], *, with_campaign: boo
     return r
 
 
+def _sweep_sections(db: str) -> list:
+    """The sweep section of the report (read before the expensive work: a bad DB fails
+    fast)."""
+    from colossim.report.sweep import default_objectives, parse_objectives, sweep_sections
+    from colossim.sweep import read_sweep
+
+    data = read_sweep(db, field="--sweep")
+    return sweep_sections(data, parse_objectives(default_objectives(data), data))
+
+
 def _check_output(out: str) -> Path:
     """Fail early (exit 2) if ``-o`` cannot be written, before the expensive work."""
     check_writable(out, "-o/--output")
@@ -76,6 +86,14 @@ def _check_output(out: str) -> Path:
     metavar="SCENARIO",
     help="add a scenario to the comparison section (repeatable; same as extra arguments)",
 )
+@click.option(
+    "--sweep",
+    "sweep_db",
+    default=None,
+    type=click.Path(dir_okay=False),
+    metavar="DB",
+    help="add a sweep's Pareto scatter and parallel coordinates (a `colossim sweep` DuckDB file)",
+)
 @CAMPAIGN
 @TRIALS
 @FORMAT
@@ -86,6 +104,7 @@ def report(
     scenarios: tuple[str, ...],
     out: str,
     compare_with: tuple[str, ...],
+    sweep_db: str | None,
     with_campaign: bool,
     trials: int | None,
     fmt: str,
@@ -102,13 +121,14 @@ def report(
     from colossim.report.html import render_html, report_sections
 
     path = _check_output(out)
+    extra = _sweep_sections(sweep_db) if sweep_db else []
     paths: list[str | None] = list(scenarios) + list(compare_with)
     if not paths:
         paths = [None]
     results = [_collect(p, overrides, with_campaign=with_campaign, trials=trials) for p in paths]
     with progress("rendering the HTML report"):
-        page = render_html(results[0], results[1:])
-        ids = [s.id for s in report_sections(results[0], results[1:])]
+        page = render_html(results[0], results[1:], extra=extra)
+        ids = [s.id for s in [*report_sections(results[0], results[1:]), *extra]]
     try:
         write_atomic(path, page)
     except OSError as exc:

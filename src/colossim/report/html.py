@@ -458,6 +458,7 @@ def render_html(
     others: list[ScenarioResults] | tuple = (),
     *,
     plotly_js: str | None = None,
+    extra: list[Section] | tuple = (),
 ) -> str:
     """The whole report page as one string (plotly.js inline once; works offline).
 
@@ -465,12 +466,13 @@ def render_html(
         main: results of the scenario reported.
         others: further scenarios for the comparison section (may be empty).
         plotly_js: the plotly.js bundle (default: the one shipped with the plotly package).
+        extra: sections appended at the end (e.g. ``report.sweep.sweep_sections``).
     """
     if plotly_js is None:
         from plotly.offline import get_plotlyjs
 
         plotly_js = get_plotlyjs()
-    sections = report_sections(main, others)
+    sections = [*report_sections(main, others), *extra]
     body: list[str] = []
     n_fig = 0
     for s in sections:
