@@ -241,3 +241,74 @@ def test_section_default_spares_cover_repairs_and_add_idle_nodes() -> None:
     assert fast.fraction_finished == 1.0 and fast.goodput > 0.5
     with pytest.raises(InputError, match="spare_coverage"):
         spare_nodes_for_coverage(node_rate_per_s=1.0, repair_s=1.0, coverage=1.0)
+
+
+# ---------------------------------------------------------------- recovery fields and sweeps
+
+
+def test_recovery_fields_work_through_set() -> None:
+    out = run_json(
+        LLAMA,
+        "--trials",
+        "40",
+        "--set",
+        "reliability.failures_per_1000_node_days=4",
+        "--set",
+        "reliability.detection_min=1",
+        "--set",
+        "reliability.restart_min=2",
+        "--set",
+        "reliability.checkpoint_write_s=240",
+        "--set",
+        "reliability.recovery_policy=hot_spare",
+        "--set",
+        "reliability.partial_restart=true",
+    )
+    # 4 per 1,000 node-days on 2,048 nodes for 54 days: 442 unexpected interruptions.
+    assert abs(out["unexpected_interruptions_mean"] - 4 * 2048 * 54 / 1000) < 10
+    rec = out["recovery"]
+    assert rec["policy"] == "hot_spare" and rec["partial_restart"] is True
+    assert rec["node_failure_stop_s"] == pytest.approx(60 + 120 + 10)
+    assert rec["other_failure_stop_s"] == pytest.approx(60 + 60 + 10)
+    assert out["checkpoint_blocking_s"] == pytest.approx(240.0)
+    assert _finite(out)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "reliability.failures_per_1000_node_days=-1",
+        "reliability.failures_per_1000_node_days=nan",
+        "reliability.detection_min=1e9",
+        "reliability.restart_min=-2",
+        "reliability.checkpoint_write_s=0",
+        "reliability.recovery_policy=pray",
+    ],
+)
+def test_bad_recovery_field_exits_2_naming_it(setting: str) -> None:
+    res = run("campaign", LLAMA, "--set", setting)
+    assert res.exit_code == 2
+    assert setting.split("=")[0] in res.stderr
+    assert "Traceback" not in res.output
+
+
+def test_scale_sweep_and_sensitivity_json() -> None:
+    args = (LLAMA, "--trials", "20", "--scale-sweep", "--sensitivity", "--seed", "3")
+    out = run_json(*args)
+    sw = out["scale_sweep"]
+    assert sw["num_gpus"][0] == 10_000 and sw["num_gpus"][-1] == 1_000_000
+    full, elastic = sw["goodput"]["full restart"], sw["goodput"]["elastic DP + partial restart"]
+    assert all(a > b for a, b in zip(full, full[1:], strict=False))  # worse with scale
+    assert all(e > f for e, f in zip(elastic, full, strict=True))
+    det = out["sensitivity"]["inputs"]["detection_s"]["goodput"]
+    assert det[0] > det[-1]  # slower detection, lower goodput
+    assert run_json(*args) == out  # same seed, same JSON
+
+
+def test_elastic_dp_does_not_warn_about_short_spares() -> None:
+    base = ("--trials", "20", "--set", "reliability.spare_nodes=0")
+    wait = run_json(LLAMA, *base)
+    elastic = run_json(LLAMA, *base, "--set", "reliability.recovery_policy=elastic_dp")
+    assert any("in repair" in w for w in wait["warnings"])
+    assert not any("in repair" in w for w in elastic["warnings"])
+    assert elastic["goodput"] > wait["goodput"]

@@ -124,7 +124,7 @@ def test_without_planned_and_unit_counts() -> None:
     c = ClusterCounts(
         num_gpus=64, gpus_per_node=8, nics_per_node=4, cpus_per_node=2, num_switches=3
     )
-    assert [unit_count(c, u) for u in FailureUnit] == [64, 8, 32, 16, 3, 1]
+    assert [unit_count(c, u) for u in FailureUnit] == [64, 8, 32, 16, 3, 8, 1]
 
 
 @pytest.mark.parametrize(

@@ -442,7 +442,8 @@ def _campaign_config(
     # node size still loses a whole node to a node failure.
     job_nodes = math.ceil(est.num_gpus_used / gpn)
     idle_nodes = max(ctx.cluster.num_gpus // gpn - job_nodes, 0)
-    profile = failure_profile(rel.failure_profile)
+    gpu_id = ctx.cluster.gpu.id
+    profile = failure_profile(rel.profile_id(gpu_id))
     switch_failures = any(c.unit is FailureUnit.SWITCH for c in profile.causes)
     fabric = ctx.fabric
     num_switches = int(sum(fabric.switches_per_tier)) if switch_failures and fabric else 0
@@ -455,6 +456,10 @@ def _campaign_config(
         num_switches=num_switches,
         # MODEL: whole nodes the plan leaves idle are hot spares too.
         idle_nodes=idle_nodes,
+        gpu_id=gpu_id,
+        scaleup_domain=ctx.cluster.scaleup_domain,
+        dp=est.plan.dp,
+        step_s=est.step_time_s,
     )
     if seed is not None:
         config = dataclasses.replace(config, seed=int(seed))

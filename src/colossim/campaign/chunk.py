@@ -26,6 +26,8 @@ __all__ = ["BLOCK_EVENTS", "run_chunk"]
 
 # Interruptions per trial processed in one pass of the event loop (array width).
 BLOCK_EVENTS = 64
+# Rows of the accumulators: work, useful, checkpoint, rework, down, debt.
+_ACC_ROWS = 6
 
 
 @dataclass(slots=True, kw_only=True)
@@ -39,7 +41,8 @@ class _Live:
         frac: active fraction of the job's nodes.
         lam: interruption rate at that job size, 1/s.
         work_left: work left to train, s at full throughput (0 in window mode).
-        acc: (5, n) accumulated work, useful, checkpoint, rework and down times, s.
+        acc: (6, n) accumulated work, useful, checkpoint, rework and down times, and the
+            work lost to reduced throughput (elastic debt), s.
         counts: (3, n) node-replacing, other unexpected and planned interruptions.
     """
 
@@ -62,7 +65,7 @@ class _Live:
             frac=np.ones(n_trials),
             lam=np.full(n_trials, _full_size_rate(p)),
             work_left=np.full(n_trials, p.work_s),
-            acc=np.zeros((5, n_trials)),
+            acc=np.zeros((_ACC_ROWS, n_trials)),
             counts=np.zeros((3, n_trials), dtype=np.int64),
         )
 
@@ -85,6 +88,8 @@ class _Pass:
         served: downtime served in each gap, s; ``run``: training time after it, s.
         k, rem, partial: full cycles in ``run``, the rest, and its compute part (s).
         kept, ckpt: compute kept and checkpoint stalls if the gap ends in an interruption, s.
+        debt: work lost to reduced throughput after the interruption ending each gap, s of
+            full job (None when the recovery design has none).
         at_horizon: the gap reaches the window's end or the horizon.
     """
 
@@ -101,6 +106,7 @@ class _Pass:
     partial: np.ndarray
     kept: np.ndarray
     ckpt: np.ndarray
+    debt: np.ndarray | None
     at_horizon: np.ndarray
 
 
@@ -141,7 +147,7 @@ class _Outputs:
         return cls(
             wall=np.zeros(n_trials),
             finished=np.zeros(n_trials, dtype=bool),
-            acc=np.zeros((5, n_trials)),
+            acc=np.zeros((_ACC_ROWS, n_trials)),
             counts=np.zeros((3, n_trials), dtype=np.int64),
         )
 
@@ -154,6 +160,7 @@ class _Outputs:
             checkpoint_s=self.acc[2],
             rework_s=self.acc[3],
             down_s=self.acc[4],
+            debt_s=self.acc[5],
             n_node=self.counts[0],
             n_other=self.counts[1],
             n_planned=self.counts[2],
@@ -186,7 +193,9 @@ def run_chunk(p: RunScalars, *, n_trials: int, seed: np.random.SeedSequence) -> 
     rng = np.random.Generator(np.random.PCG64(seed))
     live = _Live.start(p, n_trials)
     queues = None
-    if p.rate_node_per_s > 0:
+    # Repair queues only where a failure may wait for (or shrink without) a spare; elastic
+    # DP never does (max_in_repair = nodes + spares).
+    if p.rate_node_per_s > 0 and p.max_in_repair < p.nodes + p.spares:
         queues = RepairQueues.empty(
             n_trials=n_trials,
             nodes_in_repair_mean=p.rate_node_per_s * p.repair_s,
@@ -196,7 +205,7 @@ def run_chunk(p: RunScalars, *, n_trials: int, seed: np.random.SeedSequence) -> 
     while live.ids.size:
         gaps = _pass_gaps(p, live, queues, rng)
         endings = _endings(p, live, gaps)
-        n_node = _add_interrupted_gaps(live, gaps, endings)
+        n_node = _add_interrupted_gaps(p, live, gaps, endings)
         if queues is not None:
             queues.push(
                 live.ids,
@@ -238,7 +247,7 @@ def _pass_gaps(
     span = np.maximum(np.minimum(ends, p.end_s) - starts, 0.0)
     owed = np.empty_like(ends)  # downtime owed at the start of each gap
     owed[:, 0] = live.down
-    owed[:, 1:] = np.where(planned[:, :-1], p.down_planned_s, p.down_unplanned_s)
+    owed[:, 1:] = _stop_after(p, node[:, :-1], planned[:, :-1])
     if exact_waits:
         waits = waits_in_pass(
             ring=queues.ring,
@@ -264,6 +273,11 @@ def _pass_gaps(
     partial = np.minimum(rem, tau)
     # async: checkpoint k is durable only `lag` s after its stall ends.
     kept_lossy = (k - ((rem < lag) & (k >= 1.0))) * tau if lag > 0.0 else k * tau
+    if np.isfinite(p.loss_node_s) or np.isfinite(p.loss_other_s):
+        # Peer replicas: lose at most the work since the last in-memory snapshot,
+        # kept = total - min(total - kept_lossy, L) = max(kept_lossy, total - L).
+        cap = np.where(node, p.loss_node_s, p.loss_other_s)
+        kept_lossy = np.maximum(kept_lossy, k * tau + partial - cap)
     # An unexpected interruption loses the work since the last durable checkpoint; a
     # planned one (checkpoint first) and the end of the run lose nothing.
     return _Pass(
@@ -280,8 +294,17 @@ def _pass_gaps(
         partial=partial,
         kept=np.where(planned, k * tau + partial, kept_lossy),
         ckpt=k * p.delta_s + np.where(planned, rem - partial, 0.0),
+        debt=node * p.debt_node_s if p.debt_node_s > 0.0 else None,
         at_horizon=ends >= p.end_s,
     )
+
+
+def _stop_after(p: RunScalars, node: np.ndarray, planned: np.ndarray) -> np.ndarray:
+    """Whole-job downtime owed after each interruption, by its kind (no wait for a
+    spare), s."""
+    if p.down_node_s == p.down_other_s:
+        return np.where(planned, p.down_planned_s, p.down_node_s)
+    return np.where(planned, p.down_planned_s, np.where(node, p.down_node_s, p.down_other_s))
 
 
 def _pass_length(
@@ -324,9 +347,11 @@ def _endings(p: RunScalars, live: _Live, g: _Pass) -> _Endings:
     else:
         # Work left at the start of each gap; finishing takes `need` compute seconds
         # plus a checkpoint after every full interval but the last.
-        frac = live.frac[:, None]
-        left = live.work_left[:, None] - frac * (np.cumsum(g.kept, axis=1) - g.kept)
-        need = left / frac
+        rate = live.frac[:, None] * p.speed  # work per compute second
+        left = live.work_left[:, None] - rate * (np.cumsum(g.kept, axis=1) - g.kept)
+        if g.debt is not None:
+            left += np.cumsum(g.debt, axis=1) - g.debt
+        need = left / rate
         n_ck = np.maximum(np.ceil(need / p.tau_s) - 1.0, 0.0)
         t_done = need + n_ck * p.delta_s
         done = g.run >= t_done
@@ -344,18 +369,23 @@ def _endings(p: RunScalars, live: _Live, g: _Pass) -> _Endings:
     )
 
 
-def _add_interrupted_gaps(live: _Live, g: _Pass, e: _Endings) -> np.ndarray:
+def _add_interrupted_gaps(p: RunScalars, live: _Live, g: _Pass, e: _Endings) -> np.ndarray:
     """Add the gaps that end with an interruption (and the downtime served up to the last
     gap) to the live trials' totals; return each trial's node failures in the pass."""
     interrupted = e.interrupted
     gained = (g.kept * interrupted).sum(axis=1)
-    live.acc[0] += g.frac * gained
+    work = g.frac * p.speed * gained
+    if g.debt is not None:
+        debt = (g.debt * interrupted).sum(axis=1)
+        work = work - debt
+        live.acc[5] += debt
+    live.acc[0] += work
     live.acc[1] += gained
     live.acc[2] += (g.ckpt * interrupted).sum(axis=1)
     live.acc[3] += ((g.run - g.kept - g.ckpt) * interrupted).sum(axis=1)
     cols = np.arange(g.ends.shape[1])[None, :]
     live.acc[4] += (g.served * (cols <= e.last[:, None])).sum(axis=1)
-    live.work_left = live.work_left - g.frac * gained
+    live.work_left = live.work_left - work
     n_planned = (g.planned & interrupted).sum(axis=1)
     n_node = (g.node & interrupted).sum(axis=1)
     live.counts[0] += n_node
@@ -371,7 +401,7 @@ def _restart(
     for a spare included) and, under ``shrink``, the job size and rate after the restart.
     Trials that ended in the pass are updated too (they are dropped next)."""
     live.t = t = g.ends[:, -1]
-    live.down = np.where(g.planned[:, -1], p.down_planned_s, p.down_unplanned_s)
+    live.down = _stop_after(p, g.node[:, -1], g.planned[:, -1])
     if queues is not None and queues.max_queued > p.spares:
         # Some trial may lack a spare after its last interruption: count exactly.
         queues.pop_returned(live.ids, t - p.repair_s)
@@ -417,7 +447,7 @@ def _retire(
         kept_f = np.where(fin, e.need[idx, f], k_f * p.tau_s + part_f)
         ckpt_f = np.where(fin, e.n_ck[idx, f] * p.delta_s, k_f * p.delta_s + (rem_f - part_f))
         wall_f = np.where(fin, g.starts[idx, f] + g.served[idx, f] + e.t_done[idx, f], p.end_s)
-    live.acc[0, idx] += g.frac[idx] * kept_f
+    live.acc[0, idx] += g.frac[idx] * p.speed * kept_f
     live.acc[1, idx] += kept_f
     live.acc[2, idx] += ckpt_f
     trial = live.ids[idx]

@@ -9,7 +9,7 @@ engine, the timeline, the closed forms and the scenario glue all read those prop
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from colossim.campaign.checkpoint import (
@@ -31,6 +31,13 @@ from colossim.campaign.failures import (
     cause_rates,
     failure_profile,
     total_rate_per_s,
+)
+from colossim.campaign.recovery import (
+    InterruptionCosts,
+    RecoveryDesign,
+    RecoveryPolicy,
+    interruption_costs,
+    speed_factor,
 )
 from colossim.catalog import lookup
 from colossim.errors import InputError, require_int, require_number
@@ -89,6 +96,8 @@ class CampaignConfig:
         window_s: if set, window mode: simulate this many seconds of wall clock.
         n_trials: Monte Carlo trials.
         seed: seed of the ``numpy.random.SeedSequence``.
+        recovery: recovery mechanisms (hot spares, elastic DP, partial restart,
+            stragglers); the default is a whole-job restart.
     """
 
     tokens: float
@@ -110,6 +119,7 @@ class CampaignConfig:
     window_s: float | None = None
     n_trials: int = 1000
     seed: int = 0
+    recovery: RecoveryDesign = field(default_factory=RecoveryDesign)
 
     def __post_init__(self) -> None:
         def positive(name: str) -> None:
@@ -209,6 +219,36 @@ class CampaignConfig:
         )
 
     @property
+    def interruption_costs(self) -> InterruptionCosts:
+        """Stop, loss and debt of each kind of unexpected interruption under the recovery
+        design (:func:`~colossim.campaign.recovery.interruption_costs`)."""
+        return interruption_costs(
+            self.recovery,
+            detection_s=self.detection_s,
+            restart_s=self.restart_s,
+            restore_s=self.checkpoint.restore_s,
+            num_gpus=self.num_gpus,
+        )
+
+    @property
+    def speed_factor(self) -> float:
+        """Throughput of the running job relative to the steady state (snapshots,
+        stragglers)."""
+        return speed_factor(self.recovery)
+
+    @property
+    def lossy_rate_per_s(self) -> float:
+        """Rate of the unexpected interruptions that lose the work since the last
+        persistent checkpoint (what the checkpoint interval is chosen against), 1/s."""
+        c = self.interruption_costs
+        rate = 0.0
+        if math.isinf(c.node_max_loss_s):
+            rate += self.node_replacing_rate_per_s
+        if math.isinf(c.other_max_loss_s):
+            rate += self.other_unplanned_rate_per_s
+        return rate
+
+    @property
     def nodes_in_repair_mean(self) -> float:
         """Mean nodes in repair: node-replacing rate x repair time (M/G/infinity queue)."""
         return self.node_replacing_rate_per_s * self.repair_s
@@ -218,6 +258,10 @@ class CampaignConfig:
         """Nodes that may be in repair before the job must wait: the spares, plus (``shrink``)
         the nodes the job may lose and still run."""
         limit = self.spare_nodes
+        if self.recovery.policy is RecoveryPolicy.ELASTIC_DP:
+            # MODEL: elastic DP never waits for a spare: the job runs without the failed
+            # replica, which stays out elastic_rejoin_s whatever the spare pool holds.
+            return limit + self.num_nodes
         if self.spare_policy is SparePolicy.SHRINK:
             limit += int(math.floor((1.0 - self.min_active_fraction) * self.num_nodes))
         return limit
@@ -258,8 +302,9 @@ class CampaignIntervals:
 
 def campaign_intervals(config: CampaignConfig) -> CampaignIntervals:
     """Checkpoint intervals of every policy for ``config`` (closed forms, no simulation)."""
-    unexpected = config.unplanned_rate_per_s
-    # MODEL: with no unexpected failures, checkpoint once a year (any long interval).
+    # Only the failures that fall back to the persistent checkpoint set its interval.
+    unexpected = config.lossy_rate_per_s
+    # MODEL: with no such failures, checkpoint once a year (any long interval).
     mtbf = 1.0 / unexpected if unexpected > 0 else SECONDS_PER_YEAR
     recovery = config.unplanned_recovery_s
     delta = max(config.checkpoint.blocking_s, MIN_CHECKPOINT_S)
@@ -297,6 +342,12 @@ class RunScalars:
         rate_planned_per_s: planned interruption rate, 1/s.
         rate_node_per_s: node-replacing interruption rate of the full job, 1/s.
         down_unplanned_s: downtime after an unexpected interruption (no waiting), s.
+        down_node_s, down_other_s: whole-job stop after a node-replacing / in-place
+            failure under the recovery design, s.
+        loss_node_s, loss_other_s: most training time such a failure loses (inf: back to
+            the last durable checkpoint), s.
+        debt_node_s: work lost to reduced throughput after a node failure, s of full job.
+        speed: throughput factor while running (snapshots, stragglers).
         down_planned_s: downtime of a planned interruption, s.
         repair_s: repair time of a failed node, s.
         nodes: nodes in the job.
@@ -316,6 +367,12 @@ class RunScalars:
     rate_planned_per_s: float
     rate_node_per_s: float
     down_unplanned_s: float
+    down_node_s: float
+    down_other_s: float
+    loss_node_s: float
+    loss_other_s: float
+    debt_node_s: float
+    speed: float
     down_planned_s: float
     repair_s: float
     nodes: int
@@ -331,6 +388,7 @@ class RunScalars:
         """The scalars of ``config`` run at checkpoint interval ``interval_s`` (s)."""
         tau = float(interval_s)
         window = config.mode is SimulationMode.WINDOW
+        costs = config.interruption_costs
         return cls(
             tau_s=tau,
             delta_s=config.checkpoint.blocking_s,
@@ -340,12 +398,20 @@ class RunScalars:
             rate_planned_per_s=config.planned_rate_per_s,
             rate_node_per_s=config.node_replacing_rate_per_s,
             down_unplanned_s=config.unplanned_recovery_s,
+            down_node_s=costs.node_stop_s,
+            down_other_s=costs.other_stop_s,
+            loss_node_s=costs.node_max_loss_s,
+            loss_other_s=costs.other_max_loss_s,
+            debt_node_s=costs.node_debt_s,
+            speed=config.speed_factor,
             down_planned_s=config.planned_recovery_s,
             repair_s=config.repair_s,
             nodes=config.num_nodes,
             spares=config.spare_nodes,
             max_in_repair=config.max_nodes_in_repair,
-            shrink=config.spare_policy is SparePolicy.SHRINK,
+            # Elastic DP already runs without the failed replicas (its debt): no shrink.
+            shrink=config.spare_policy is SparePolicy.SHRINK
+            and config.recovery.policy is not RecoveryPolicy.ELASTIC_DP,
             window=window,
             end_s=config.trial_end_s,
             work_s=0.0 if window else config.work_to_train_s,

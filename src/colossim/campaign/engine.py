@@ -30,6 +30,7 @@ for the interruption counts of the catalog (docs/sources.md: GK-WEB).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -109,22 +110,39 @@ def expected_interruptions_to_simulate(config: CampaignConfig, interval_s: float
     elif starved:
         wall = config.horizon_s
     else:
-        unexpected = config.unplanned_rate_per_s
         work = config.work_to_train_s
-        if unexpected > 0:
-            useful = float(
-                expected_useful_fraction(
-                    interval_s=interval_s,
-                    checkpoint_s=config.checkpoint.blocking_s,
-                    mtbf_s=1.0 / unexpected,
-                    restart_s=config.unplanned_recovery_s,
-                )
-            )
-            wall = work / useful if useful > work / config.horizon_s else config.horizon_s
-        else:
-            wall = work
+        useful = _useful_fraction_estimate(config, interval_s)
+        wall = work / useful if useful > work / config.horizon_s else config.horizon_s
         wall = min(wall, config.horizon_s)
     return config.total_rate_per_s * wall * config.n_trials
+
+
+def _useful_fraction_estimate(config: CampaignConfig, interval_s: float) -> float:
+    """Closed-form useful fraction: Daly's exact fraction for the failures that fall back
+    to the persistent checkpoint, times exp(-rate x (stop + loss)) for those restored from
+    peer replicas (:func:`~colossim.campaign.recovery.fixed_loss_goodput` with one kind),
+    times the running throughput, less the elastic debt rate."""
+    costs = config.interruption_costs
+    lossy = config.lossy_rate_per_s
+    useful = 1.0
+    if lossy > 0:
+        useful = float(
+            expected_useful_fraction(
+                interval_s=interval_s,
+                checkpoint_s=config.checkpoint.blocking_s,
+                mtbf_s=1.0 / lossy,
+                restart_s=config.unplanned_recovery_s,
+            )
+        )
+    exposure = 0.0
+    for rate, stop, loss in (
+        (config.node_replacing_rate_per_s, costs.node_stop_s, costs.node_max_loss_s),
+        (config.other_unplanned_rate_per_s, costs.other_stop_s, costs.other_max_loss_s),
+    ):
+        if math.isfinite(loss):
+            exposure += rate * (stop + loss)
+    debt = config.node_replacing_rate_per_s * costs.node_debt_s
+    return useful * math.exp(-exposure) * config.speed_factor - debt
 
 
 def _check_budget(config: CampaignConfig, interval_s: float) -> None:

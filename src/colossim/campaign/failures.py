@@ -48,6 +48,7 @@ class FailureUnit(StrEnum):
     NIC = "nic"
     CPU = "cpu"
     SWITCH = "switch"
+    DOMAIN = "nvlink_domain"  # one NVLink (scale-up) domain, e.g. an NVL72 rack
     JOB = "job"
 
 
@@ -61,6 +62,7 @@ class ClusterCounts:
         nics_per_node: backend NICs per node.
         cpus_per_node: host CPU sockets per node.
         num_switches: fabric switches serving the job (only used by ``switch`` causes).
+        scaleup_domain: GPUs per NVLink domain (0: the node is the domain).
     """
 
     num_gpus: int
@@ -68,6 +70,7 @@ class ClusterCounts:
     nics_per_node: int
     cpus_per_node: int
     num_switches: int = 0
+    scaleup_domain: int = 0
 
     def __post_init__(self) -> None:
         for name, minimum in (
@@ -76,6 +79,7 @@ class ClusterCounts:
             ("nics_per_node", 0),
             ("cpus_per_node", 0),
             ("num_switches", 0),
+            ("scaleup_domain", 0),
         ):
             # Frozen: store the checked value as an int (``1e3`` from YAML is a count too).
             object.__setattr__(self, name, require_int(name, getattr(self, name), minimum=minimum))
@@ -91,6 +95,12 @@ class ClusterCounts:
     def num_nodes(self) -> int:
         """Nodes in the job."""
         return self.num_gpus // self.gpus_per_node
+
+    @property
+    def num_domains(self) -> int:
+        """NVLink domains the job touches (a partly used domain still fails as a unit)."""
+        domain = self.scaleup_domain or self.gpus_per_node
+        return -(-self.num_gpus // domain)
 
     @property
     def num_nics(self) -> int:
@@ -111,6 +121,7 @@ def unit_count(counts: ClusterCounts, unit: FailureUnit) -> int:
         FailureUnit.NIC: counts.num_nics,
         FailureUnit.CPU: counts.num_cpus,
         FailureUnit.SWITCH: counts.num_switches,
+        FailureUnit.DOMAIN: counts.num_domains,
         FailureUnit.JOB: 1,
     }[unit]
 
@@ -147,12 +158,15 @@ class FailureProfile:
         causes: unexpected causes followed by planned maintenance (if any).
         reference_counts: the cluster the rates were derived on (None if not derived).
         reference_window_s: the observation window of the reference, s.
+        scaleup_domain_gpus: GPUs per NVLink domain of the systems the profile describes
+            (0: the node), used when the cluster does not say.
     """
 
     id: str
     causes: tuple[FailureCause, ...]
     reference_counts: ClusterCounts | None = None
     reference_window_s: float | None = None
+    scaleup_domain_gpus: int = 0
 
     def cause_names(self) -> tuple[str, ...]:
         """Names of every cause, in order."""
@@ -243,6 +257,7 @@ def failure_profile(
         causes=tuple(causes),
         reference_counts=reference,
         reference_window_s=None if window is None else float(window) * SECONDS_PER_DAY,
+        scaleup_domain_gpus=int(values.get("scaleup_domain_gpus", 0)),
     )
 
 

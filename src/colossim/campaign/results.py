@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from colossim.campaign.config import CampaignConfig, CampaignIntervals, SimulationMode
+from colossim.campaign.recovery import InterruptionCosts
 from colossim.campaign.timeline import CampaignTimeline, GapEnd, gap_end_of
 from colossim.units import SECONDS_PER_DAY, SECONDS_PER_HOUR
 
@@ -59,6 +60,13 @@ class CampaignResult:
         per_trial_goodput: goodput of each trial.
         per_trial_interruptions: interruptions of each trial.
         spare_nodes: hot-spare nodes of the configuration.
+        work_fraction_degraded: mean work lost to running at reduced throughput (elastic DP
+            without the failed replicas), as a fraction of wall time x full throughput.
+        speed_factor: throughput while running relative to the steady state (in-memory
+            snapshots, stragglers).
+        recovery_policy: what a hardware failure triggers (``full_restart``, ...).
+        partial_restart: in-place failures restart only the affected replica group.
+        costs: stop, loss and debt of each kind of unexpected interruption.
         timeline: optional timeline of one example trial (:func:`trial_timeline`), e.g.
             attached by ``colossim.scenario.campaign.build_campaign``; None otherwise.
     """
@@ -104,7 +112,27 @@ class CampaignResult:
     per_trial_goodput: np.ndarray = field(compare=False, repr=False)
     per_trial_interruptions: np.ndarray = field(compare=False, repr=False)
     spare_nodes: int = 0
+    work_fraction_degraded: float = 0.0
+    speed_factor: float = 1.0
+    recovery_policy: str = "full_restart"
+    partial_restart: bool = False
+    costs: InterruptionCosts | None = None
     timeline: CampaignTimeline | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def wall_days_p50(self) -> float:
+        """Median wall-clock days per trial (the time to train in to-train mode)."""
+        return self.time_to_train_days_p50
+
+    @property
+    def outages_s(self) -> np.ndarray:
+        """Outages of the example trial (``timeline``) as (n, 2) [start, back up) wall
+        times, s: where the job drew no training power. Empty without a timeline."""
+        tl = self.timeline
+        if tl is None:
+            return np.zeros((0, 2))
+        down = tl.up_s > tl.start_s
+        return np.stack([tl.start_s[down], tl.up_s[down]], axis=1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +165,7 @@ class TrialTotals:
         checkpoint_s: wall time blocked on checkpoints, s.
         rework_s: wall time on training lost to interruptions, s.
         down_s: wall time down (detection, waits, restart, restore), s.
+        debt_s: work lost to running at reduced throughput (elastic DP), s of full job.
         n_node: unexpected interruptions that sent a node to repair.
         n_other: other unexpected interruptions.
         n_planned: planned interruptions.
@@ -149,6 +178,7 @@ class TrialTotals:
     checkpoint_s: np.ndarray
     rework_s: np.ndarray
     down_s: np.ndarray
+    debt_s: np.ndarray
     n_node: np.ndarray
     n_other: np.ndarray
     n_planned: np.ndarray
@@ -255,4 +285,9 @@ def summarise(
         per_trial_goodput=goodput,
         per_trial_interruptions=interruptions,
         spare_nodes=config.spare_nodes,
+        work_fraction_degraded=float((totals.debt_s / safe_wall).mean()),
+        speed_factor=config.speed_factor,
+        recovery_policy=config.recovery.policy.value,
+        partial_restart=config.recovery.partial_restart,
+        costs=config.interruption_costs,
     )

@@ -175,17 +175,17 @@ def _next_gap(p: RunScalars, trial: _Trial, rng: np.random.Generator) -> tuple[_
     rem = run - k * p.cycle_s
     partial = min(rem, tau)
     if not p.window:
-        need = trial.work_left / frac
+        need = trial.work_left / (frac * p.speed)
         n_ck = max(math.ceil(need / tau) - 1, 0)
         t_done = need + n_ck * delta
         if run >= t_done:  # the last checkpoint is not needed: training is done
-            trial.work += frac * need
+            trial.work += frac * p.speed * need
             trial.finished = True
             row = (t, t + served, t + served + t_done, need, n_ck * delta, 0.0, trial.work, frac)
             return row, GapEnd.END
     if end >= p.end_s:  # the window (or horizon) ends while running: nothing lost
         kept, ckpt = k * tau + partial, k * delta + rem - partial
-        trial.work += frac * kept
+        trial.work += frac * p.speed * kept
         return (t, t + served, p.end_s, kept, ckpt, 0.0, trial.work, frac), GapEnd.END
     u = rng.random() * lam
     if u >= p.rate_unplanned_per_s * frac:  # planned: checkpoint first, nothing lost
@@ -196,8 +196,11 @@ def _next_gap(p: RunScalars, trial: _Trial, rng: np.random.Generator) -> tuple[_
         ckpt = k * delta
         node = u < p.rate_node_per_s * frac
         kind = GapEnd.NODE_FAILURE if node else GapEnd.OTHER_FAILURE
-    trial.work += frac * kept
-    trial.work_left -= frac * kept
+        # Peer replicas: lose at most the work since the last in-memory snapshot.
+        kept = max(kept, k * tau + partial - (p.loss_node_s if node else p.loss_other_s))
+    gained = frac * p.speed * kept - (p.debt_node_s if kind is GapEnd.NODE_FAILURE else 0.0)
+    trial.work += gained
+    trial.work_left -= gained
     return (t, t + served, end, kept, ckpt, run - kept - ckpt, trial.work, frac), kind
 
 
@@ -206,7 +209,10 @@ def _restart(p: RunScalars, trial: _Trial, kind: GapEnd, *, at_s: float) -> None
     downtime owed (a wait for a spare included), the repair queue and the job size after
     the restart."""
     trial.t = t = at_s
-    trial.down = p.down_planned_s if kind is GapEnd.PLANNED else p.down_unplanned_s
+    trial.down = {
+        GapEnd.PLANNED: p.down_planned_s,
+        GapEnd.NODE_FAILURE: p.down_node_s,
+    }.get(kind, p.down_other_s)
     queue = trial.queue
     if kind is GapEnd.NODE_FAILURE:
         queue.append(t)
@@ -216,5 +222,6 @@ def _restart(p: RunScalars, trial: _Trial, kind: GapEnd, *, at_s: float) -> None
     if over > 0:
         # MODEL: the job restarts when the `over`-th oldest node in repair is back.
         trial.down += max(queue[over - 1] + p.repair_s - t, 0.0)
-    healthy = p.nodes + p.spares - min(len(queue), p.max_in_repair)
-    trial.frac = min(healthy, p.nodes) / p.nodes
+    if p.shrink:
+        healthy = p.nodes + p.spares - min(len(queue), p.max_in_repair)
+        trial.frac = min(healthy, p.nodes) / p.nodes

@@ -44,6 +44,19 @@ _SWEEP_FACTORS = (0.5, 0.71, 1.0, 1.41, 2.0)
     is_flag=True,
     help="also simulate checkpoint intervals around the optimum (0.5x-2x) and report the best",
 )
+@click.option(
+    "--scale-sweep",
+    "scale",
+    is_flag=True,
+    help="also simulate goodput vs GPU count (10k-1M) for each recovery policy "
+    "(14-day windows, 64 trials per cell)",
+)
+@click.option(
+    "--sensitivity",
+    is_flag=True,
+    help="also simulate goodput with detection, restart, checkpoint write time and spares "
+    "each at 0.25x-4x",
+)
 @verbosity
 @handle_errors
 def campaign(
@@ -53,6 +66,8 @@ def campaign(
     trials: int | None,
     seed: int | None,
     sweep: bool,
+    scale: bool,
+    sensitivity: bool,
 ) -> None:
     """Simulate the training campaign of SCENARIO: failures, restarts, checkpoints, spares.
 
@@ -112,8 +127,68 @@ def campaign(
             st.add_row(f"{iv:,.0f}", f"{g:.4f} ± {e:.4f}{mark}")
         tables.append(st)
 
+    if scale:
+        with progress("simulating goodput vs GPU count for each recovery policy"):
+            payload["scale_sweep"], table = _scale_sweep(config)
+        tables.append(table)
+    if sensitivity:
+        with progress("simulating the sensitivity of goodput"):
+            payload["sensitivity"], table = _sensitivity(config)
+        tables.append(table)
+
     notes = _notes(config, result, requested=trials or sc.reliability.trials)
     output(fmt, payload, tables, warnings=notes + r.warnings())
+
+
+def _scale_sweep(config):
+    """``--scale-sweep``: JSON and table of goodput vs GPU count per policy."""
+    from rich.table import Table
+
+    from colossim.campaign.sweeps import scale_sweep
+
+    sw = scale_sweep(config)
+    payload = {
+        "num_gpus": sw.num_gpus,
+        "window_days": sw.window_s / SECONDS_PER_DAY,
+        "trials_per_cell": sw.n_trials,
+        "goodput": {p: sw.goodput[i] for i, p in enumerate(sw.policies)},
+        "goodput_stderr": {p: sw.goodput_stderr[i] for i, p in enumerate(sw.policies)},
+    }
+    table = Table(title="Goodput vs GPU count (same random numbers in every cell)")
+    table.add_column("recovery")
+    for n in sw.num_gpus:
+        table.add_column(f"{n:,}", justify="right")
+    for i, p in enumerate(sw.policies):
+        table.add_row(p, *(f"{g:.3f}" for g in sw.goodput[i]))
+    return payload, table
+
+
+def _sensitivity(config):
+    """``--sensitivity``: JSON and table of goodput vs each recovery input."""
+    from rich.table import Table
+
+    from colossim.campaign.sweeps import sensitivity
+
+    se = sensitivity(config)
+    payload = {
+        "factors": se.factors,
+        "inputs": {
+            name: {
+                "value": se.base_values[i],
+                "goodput": se.goodput[i],
+                "goodput_stderr": se.goodput_stderr[i],
+            }
+            for i, name in enumerate(se.inputs)
+        },
+    }
+    table = Table(title="Sensitivity of goodput (one input at a time x factor)")
+    table.add_column("input (as configured)")
+    for f in se.factors:
+        table.add_column(f"x{f:g}", justify="right")
+    for i, name in enumerate(se.inputs):
+        label = f"{name} ({se.base_values[i]:,.4g})"
+        table.add_row(label, *(f"{g:.3f}" for g in se.goodput[i]))
+    return payload, table
 
 
 def _notes(config, result, *, requested: int) -> list[str]:
@@ -126,7 +201,8 @@ def _notes(config, result, *, requested: int) -> list[str]:
             "simulates many interruptions; set --trials (or reliability.trials) to insist"
         )
     in_repair = config.nodes_in_repair_mean
-    if in_repair > config.spare_nodes:
+    # Elastic DP never waits for a spare (it runs without the failed replicas).
+    if in_repair > config.spare_nodes and config.recovery.policy != "elastic_dp":
         out.append(
             f"{in_repair:,.0f} nodes are in repair on average but only "
             f"{config.spare_nodes:,} hot spares: the job often waits for repairs "

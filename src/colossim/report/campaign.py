@@ -68,7 +68,40 @@ def campaign_to_json(result: CampaignResult) -> dict:
         "best_checkpoint_interval_s": _f(r.checkpoint_interval_optimal_s),
         "checkpoint_blocking_s": _f(r.checkpoint_blocking_s),
         "spare_nodes": int(r.spare_nodes),
+        "work_fraction_degraded": _f(r.work_fraction_degraded),
+        "recovery": _recovery_json(r),
     }
+
+
+def _recovery_json(r: CampaignResult) -> dict:
+    """The recovery design's per-interruption costs."""
+    c = r.costs
+    out: dict = {
+        "policy": r.recovery_policy,
+        "partial_restart": bool(r.partial_restart),
+        "speed_factor": _f(r.speed_factor),
+    }
+    if c is not None:
+        out.update(
+            node_failure_stop_s=_f(c.node_stop_s),
+            other_failure_stop_s=_f(c.other_stop_s),
+            node_failure_debt_s=_f(c.node_debt_s),
+        )
+        # A finite loss: back to the last in-memory snapshot; left out: back to the last
+        # persistent checkpoint.
+        for key, loss in (("node", c.node_max_loss_s), ("other", c.other_max_loss_s)):
+            if math.isfinite(loss):
+                out[f"{key}_failure_max_loss_s"] = _f(loss)
+    return out
+
+
+def _recovery_row(r: CampaignResult) -> tuple[str, str]:
+    """Recovery policy and running throughput, for the summary table."""
+    partial = " + partial restart" if r.partial_restart else ""
+    return (
+        r.recovery_policy.replace("_", " ") + partial,
+        f"running at {100 * r.speed_factor:.1f}% throughput",
+    )
 
 
 def timeline_to_json(timeline: CampaignTimeline) -> dict:
@@ -148,6 +181,7 @@ def campaign_tables(result: CampaignResult) -> list[Table]:
         "max. of expected useful fraction",
     )
     summary.add_row("hot-spare nodes", f"{r.spare_nodes:,}", "")
+    summary.add_row("recovery", *_recovery_row(r))
     summary.add_row("checkpoint stall", f"{r.checkpoint_blocking_s:,.2f} s", "")
 
     wall = Table(title="Where the wall clock goes (mean fraction)")
@@ -158,6 +192,7 @@ def campaign_tables(result: CampaignResult) -> list[Table]:
         ("down (detect, wait, restart, restore)", r.wall_fraction_downtime),
         ("rework (lost since last checkpoint)", r.wall_fraction_rework),
         ("checkpoint stalls", r.wall_fraction_checkpoint),
+        ("reduced throughput (elastic, in work)", r.work_fraction_degraded),
     ):
         wall.add_row(name, f"{100 * value:.2f}%")
 

@@ -28,14 +28,16 @@ from colossim.campaign.config import CampaignConfig, SparePolicy
 from colossim.campaign.failures import (
     CauseRate,
     ClusterCounts,
+    FailureProfile,
     cause_rates,
     failure_profile,
     failure_profile_ids,
     spare_nodes_for_coverage,
     total_rate_per_s,
 )
+from colossim.campaign.recovery import RecoveryDesign, RecoveryPolicy
 from colossim.catalog import lookup
-from colossim.errors import did_you_mean
+from colossim.errors import InputError, did_you_mean
 from colossim.scenario.known import require_known
 from colossim.units import GB, SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MINUTE
 
@@ -49,7 +51,16 @@ class ReliabilitySection(BaseModel):
 
     failure_profile: str = Field(
         "llama3-h100",
-        description="failure-rate profile id in catalog reliability.yaml (per-unit rates)",
+        description="failure-rate profile id in catalog reliability.yaml (per-unit rates); "
+        "left out: the profile of the cluster's GPU generation (failure-profiles-by-gpu), "
+        "llama3-h100 when the GPU is not known",
+    )
+    failures_per_1000_node_days: float | None = Field(
+        None,
+        ge=0,
+        le=1000,
+        description="unexpected failures per 1,000 node-days of the cluster's nodes; "
+        "overrides the profile's total rate and keeps its cause mix",
     )
     failure_rate_multiplier: float = Field(
         1.0, ge=0, description="scales every unexpected failure rate (e.g. 2 for a young fleet)"
@@ -85,11 +96,73 @@ class ReliabilitySection(BaseModel):
     storage_read_gbyte_per_s: float | None = Field(
         None, gt=0, description="aggregate checkpoint read bandwidth, GB/s (default: catalog)"
     )
+    checkpoint_write_s: float | None = Field(
+        None,
+        gt=0,
+        le=86_400,
+        description="time to write one full checkpoint to storage, s; overrides the "
+        "bytes / storage_write_gbyte_per_s estimate",
+    )
     detection_min: float | None = Field(
-        None, ge=0, description="failure to job teardown, min (default: catalog)"
+        None,
+        ge=0,
+        le=1440,
+        description="failure to detection (the whole job stalls meanwhile), min "
+        "(default: catalog); stated on its own, never added to restart_min",
     )
     restart_min: float | None = Field(
-        None, ge=0, description="reschedule and re-initialise the job, min (default: catalog)"
+        None,
+        ge=0,
+        le=1440,
+        description="whole-job restart: reschedule and re-initialise, min (default: catalog)",
+    )
+    recovery_policy: Literal["full_restart", "hot_spare", "elastic_dp"] = Field(
+        "full_restart",
+        description="after a hardware failure: restart the whole job from the persistent "
+        "checkpoint, swap in a hot spare and restore from an in-memory peer replica, or "
+        "drop the failed replica(s) and continue at reduced throughput until they rejoin",
+    )
+    partial_restart: bool = Field(
+        False,
+        description="software/network failures restart only the affected replica group "
+        "(restored from in-memory peers) while the rest waits",
+    )
+    hot_swap_min: float | None = Field(
+        None, ge=0, le=1440, description="hot_spare: swap in a spare and re-form the job, min"
+    )
+    peer_restore_s: float | None = Field(
+        None, ge=0, le=86_400, description="restore from an in-memory peer replica, s"
+    )
+    partial_restart_min: float | None = Field(
+        None, ge=0, le=1440, description="partial_restart: restart of the affected group, min"
+    )
+    elastic_reconfigure_s: float | None = Field(
+        None, ge=0, le=86_400, description="elastic_dp: drop the replica, rebalance the batch, s"
+    )
+    elastic_rejoin_min: float | None = Field(
+        None,
+        ge=0,
+        le=100_000,
+        description="elastic_dp: until the replacement replica rejoins, min",
+    )
+    snapshot_interval_s: float | None = Field(
+        None,
+        gt=0,
+        le=86_400,
+        description="in-memory snapshot interval (half is lost per failure), s; "
+        "default: one training step",
+    )
+    snapshot_overhead_fraction: float | None = Field(
+        None, ge=0, le=0.5, description="throughput cost of in-memory snapshots"
+    )
+    stragglers_per_1000_node_days: float = Field(
+        0.0, ge=0, le=1000, description="slow-node events per 1,000 node-days"
+    )
+    straggler_slowdown: float | None = Field(
+        None, ge=1, le=100, description="step time x this while a straggler is in the job"
+    )
+    straggler_detect_min: float | None = Field(
+        None, ge=0, le=100_000, description="until a straggler is detected and evicted, min"
     )
     repair_h: float | None = Field(
         None,
@@ -148,7 +221,15 @@ class ReliabilitySection(BaseModel):
                 "checkpoint_interval_s is only used with checkpoint_policy 'fixed'; "
                 "remove it or set checkpoint_policy: fixed"
             )
-        names = failure_profile(self.failure_profile).cause_names()
+        if "failure_profile" in self.model_fields_set:
+            names = failure_profile(self.failure_profile).cause_names()
+        else:
+            # The GPU's profile is known in to_config (which checks again): any profile's.
+            names = tuple(
+                dict.fromkeys(
+                    n for p in failure_profile_ids() for n in failure_profile(p).cause_names()
+                )
+            )
         for key in self.failure_rate_overrides:
             if key not in names:
                 hint = did_you_mean(key, names)
@@ -170,6 +251,10 @@ class ReliabilitySection(BaseModel):
         nics_per_node: int | None = None,
         cpus_per_node: int | None = None,
         idle_nodes: int = 0,
+        gpu_id: str | None = None,
+        scaleup_domain: int | None = None,
+        dp: int | None = None,
+        step_s: float | None = None,
     ) -> CampaignConfig:
         """Build the core campaign config from this section and the rest of the model.
 
@@ -184,8 +269,13 @@ class ReliabilitySection(BaseModel):
             cpus_per_node: CPU sockets per node (default: the profile's reference node).
             idle_nodes: whole nodes of the cluster the job leaves idle; they serve as hot
                 spares on top of ``spare_nodes``.
+            gpu_id: catalog GPU id; picks the failure profile of its generation when the
+                section names none (``failure-profiles-by-gpu``).
+            scaleup_domain: GPUs per NVLink domain (an NVL72 rack fails as one unit).
+            dp: data-parallel degree (elastic DP drops num_gpus / dp GPUs per replica).
+            step_s: training step time, s (the default in-memory snapshot interval).
         """
-        profile = failure_profile(self.failure_profile)
+        profile = failure_profile(self.profile_id(gpu_id))
         ref = profile.reference_counts
         counts = ClusterCounts(
             num_gpus=num_gpus,
@@ -193,14 +283,9 @@ class ReliabilitySection(BaseModel):
             nics_per_node=nics_per_node if nics_per_node is not None else _ref(ref, "nics"),
             cpus_per_node=cpus_per_node if cpus_per_node is not None else _ref(ref, "cpus"),
             num_switches=num_switches,
+            scaleup_domain=scaleup_domain or profile.scaleup_domain_gpus,
         )
-        rates = cause_rates(
-            profile,
-            counts,
-            multiplier=self.failure_rate_multiplier,
-            overrides_per_unit_year=self.failure_rate_overrides,
-            include_planned=self.planned_maintenance,
-        )
+        rates = self._rates(profile, counts)
         recovery = lookup("reliability", "recovery-default", field="reliability").values
         repair_s = _pick(self.repair_h, SECONDS_PER_HOUR, recovery["repair_h"], SECONDS_PER_HOUR)
         return CampaignConfig(
@@ -220,15 +305,110 @@ class ReliabilitySection(BaseModel):
             fixed_interval_s=self.checkpoint_interval_s,
             spare_nodes=self._spare_nodes(rates, repair_s) + max(idle_nodes, 0),
             spare_policy=SparePolicy(self.spare_policy),
-            min_active_fraction=(
-                self.min_active_fraction
-                if self.min_active_fraction is not None
-                else float(recovery["min_active_fraction"])
+            min_active_fraction=_pick(
+                self.min_active_fraction, 1.0, recovery["min_active_fraction"]
             ),
             horizon_s=self.horizon_days * SECONDS_PER_DAY,
             window_s=None if self.window_days is None else self.window_days * SECONDS_PER_DAY,
             n_trials=self.trials,
             seed=self.seed,
+            recovery=self._recovery_design(
+                recovery, counts=counts, dp=dp, scaleup_domain=counts.scaleup_domain, step_s=step_s
+            ),
+        )
+
+    def profile_id(self, gpu_id: str | None) -> str:
+        """The section's failure profile, or (left out) the one of the GPU's generation."""
+        if "failure_profile" in self.model_fields_set or gpu_id is None:
+            return self.failure_profile
+        by_gpu = lookup("reliability", "failure-profiles-by-gpu", field="reliability").values
+        for prefix, profile_id in by_gpu["prefixes"].items():
+            if str(gpu_id).startswith(str(prefix)):
+                return str(profile_id)
+        return str(by_gpu["default"])
+
+    def _rates(self, profile: FailureProfile, counts: ClusterCounts) -> tuple[CauseRate, ...]:
+        """Job-level cause rates: the profile, its overrides, the multiplier or the total
+        rate per 1,000 node-days (same cause mix), plus straggler evictions."""
+        multiplier = self.failure_rate_multiplier
+        if self.failures_per_1000_node_days is not None:
+            if "failure_rate_multiplier" in self.model_fields_set:
+                raise InputError(
+                    "reliability.failures_per_1000_node_days",
+                    "and failure_rate_multiplier both scale the failure rate",
+                    value=self.failures_per_1000_node_days,
+                    fix="keep one of them",
+                )
+            base = cause_rates(profile, counts, overrides_per_unit_year=self.failure_rate_overrides)
+            per_node_day = total_rate_per_s(base, planned=False) * SECONDS_PER_DAY
+            per_node_day /= counts.num_nodes
+            target = self.failures_per_1000_node_days / 1000.0
+            multiplier = target / per_node_day if per_node_day > 0 else 0.0
+        rates = cause_rates(
+            profile,
+            counts,
+            multiplier=multiplier,
+            overrides_per_unit_year=self.failure_rate_overrides,
+            include_planned=self.planned_maintenance,
+        )
+        straggler = self._straggler_rate_per_s(counts)
+        if straggler > 0.0:
+            # MODEL: every detected straggler is evicted like a failed node (a spare or the
+            # recovery policy replaces it).
+            eviction = CauseRate(
+                name="straggler_eviction",
+                category="straggler",
+                rate_per_s=straggler,
+                replaces_node=True,
+            )
+            rates = (*rates, eviction)
+        return rates
+
+    def _straggler_rate_per_s(self, counts: ClusterCounts) -> float:
+        """Slow-node events of the whole job, 1/s."""
+        per_node_s = self.stragglers_per_1000_node_days / 1000.0 / SECONDS_PER_DAY
+        return per_node_s * counts.num_nodes
+
+    def _recovery_design(
+        self,
+        recovery: dict,
+        *,
+        counts: ClusterCounts,
+        dp: int | None,
+        scaleup_domain: int | None,
+        step_s: float | None,
+    ) -> RecoveryDesign:
+        """The recovery mechanisms of this section, catalog defaults for what it leaves out.
+        Elastic DP loses a replica (num_gpus / dp) or, if larger, an NVLink domain."""
+        replica = counts.num_gpus // dp if dp else counts.gpus_per_node
+        replica_gpus = max(replica, scaleup_domain or 1)
+        snapshot = self.snapshot_interval_s
+        if snapshot is None:
+            snapshot = step_s if step_s else float(recovery["snapshot_interval_s"])
+        return RecoveryDesign(
+            policy=RecoveryPolicy(self.recovery_policy),
+            partial_restart=self.partial_restart,
+            hot_swap_s=_pick(self.hot_swap_min, SECONDS_PER_MINUTE, recovery["hot_swap_s"]),
+            peer_restore_s=_pick(self.peer_restore_s, 1.0, recovery["peer_restore_s"]),
+            partial_restart_s=_pick(
+                self.partial_restart_min, SECONDS_PER_MINUTE, recovery["partial_restart_s"]
+            ),
+            elastic_reconfigure_s=_pick(
+                self.elastic_reconfigure_s, 1.0, recovery["elastic_reconfigure_s"]
+            ),
+            elastic_rejoin_s=_pick(
+                self.elastic_rejoin_min, SECONDS_PER_MINUTE, recovery["elastic_rejoin_s"]
+            ),
+            replica_gpus=min(replica_gpus, counts.num_gpus),
+            snapshot_interval_s=snapshot,
+            snapshot_overhead_fraction=_pick(
+                self.snapshot_overhead_fraction, 1.0, recovery["snapshot_overhead_fraction"]
+            ),
+            straggler_rate_per_s=self._straggler_rate_per_s(counts),
+            straggler_slowdown=_pick(self.straggler_slowdown, 1.0, recovery["straggler_slowdown"]),
+            straggler_detect_s=_pick(
+                self.straggler_detect_min, SECONDS_PER_MINUTE, recovery["straggler_detect_s"]
+            ),
         )
 
     def _checkpoint_costs(self, params: float) -> CheckpointCosts:
@@ -246,8 +426,12 @@ class ReliabilitySection(BaseModel):
             if self.storage_read_gbyte_per_s is not None
             else ck.storage_read_bytes_per_s
         )
+        state = checkpoint_state_bytes(params=params, bytes_per_param=bytes_per_param)
+        if self.checkpoint_write_s is not None:
+            # The stated write time wins over bytes / bandwidth (restore keeps the read rate).
+            write = state / self.checkpoint_write_s
         return checkpoint_costs(
-            state_bytes=checkpoint_state_bytes(params=params, bytes_per_param=bytes_per_param),
+            state_bytes=state,
             mode=CheckpointMode(self.checkpoint_mode),
             write_bytes_per_s=write,
             read_bytes_per_s=read,
