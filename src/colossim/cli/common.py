@@ -247,6 +247,55 @@ def progress(description: str):
         yield lambda text: bar.update(task, description=text)
 
 
+class _Counted:
+    """Handle of :func:`counted_progress`: relabel the bar, count one item done."""
+
+    def __init__(self, bar=None, task=None, noun: str = "") -> None:
+        self._bar, self._task, self._noun = bar, task, noun
+
+    def stage(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=text)
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+
+@contextlib.contextmanager
+def counted_progress(total: int, noun: str):
+    """A progress bar over ``total`` items (count, elapsed, ETA) on stderr, on a terminal
+    only and not under ``-q``. Yields a :class:`_Counted`."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    _, quiet = _verbosity()
+    err = console(stderr=True)
+    if quiet or not err.is_terminal:
+        yield _Counted()
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(noun),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        yield _Counted(bar, bar.add_task(noun, total=total), noun)
+
+
 FORMAT = click.option(
     "--format",
     "fmt",

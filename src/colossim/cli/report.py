@@ -10,11 +10,11 @@ from colossim.cli.common import (
     FORMAT,
     SET,
     check_writable,
+    counted_progress,
     handle_errors,
     output,
     progress,
     run,
-    searched,
     verbosity,
     write_atomic,
 )
@@ -37,18 +37,24 @@ TRIALS = click.option(
 )
 
 
-def _collect(path: str | None, overrides: tuple[str, ...], *, with_campaign: bool, trials):
-    """One scenario's pipeline with every stage the report shows computed now (under a
-    spinner), so that rendering does no work."""
-    r = run(path, overrides, campaign=with_campaign, trials=trials)
-    if r.plan is None:
-        searched(r)
-    with progress(f"{r.name}: sizing the fabric, power, grid and battery") as stage:
-        r.cost  # noqa: B018 - computes the estimate, fabric, facility and cost
-        if with_campaign:
-            stage(f"{r.name}: simulating the failure campaign")
-            r.campaign  # noqa: B018
-    return r
+def _collect_all(paths: list, overrides: tuple[str, ...], *, with_campaign: bool, trials):
+    """Every scenario's pipeline with every stage the report shows computed now, so that
+    rendering does no work; a progress bar (count, ETA) on a terminal."""
+    results = []
+    with counted_progress(len(paths), "scenarios") as bar:
+        for path in paths:
+            r = run(path, overrides, campaign=with_campaign, trials=trials)
+            if r.plan is None:
+                bar.stage(f"{r.name}: searching parallel plans")
+                r.top  # noqa: B018
+            bar.stage(f"{r.name}: sizing the fabric, power, grid and battery")
+            r.cost  # noqa: B018 - computes the estimate, fabric, facility and cost
+            if with_campaign:
+                bar.stage(f"{r.name}: simulating the failure campaign")
+                r.campaign  # noqa: B018
+            results.append(r)
+            bar.advance()
+    return results
 
 
 def _sweep_sections(db: str) -> list:
@@ -125,7 +131,7 @@ def report(
     paths: list[str | None] = list(scenarios) + list(compare_with)
     if not paths:
         paths = [None]
-    results = [_collect(p, overrides, with_campaign=with_campaign, trials=trials) for p in paths]
+    results = _collect_all(paths, overrides, with_campaign=with_campaign, trials=trials)
     with progress("rendering the HTML report"):
         page = render_html(results[0], results[1:], extra=extra)
         ids = [s.id for s in [*report_sections(results[0], results[1:]), *extra]]
@@ -176,9 +182,7 @@ def compare(
     """
     from colossim.report.compare import compare_tables, compare_to_json
 
-    results = [
-        _collect(p, overrides, with_campaign=with_campaign, trials=trials) for p in scenarios
-    ]
+    results = _collect_all(list(scenarios), overrides, with_campaign=with_campaign, trials=trials)
     rows = compare_to_json(results)
     if fmt == "json":
         from colossim.report.jsonsafe import dumps
