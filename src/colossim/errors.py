@@ -54,8 +54,9 @@ class InputError(ColossimError):
 class InputErrors(ColossimError):
     """Several input errors reported at once (scenario files report every problem)."""
 
-    def __init__(self, errors: list[InputError]) -> None:
+    def __init__(self, errors: list[InputError], *, what: str = "scenario") -> None:
         self.errors = errors
+        self.what = what  # what the errors are in ("scenario", "sweep spec"), for the summary
         super().__init__("\n".join(e.message() for e in errors))
 
 

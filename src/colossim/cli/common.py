@@ -65,7 +65,7 @@ def _error_json(errors: list[InputError]) -> str:
     )
 
 
-def _bad_input(errors: list[InputError], fmt: str, err: Console, *, summary: bool) -> None:
+def _bad_input(errors: list[InputError], fmt: str, err: Console, *, summary: str = "") -> None:
     """Print input errors (stderr; and a JSON object on stdout under --format json)."""
     if fmt == "json":
         click.echo(_error_json(errors))
@@ -73,7 +73,7 @@ def _bad_input(errors: list[InputError], fmt: str, err: Console, *, summary: boo
         err.print(f"error: {e.message()}", soft_wrap=True)
     if summary:
         n = len(errors)
-        err.print(f"{n} error{'s' if n != 1 else ''} in scenario; nothing was run.")
+        err.print(f"{n} error{'s' if n != 1 else ''} in {summary}; nothing was run.")
     sys.exit(EXIT_BAD_INPUT)
 
 
@@ -90,12 +90,12 @@ def handle_errors(fn):
         try:
             return fn(*args, **kwargs)
         except InputErrors as exc:
-            _bad_input(exc.errors, fmt, err, summary=True)
+            _bad_input(exc.errors, fmt, err, summary=exc.what)
         except InputError as exc:
             loaded = (ctx.find_root().obj or {}).get("loaded")
             if exc.location is None and loaded is not None:
                 exc.location = loaded.location(exc.field)
-            _bad_input([exc], fmt, err, summary=False)
+            _bad_input([exc], fmt, err)
         except NoFeasiblePlan as exc:
             if fmt == "json":
                 click.echo(dumps({"feasible": False, "message": str(exc), **exc.payload}))

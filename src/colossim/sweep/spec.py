@@ -258,7 +258,7 @@ def spec_from_data(
         except InputError as exc:
             errors.append(exc)
     if errors:
-        raise InputErrors(errors)
+        raise InputErrors(errors, what="sweep spec")
     name = data.get("name") or Path(source).name.removesuffix(".yaml")
     return SweepSpec(
         name=str(name),
