@@ -187,3 +187,16 @@ def test_cli_json_lists_warnings() -> None:
     assert any("MFU" in w for w in out["warnings"])
     clean = cli_json("plan")
     assert clean["warnings"] == []
+
+
+@pytest.mark.parametrize("name", ["colossus-100k-h100", "llama3-405b-16k-h100"])
+def test_plan_shows_days_with_failures(name: str) -> None:
+    r = run_scenario(name)
+    wf = r.with_failures
+    assert wf is not None and 0 < wf.goodput <= 1
+    # Failures only ever add wall-clock time.
+    assert wf.days >= r.estimate.days_to_train
+    assert wf.days_p10 <= wf.days <= wf.days_p90
+    out = cli_json("plan", name)["with_failures"]
+    assert out["days_to_train"] == pytest.approx(wf.days, rel=1e-9)
+    assert out["goodput"] == pytest.approx(wf.goodput, rel=1e-9)

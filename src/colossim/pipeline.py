@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 from functools import cached_property
 
 from colossim.campaign import (
@@ -57,6 +58,7 @@ __all__ = [
     "CAMPAIGN_INTERRUPTION_LIMIT",
     "NoFeasiblePlan",
     "ScenarioResults",
+    "WithFailures",
     "run_scenario",
     "step_phases",
 ]
@@ -88,6 +90,26 @@ MFU_WARN_RANGE = (0.05, 0.65)
 MEMORY_WARN_SHARE = 0.95
 # Wall-clock days with failures above this multiple of the failure-free figure.
 FAILURE_SLOWDOWN_WARN = 2.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WithFailures:
+    """Days to train once failures and recovery are counted.
+
+    Attributes:
+        days: median wall-clock days to train.
+        days_p10, days_p90: spread across Monte Carlo trials (equal to ``days`` when
+            derived from a window's goodput).
+        goodput: useful share of the wall clock.
+        basis: ``"simulated to the end"`` or ``"goodput over a simulated window"`` (a
+            window campaign, e.g. Llama 3's 54-day snapshot, does not run to the end).
+    """
+
+    days: float
+    days_p10: float
+    days_p90: float
+    goodput: float
+    basis: str
 
 
 class NoFeasiblePlan(ColossimError):
@@ -315,6 +337,29 @@ class ScenarioResults:
         timeline = trial_timeline(cfg, max_gaps=TIMELINE_MAX_GAPS)
         return dataclasses.replace(result, timeline=timeline), ""
 
+    @property
+    def with_failures(self) -> WithFailures | None:
+        """Days to train with failures (None when the campaign was not run)."""
+        c = self.campaign
+        if c is None:
+            return None
+        if str(getattr(c.mode, "value", c.mode)) == "window":
+            days = self.estimate.days_to_train / c.goodput
+            return WithFailures(
+                days=days,
+                days_p10=days,
+                days_p90=days,
+                goodput=c.goodput,
+                basis="goodput over a simulated window",
+            )
+        return WithFailures(
+            days=c.time_to_train_days_p50,
+            days_p10=c.time_to_train_days_p10,
+            days_p90=c.time_to_train_days_p90,
+            goodput=c.goodput,
+            basis="simulated to the end",
+        )
+
     def warnings(self) -> list[str]:
         """Implausible results, in words (empty when all is plausible). Looks only at
         stages already computed: asking never runs a simulation."""
@@ -324,7 +369,7 @@ class ScenarioResults:
             out += _estimate_warnings(est, self.ctx)
         camp = self.__dict__.get("_campaign", (None, ""))[0]
         if camp is not None:
-            out += _campaign_warnings(camp, est, self.campaign_config)
+            out += _campaign_warnings(camp, self.with_failures, est)
         return out
 
     @property
@@ -400,16 +445,12 @@ def _estimate_warnings(est: Estimate, ctx: Context) -> list[str]:
     return out
 
 
-def _campaign_warnings(
-    camp: CampaignResult, est: Estimate | None, cfg: CampaignConfig
-) -> list[str]:
+def _campaign_warnings(camp: CampaignResult, wf: WithFailures, est: Estimate) -> list[str]:
     out = []
-    free_days = None if est is None else est.days_to_train
-    p50 = getattr(camp, "time_to_train_days_p50", None)
-    if free_days and p50 and p50 > FAILURE_SLOWDOWN_WARN * free_days:
+    if wf.days > FAILURE_SLOWDOWN_WARN * est.days_to_train:
         out.append(
-            f"with failures the run takes {p50:,.1f} days against {free_days:,.1f} without: "
-            "recovery dominates (see `colossim campaign`)"
+            f"with failures the run takes {wf.days:,.1f} days against "
+            f"{est.days_to_train:,.1f} without: recovery dominates (see `colossim campaign`)"
         )
     if camp.fraction_finished < 1.0:
         out.append(f"only {camp.fraction_finished:.0%} of campaign trials finished in the horizon")

@@ -65,7 +65,7 @@ def plan(
 
     if write_plan:
         check_writable(write_plan, "--write-plan")
-    r = searched(run(scenario, overrides, campaign=False))
+    r = searched(run(scenario, overrides))
     res, top, best, ctx = r.search, list(r.top), r.estimate, r.ctx
     payload = estimate_to_json(best, ctx, scenario=r.name)
     payload["search"] = {
@@ -86,9 +86,10 @@ def plan(
         note.add_row("Result above", "the scenario's fixed plan")
         note.add_row("Best searched plan", f"{gain:+.1%} tokens/s (plan #1 of the search table)")
         tables.append(note)
-    with progress("sizing fabric, power and cost"):
+    with progress("failures, fabric, power and cost"):
+        payload["with_failures"], failures = _failure_summary(r)
         payload["facility"], summary = _facility_summary(r)
-    tables.append(summary)
+    tables += [failures, summary]
     if write_plan:
         from pathlib import Path
 
@@ -101,6 +102,38 @@ def plan(
     output(fmt, payload, tables, essential=slice(1, 3), warnings=r.warnings())
     if write_plan and fmt != "json":
         console(stderr=True).print(f"wrote {write_plan} with the plan above fixed")
+
+
+def _failure_summary(r):
+    """Days to train with failures next to the failure-free figure (`colossim campaign`
+    for the whole story)."""
+    from rich.table import Table
+
+    wf, est = r.with_failures, r.estimate
+    t = Table(title="With failures (see `colossim campaign`)", show_header=False)
+    if wf is None:
+        t.add_row("Campaign", r.campaign_note)
+        return {"days_to_train": None, "goodput": None, "note": r.campaign_note}, t
+    data = {
+        "days_to_train": wf.days,
+        "days_to_train_p10": wf.days_p10,
+        "days_to_train_p90": wf.days_p90,
+        "goodput": wf.goodput,
+        "basis": wf.basis,
+        "recovery_policy": r.campaign.recovery_policy,
+        "trials": r.campaign.n_trials,
+    }
+    spread = (
+        "from the window's goodput"
+        if wf.days_p10 == wf.days_p90
+        else f"p10-p90 {wf.days_p10:,.1f}-{wf.days_p90:,.1f}"
+    )
+    t.add_row(
+        "Days to train",
+        f"{wf.days:,.1f} with failures ({spread}) vs {est.days_to_train:,.1f} failure-free",
+    )
+    t.add_row("Goodput", f"{wf.goodput:.1%} ({data['recovery_policy']} recovery)")
+    return data, t
 
 
 def _facility_summary(r):
