@@ -96,7 +96,7 @@ def test_server_price_override_and_unknown_price():
     )
     assert r.server_capex_usd == pytest.approx(1000 * 3.5e6)
     with pytest.raises(InputError, match="cluster.gpu.*server"):
-        cost_config(gpu_id="gb300", num_gpus=72)
+        cost_config(gpu_id="mi325x", num_gpus=72)
 
 
 @pytest.mark.parametrize(
@@ -129,3 +129,55 @@ def test_cost_section_and_report():
     for table in cost_tables(r):
         console.print(table)
     assert "$ per GPU-hour" in console.export_text()
+
+
+# ---------------------------------------------------------------- issue #14: full capex, WACC
+
+
+def test_capital_recovery_factor_hand_case():
+    from colossim.cost import capital_recovery_factor
+
+    # 10% over 5 years: 0.1 / (1 - 1.1^-5) = 0.263797...; 0% = straight line 1/5.
+    assert capital_recovery_factor(0.10, 5) == pytest.approx(0.2637974808, rel=1e-9)
+    assert capital_recovery_factor(0.0, 5) == pytest.approx(0.2)
+
+
+def test_storage_sized_from_checkpoints_and_data():
+    from colossim.cost import storage_capacity_tb
+
+    # 1e12 params x 16 B x 5 kept = 80 TB; 1e13 tokens x 4 B = 40 TB; 120 TB > 10 x 9.8 TB.
+    assert storage_capacity_tb(10, model_params=1e12, tokens=1e13) == pytest.approx(120.0)
+    # 100k GPUs: the per-GPU floor (Llama 3's 9.8 TB per GPU) wins: 980 PB.
+    assert storage_capacity_tb(100_000, model_params=1e12, tokens=1e13) == pytest.approx(980_000)
+
+
+def test_wacc_charge_and_new_lines():
+    n = 8_000
+    cfg = cost_config(gpu_id=H100, num_gpus=n, nic_cost_usd=2e7, wacc=0.10, storage_tb=100.0)
+    flat = cost_config(gpu_id=H100, num_gpus=n, nic_cost_usd=2e7, wacc=0.0, storage_tb=100.0)
+    kw = {"nameplate_it_w": n * 1300.0, "average_facility_w": n * 1200.0}
+    r, r0 = cluster_cost(cfg, **kw), cluster_cost(flat, **kw)
+    parts = {i.name: i for i in r.breakdown}
+    assert parts["nics"].capex_usd == pytest.approx(2e7)
+    assert parts["frontend_network"].capex_usd == pytest.approx(n * 1000.0)
+    assert parts["storage"].capex_usd == pytest.approx(100.0 * 100.0)
+    servers = parts["servers"]
+    assert servers.usd_per_year == pytest.approx(servers.capex_usd * 0.2637974808, rel=1e-9)
+    assert servers.cost_of_capital_usd_per_year == pytest.approx(
+        servers.usd_per_year - servers.capex_usd / 5
+    )
+    assert r.usd_per_gpu_hour_without_cost_of_capital == pytest.approx(r0.usd_per_gpu_hour)
+    assert r.usd_per_gpu_hour > r0.usd_per_gpu_hour
+    retro = cluster_cost(cost_config(gpu_id=H100, num_gpus=n, facility_usd=35e6), **kw)
+    assert {i.name: i.capex_usd for i in retro.breakdown}["facility"] == pytest.approx(35e6)
+
+
+@pytest.mark.parametrize("kw", [{"wacc": 1.5}, {"wacc": -0.1}, {"storage_tb": -1.0}])
+def test_bad_capital_inputs(kw):
+    with pytest.raises(InputError, match="cost\\."):
+        cost_config(gpu_id=H100, num_gpus=8, **kw)
+
+
+def test_gb300_and_b300_have_their_own_prices():
+    assert cost_config(gpu_id="gb300", num_gpus=72).server_usd == pytest.approx(3.5e6)
+    assert cost_config(gpu_id="b300", num_gpus=8).server_usd == pytest.approx(442_000)

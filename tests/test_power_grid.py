@@ -179,6 +179,7 @@ def test_facility_section_end_to_end_colossus_hour():
     section = FacilitySection(
         cooling="liquid",
         grid_mw=150,
+        grid_rules="none",
         grid_ramp_mw_per_s=2,
         battery="megapack-2xl-2h",
         battery_units="size",

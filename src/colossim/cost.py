@@ -1,27 +1,33 @@
 """Capex, opex and their amortisation: $ per GPU-hour and $ per training run.
 
-capex = servers + fabric + storage + facility (per MW of nameplate IT power) + batteries;
-each item is depreciated straight-line over its own lifetime. opex = energy (average
-facility power x hours x $/kWh) + maintenance (share of IT capex per year) + battery upkeep.
-$ per GPU-hour = (annualised capex + opex) / (GPUs x hours per year).
+capex = servers + NICs + fabric + front-end/storage network + storage (sized from checkpoints
+and data) + facility (per MW of nameplate IT power, or a retrofit figure) + batteries.
+Each item is paid off over its own lifetime at the weighted average cost of capital (WACC):
+the yearly charge is the annuity capex x r / (1 - (1 + r)^-n) (capital recovery factor),
+which is straight-line depreciation capex / n when r = 0. opex = energy (average facility
+power x hours x $/kWh) + maintenance (share of IT capex per year) + battery upkeep.
+$ per GPU-hour = (yearly capital charge + opex) / (GPUs x hours per year).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from colossim.catalog import load_catalog, lookup_prefixed
 from colossim.errors import InputError, require_number
 from colossim.power.grid import BatterySpec, battery_spec
-from colossim.units import HOURS_PER_YEAR, J_PER_KWH, SECONDS_PER_HOUR, W_PER_MW
+from colossim.units import HOURS_PER_YEAR, J_PER_KWH, SECONDS_PER_HOUR, TB, W_PER_MW
 
 __all__ = [
     "CostConfig",
     "CostItem",
     "CostResult",
+    "capital_recovery_factor",
     "cluster_cost",
     "cost_config",
     "electricity_prices",
+    "storage_capacity_tb",
 ]
 
 
@@ -45,7 +51,13 @@ class CostConfig:
         gpus_per_server: GPUs in one priced server.
         fabric_cost_usd: fabric bill of materials, USD; None: Epoch's share of cluster capex.
         fabric_share_of_cluster_capex: that share (used only when ``fabric_cost_usd`` is None).
-        storage_share_of_server_capex: storage capex / server capex.
+        nic_cost_usd: all NICs of the back-end fabric, USD (None: inside Epoch's share).
+        frontend_usd_per_gpu: front-end and storage networks per GPU, USD.
+        storage_tb: storage capacity, TB (sized by :func:`cost_config`).
+        storage_usd_per_tb: storage price per TB, USD.
+        storage_lifetime_years / network_lifetime_years: depreciation periods, years.
+        facility_capex_usd: facility capex given outright (a retrofit), USD; None: per MW.
+        wacc: weighted average cost of capital, per year (0: straight-line only).
         facility_usd_per_mw_it: building, power and cooling plant per MW of nameplate IT, USD.
         facility_lifetime_years: depreciation period of the facility, years.
         server_lifetime_years: depreciation period of servers, fabric and storage, years.
@@ -63,7 +75,8 @@ class CostConfig:
     gpus_per_server: int
     fabric_cost_usd: float | None
     fabric_share_of_cluster_capex: float
-    storage_share_of_server_capex: float
+    storage_tb: float
+    storage_usd_per_tb: float
     facility_usd_per_mw_it: float
     facility_lifetime_years: float
     server_lifetime_years: float
@@ -73,6 +86,12 @@ class CostConfig:
     battery_installed_usd: float = 0.0
     battery_opex_usd_per_year: float = 0.0
     battery_lifetime_years: float = 1.0
+    nic_cost_usd: float | None = None
+    frontend_usd_per_gpu: float = 0.0
+    storage_lifetime_years: float = 5.0
+    network_lifetime_years: float = 5.0
+    facility_capex_usd: float | None = None
+    wacc: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.num_gpus, int) or self.num_gpus <= 0:
@@ -95,7 +114,11 @@ class CostConfig:
                 value=self.fabric_share_of_cluster_capex,
             )
         for field, value, strict in (
-            ("cost.storage_share_of_server_capex", self.storage_share_of_server_capex, False),
+            ("cost.storage_tb", self.storage_tb, False),
+            ("cost.storage_usd_per_tb", self.storage_usd_per_tb, False),
+            ("cost.frontend_usd_per_gpu", self.frontend_usd_per_gpu, False),
+            ("cost.storage_lifetime_years", self.storage_lifetime_years, True),
+            ("cost.network_lifetime_years", self.network_lifetime_years, True),
             ("cost.facility_usd_per_mw", self.facility_usd_per_mw_it, False),
             ("cost.facility_lifetime_years", self.facility_lifetime_years, True),
             ("cost.lifetime_years", self.server_lifetime_years, True),
@@ -106,6 +129,13 @@ class CostConfig:
             ("battery.lifetime_years", self.battery_lifetime_years, True),
         ):
             require_number(field, value, minimum=0.0, strict=strict)
+        for field, opt in (
+            ("fabric.nic_cost_usd", self.nic_cost_usd),
+            ("cost.facility_usd", self.facility_capex_usd),
+        ):
+            if opt is not None:
+                require_number(field, opt, minimum=0.0)
+        require_number("cost.wacc", self.wacc, minimum=0.0, maximum=1.0)
 
 
 def _server_price(
@@ -137,6 +167,35 @@ def _installed_battery(battery_id: str | None, battery_units: int) -> BatterySpe
     return battery
 
 
+def _network_storage_capital(wacc: float | None) -> dict[str, float]:
+    """Catalog prices of storage and front-end network, lifetimes, and the WACC."""
+    prices = load_catalog("prices")
+    storage = prices["storage-sizing-default"].values
+    capital = prices["capital-default"].values
+    return {
+        "storage_usd_per_tb": float(storage["usd_per_tb"]),
+        "storage_lifetime_years": float(storage["lifetime_years"]),
+        "frontend_usd_per_gpu": float(prices["frontend-network-default"].values["usd_per_gpu"]),
+        "network_lifetime_years": float(capital["network_lifetime_years"]),
+        "wacc": float(capital["wacc"]) if wacc is None else wacc,
+    }
+
+
+def storage_capacity_tb(num_gpus: int, *, model_params: float, tokens: float) -> float:
+    """Training storage, TB: max(checkpoints kept + data set, a per-GPU floor).
+
+    Checkpoints: 16 bytes per parameter (mixed-precision Adam, GK-REPO) x checkpoints kept;
+    data set: tokens x bytes per token. The per-GPU floor is Meta's Llama 3 store (240 PB for
+    24,576 GPUs, LLAMA3): real clusters keep many experiments, logs and raw data.
+    """
+    require_number("workload.model_params", model_params, minimum=0.0)
+    require_number("workload.tokens", tokens, minimum=0.0)
+    v = load_catalog("prices")["storage-sizing-default"].values
+    ckpt = model_params * float(v["checkpoint_bytes_per_param"]) * float(v["checkpoints_retained"])
+    data = tokens * float(v["dataset_bytes_per_token"])
+    return max((ckpt + data) / TB, num_gpus * float(v["min_tb_per_gpu"]))
+
+
 def cost_config(
     *,
     gpu_id: str,
@@ -151,6 +210,12 @@ def cost_config(
     maintenance_frac_per_year: float | None = None,
     battery_id: str | None = None,
     battery_units: int = 0,
+    nic_cost_usd: float | None = None,
+    model_params: float = 0.0,
+    training_tokens: float = 0.0,
+    storage_tb: float | None = None,
+    facility_usd: float | None = None,
+    wacc: float | None = None,
 ) -> CostConfig:
     """Build a :class:`CostConfig` from ``prices.yaml`` (and ``batteries.yaml``), with overrides.
 
@@ -158,15 +223,16 @@ def cost_config(
         gpu_id: GPU id; selects ``server-<gpu_id>`` unless ``server_usd`` is given.
         num_gpus: GPUs in the cluster.
         fabric_cost_usd: fabric bill of materials, USD (None: estimate).
-        server_usd: server price override, USD (with ``gpus_per_server``, default 8).
-        gpus_per_server: GPUs per priced server (with ``server_usd``).
+        server_usd / gpus_per_server: server price override, USD, and its GPUs (default 8).
         electricity: electricity preset (``electricity-<name>``), used if no explicit price.
         energy_usd_per_kwh: electricity price override, USD/kWh.
         lifetime_years: server depreciation period override, years.
         facility_usd_per_mw: facility capex override, USD per MW of nameplate IT power.
         maintenance_frac_per_year: maintenance override, share of IT capex per year.
-        battery_id: battery unit id (``batteries.yaml``), if any.
-        battery_units: installed battery units.
+        battery_id / battery_units: battery unit id (``batteries.yaml``) and units installed.
+        nic_cost_usd: back-end NICs from the fabric bill of materials, USD (None: none apart).
+        model_params / training_tokens: size checkpoints and data set (storage).
+        storage_tb / facility_usd / wacc: overrides (TB; USD, a retrofit; per year).
     """
     server_usd, gpus_per_server = _server_price(gpu_id, server_usd, gpus_per_server)
     energy_usd_per_kwh = _energy_price(electricity, energy_usd_per_kwh)
@@ -183,9 +249,14 @@ def cost_config(
         fabric_share_of_cluster_capex=float(
             prices["fabric-default"].values["share_of_cluster_capex"]
         ),
-        storage_share_of_server_capex=float(
-            prices["storage-default"].values["share_of_server_capex"]
+        storage_tb=(
+            storage_capacity_tb(num_gpus, model_params=model_params, tokens=training_tokens)
+            if storage_tb is None
+            else storage_tb
         ),
+        nic_cost_usd=nic_cost_usd,
+        facility_capex_usd=facility_usd,
+        **_network_storage_capital(wacc),
         facility_usd_per_mw_it=(
             float(facility["usd_per_mw_it"]) if facility_usd_per_mw is None else facility_usd_per_mw
         ),
@@ -211,11 +282,14 @@ class CostItem:
     """One line of the cost breakdown.
 
     Attributes:
-        name: ``servers``, ``fabric``, ``storage``, ``facility``, ``batteries``, ``energy``,
-            ``maintenance`` or ``battery_upkeep``.
+        name: ``servers``, ``nics``, ``fabric``, ``frontend_network``, ``storage``,
+            ``facility``, ``batteries``, ``energy``, ``maintenance`` or ``battery_upkeep``.
         capex_usd: up-front cost, USD (0 for running costs).
         lifetime_years: depreciation period, years (0 for running costs).
-        usd_per_year: depreciation (capex items) or running cost (opex items), USD/yr.
+        usd_per_year: yearly charge: depreciation + cost of capital (capex items) or running
+            cost (opex items), USD/yr.
+        cost_of_capital_usd_per_year: the part of ``usd_per_year`` that is the cost of capital
+            (annuity minus straight-line depreciation), USD/yr.
         usd_per_gpu_hour: ``usd_per_year`` / (GPUs x hours per year).
     """
 
@@ -224,6 +298,7 @@ class CostItem:
     lifetime_years: float
     usd_per_year: float
     usd_per_gpu_hour: float
+    cost_of_capital_usd_per_year: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -234,11 +309,14 @@ class CostResult:
         config: the prices used.
         capex_usd: total up-front cost, USD.
         server_capex_usd: servers alone, USD.
-        annualised_capex_usd_per_year: straight-line depreciation of all capex, USD/yr.
+        annualised_capex_usd_per_year: yearly capital charge of all capex (depreciation plus
+            cost of capital), USD/yr.
+        cost_of_capital_usd_per_year: the cost-of-capital part of it, USD/yr.
         opex_usd_per_year: energy + maintenance + battery upkeep, USD/yr.
         energy_kwh_per_year: facility energy per year, kWh.
         usd_per_year: annualised capex + opex, USD/yr.
-        usd_per_gpu_hour: ``usd_per_year`` / (GPUs x 8,760 h).
+        usd_per_gpu_hour: ``usd_per_year`` / (GPUs x 8,760 h), cost of capital included.
+        usd_per_gpu_hour_without_cost_of_capital: the same with straight-line depreciation.
         run_hours: wall-clock hours of the training run (None if not given).
         usd_per_run: cluster cost over ``run_hours``, USD (None if not given).
         breakdown: one :class:`CostItem` per capex and opex line.
@@ -255,6 +333,9 @@ class CostResult:
     run_hours: float | None
     usd_per_run: float | None
     breakdown: tuple[CostItem, ...]
+    cost_of_capital_usd_per_year: float = 0.0
+    usd_per_gpu_hour_without_cost_of_capital: float = 0.0
+    software_fill_usd_per_year: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -262,58 +343,93 @@ class _Capex:
     """Up-front cost of each capex line, USD."""
 
     servers: float
+    nics: float
     fabric: float
+    frontend_network: float
     storage: float
     facility: float
     batteries: float
 
 
 def _capex(c: CostConfig, *, nameplate_it_w: float) -> _Capex:
-    """Capex per line: servers, fabric (bill of materials or Epoch's share), storage,
-    facility (per MW of nameplate IT) and batteries."""
+    """Capex per line: servers, NICs, fabric (bill of materials or Epoch's share), front-end
+    network, storage (sized), facility (per MW of nameplate IT, or given) and batteries."""
     servers = -(-c.num_gpus // c.gpus_per_server)
     server_usd = servers * c.server_usd
-    storage_usd = c.storage_share_of_server_capex * server_usd
+    storage_usd = c.storage_tb * c.storage_usd_per_tb
+    frontend_usd = c.frontend_usd_per_gpu * c.num_gpus
+    nics_usd = 0.0 if c.nic_cost_usd is None else c.nic_cost_usd
     if c.fabric_cost_usd is None:
-        # Epoch (EP-COST): interconnect is a fixed share f of total cluster cost, so
-        # fabric = f / (1 - f) x (servers + storage).
+        # Epoch (EP-COST): interconnect (NICs included) is a fixed share f of total cluster
+        # cost, so fabric = f / (1 - f) x (servers + storage).
         share = c.fabric_share_of_cluster_capex
         fabric_usd = share / (1.0 - share) * (server_usd + storage_usd)
     else:
         fabric_usd = c.fabric_cost_usd
+    facility = c.facility_capex_usd
+    if facility is None:
+        # MODEL: the facility is built for the nameplate IT power (every GPU at TDP).
+        facility = c.facility_usd_per_mw_it * nameplate_it_w / W_PER_MW
     return _Capex(
         servers=server_usd,
+        nics=nics_usd,
         fabric=fabric_usd,
+        frontend_network=frontend_usd,
         storage=storage_usd,
-        # MODEL: the facility is built for the nameplate IT power (every GPU at TDP).
-        facility=c.facility_usd_per_mw_it * nameplate_it_w / W_PER_MW,
+        facility=facility,
         batteries=c.battery_units * c.battery_installed_usd,
     )
 
 
-def _item(name: str, capex: float, life: float, per_year: float, *, gpu_hours: float) -> CostItem:
+def capital_recovery_factor(rate: float, years: float) -> float:
+    """Yearly payment per dollar borrowed at ``rate`` over ``years``: r / (1 - (1 + r)^-n).
+
+    Standard annuity formula; 1 / n when r = 0 (straight-line depreciation).
+    """
+    if rate <= 0:
+        return 1.0 / years
+    return rate / (1.0 - math.pow(1.0 + rate, -years))
+
+
+def _item(
+    name: str,
+    capex: float,
+    life: float,
+    per_year: float,
+    *,
+    gpu_hours: float,
+    capital: float = 0.0,
+) -> CostItem:
     return CostItem(
         name=name,
         capex_usd=capex,
         lifetime_years=life,
         usd_per_year=per_year,
         usd_per_gpu_hour=per_year / gpu_hours,
+        cost_of_capital_usd_per_year=capital,
     )
 
 
 def _capex_items(c: CostConfig, cap: _Capex, *, gpu_hours: float) -> tuple[CostItem, ...]:
-    """Depreciation lines. MODEL: straight-line, no cost of capital, no residual value."""
+    """Capital charge per line. MODEL: annuity at the WACC, no residual value."""
     server_life = c.server_lifetime_years
+    net_life = c.network_lifetime_years
     lines = (
         ("servers", cap.servers, server_life),
-        ("fabric", cap.fabric, server_life),
-        ("storage", cap.storage, server_life),
+        ("nics", cap.nics, net_life),
+        ("fabric", cap.fabric, net_life),
+        ("frontend_network", cap.frontend_network, net_life),
+        ("storage", cap.storage, c.storage_lifetime_years),
         ("facility", cap.facility, c.facility_lifetime_years),
         ("batteries", cap.batteries, c.battery_lifetime_years),
     )
-    return tuple(
-        _item(name, usd, life, usd / life, gpu_hours=gpu_hours) for name, usd, life in lines
-    )
+    items = []
+    for name, usd, life in lines:
+        per_year = usd * capital_recovery_factor(c.wacc, life)
+        items.append(
+            _item(name, usd, life, per_year, gpu_hours=gpu_hours, capital=per_year - usd / life)
+        )
+    return tuple(items)
 
 
 def _opex_items(
@@ -339,6 +455,7 @@ def cluster_cost(
     nameplate_it_w: float,
     average_facility_w: float,
     run_hours: float | None = None,
+    fill_energy_j_per_year: float | None = None,
 ) -> CostResult:
     """Capex, opex, $ per GPU-hour and $ per run.
 
@@ -347,6 +464,8 @@ def cluster_cost(
         nameplate_it_w: IT power with every GPU at TDP, W (sizes the facility).
         average_facility_w: average facility power while training, W (sets the energy bill).
         run_hours: wall-clock hours of one training run, h (optional).
+        fill_energy_j_per_year: extra energy software fill would burn instead of a battery,
+            J/yr (priced for comparison, not added to the totals).
     """
     require_number("power.nameplate_it_w", nameplate_it_w, minimum=0.0)
     require_number("power.average_facility_w", average_facility_w, minimum=0.0)
@@ -362,10 +481,11 @@ def cluster_cost(
     opex_items = _opex_items(
         c,
         energy_kwh=energy_kwh,
-        it_capex=cap.servers + cap.fabric + cap.storage,
+        it_capex=cap.servers + cap.nics + cap.fabric + cap.frontend_network + cap.storage,
         gpu_hours=gpu_hours,
     )
     annual_capex = sum(i.usd_per_year for i in capex_items)
+    capital = sum(i.cost_of_capital_usd_per_year for i in capex_items)
     opex = sum(i.usd_per_year for i in opex_items)
     per_year = annual_capex + opex
     return CostResult(
@@ -373,11 +493,18 @@ def cluster_cost(
         capex_usd=sum(i.capex_usd for i in capex_items),
         server_capex_usd=cap.servers,
         annualised_capex_usd_per_year=annual_capex,
+        cost_of_capital_usd_per_year=capital,
         opex_usd_per_year=opex,
         energy_kwh_per_year=energy_kwh,
         usd_per_year=per_year,
         usd_per_gpu_hour=per_year / gpu_hours,
+        usd_per_gpu_hour_without_cost_of_capital=(per_year - capital) / gpu_hours,
         run_hours=run_hours,
         usd_per_run=None if run_hours is None else per_year * run_hours / HOURS_PER_YEAR,
         breakdown=capex_items + opex_items,
+        software_fill_usd_per_year=(
+            None
+            if fill_energy_j_per_year is None
+            else fill_energy_j_per_year / J_PER_KWH * c.energy_usd_per_kwh
+        ),
     )

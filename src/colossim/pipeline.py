@@ -304,12 +304,19 @@ class ScenarioResults:
             fabric_cost_usd=self.fabric.cost_usd,
             battery_id=self.scenario.facility.battery,
             battery_units=int(fac.battery_units),
+            nic_cost_usd=self.fabric.nic_cost_usd,
+            model_params=float(self.ctx.model.total_params),
+            training_tokens=float(self.ctx.training.tokens),
         )
         return cluster_cost(
             cfg,
             nameplate_it_w=fac.power.nameplate_it_w,
             average_facility_w=fac.power.average_facility_w,
             run_hours=self.estimate.days_to_train * 24,
+            fill_energy_j_per_year=next(
+                (m.extra_energy_j_per_year for m in fac.mitigations if m.name == "software_fill"),
+                None,
+            ),
         )
 
     # ---- campaign -----------------------------------------------------------------------

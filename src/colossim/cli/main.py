@@ -452,7 +452,7 @@ def catalog(kind: str, fmt: str) -> None:
 
 
 # Commands that live in their own modules (one module per command family).
-for _module in ("report", "campaign", "sweep"):
+for _module in ("report", "campaign", "sweep", "facility"):
     _mod = __import__(f"colossim.cli.{_module}", fromlist=["COMMANDS"])
     for _cmd in _mod.COMMANDS:
         main.add_command(_cmd)

@@ -3,19 +3,26 @@
 Pure core: frozen dataclasses and functions, no I/O beyond reading the packaged catalogs.
 """
 
+from colossim.power.cooling import (
+    CoolingResult,
+    CoolingSpec,
+    SiteClimate,
+    cooling_spec,
+    cooling_year,
+    site_climate,
+)
+from colossim.power.facility import FacilityConfig, FacilityResult, simulate_facility
 from colossim.power.grid import (
     BatterySizing,
     BatterySpec,
-    FacilityConfig,
-    FacilityResult,
     GridConfig,
     GridResult,
     battery_spec,
     grid_config,
-    simulate_facility,
     simulate_grid,
     size_battery,
 )
+from colossim.power.mitigations import FillMitigation, fill_mitigations
 from colossim.power.phases import (
     ClusterPower,
     PhasePower,
@@ -26,10 +33,13 @@ from colossim.power.phases import (
     phase_power,
     power_config,
 )
+from colossim.power.racks import RackLayout, rack_layout
+from colossim.power.rules import GridRules, RuleCheck, check_rules, grid_rules
 from colossim.power.trace import (
     Outages,
     PowerTrace,
     TraceConfig,
+    checkpoint_stalls,
     outages_from_arrays,
     power_trace,
     sample_outages,
@@ -38,6 +48,21 @@ from colossim.power.trace import (
 
 __all__ = [
     "BatterySizing",
+    "CoolingResult",
+    "CoolingSpec",
+    "FillMitigation",
+    "GridRules",
+    "RackLayout",
+    "RuleCheck",
+    "SiteClimate",
+    "check_rules",
+    "checkpoint_stalls",
+    "cooling_spec",
+    "cooling_year",
+    "fill_mitigations",
+    "grid_rules",
+    "rack_layout",
+    "site_climate",
     "BatterySpec",
     "ClusterPower",
     "FacilityConfig",

@@ -29,26 +29,22 @@ dispatch intervals (1,440 a day), not over the 864,000 bins of a day at 100 ms.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from colossim.catalog import load_catalog, lookup
 from colossim.errors import InputError, require_number
-from colossim.power.phases import ClusterPower, PowerConfig, StepPhases, cluster_power
-from colossim.power.trace import Outages, PowerTrace, TraceConfig, power_trace
 from colossim.units import J_PER_MWH, W_PER_MW
 
 __all__ = [
     "BatterySizing",
     "BatterySpec",
-    "FacilityConfig",
-    "FacilityResult",
     "GridConfig",
     "GridResult",
     "battery_spec",
     "grid_config",
-    "simulate_facility",
     "simulate_grid",
     "size_battery",
 ]
@@ -118,6 +114,8 @@ class GridConfig:
         recharge_time_s: time constant of the state-of-charge controller, s.
         dispatch_interval_s: how often the recharge set-point is updated, s.
         recharge_ramp_share: share of the ramp budget reserved for recharge changes (0, 1).
+        floor_w: lowest grid draw the utility accepts, W (0: no floor); the battery charges
+            to hold the draw at the floor when the load falls below it.
     """
 
     grid_limit_w: float
@@ -126,6 +124,7 @@ class GridConfig:
     recharge_time_s: float
     dispatch_interval_s: float
     recharge_ramp_share: float
+    floor_w: float = 0.0
 
     def __post_init__(self) -> None:
         for field, value in (
@@ -143,6 +142,13 @@ class GridConfig:
             raise InputError(
                 "facility.target_soc_frac", "must be in [0, 1]", value=self.target_soc_frac
             )
+        require_number(
+            "facility.grid_rules.floor_frac",
+            self.floor_w,
+            minimum=0.0,
+            maximum=self.grid_limit_w,
+            unit="W",
+        )
         if not 0 < self.recharge_ramp_share < 1:
             raise InputError(
                 "facility.recharge_ramp_share",
@@ -159,6 +165,7 @@ def grid_config(
     recharge_time_s: float | None = None,
     dispatch_interval_s: float | None = None,
     recharge_ramp_share: float | None = None,
+    floor_w: float = 0.0,
 ) -> GridConfig:
     """:class:`GridConfig` with the dispatch defaults of ``power.yaml`` ``ems-default``."""
     d = load_catalog("power")["ems-default"].values
@@ -173,6 +180,7 @@ def grid_config(
         recharge_time_s=pick(recharge_time_s, "recharge_time_s"),
         dispatch_interval_s=pick(dispatch_interval_s, "dispatch_interval_s"),
         recharge_ramp_share=pick(recharge_ramp_share, "recharge_ramp_share"),
+        floor_w=floor_w,
     )
 
 
@@ -187,8 +195,8 @@ class GridResult:
         grid_w: actual grid import per bin, W.
         battery_w: battery output per bin, W (> 0 discharging, < 0 charging).
         soc_j: state of charge at the end of each bin, J.
-        violation: bins where the grid draw broke the import or the ramp limit.
-        over_limit_bins / ramp_violation_bins: counts of each kind.
+        violation: bins where the grid draw broke the import, ramp or floor limit.
+        over_limit_bins / ramp_violation_bins / under_floor_bins: counts of each kind.
         max_grid_w: highest grid import, W.
         max_ramp_w_per_s: fastest change of grid import, W/s.
         unserved_energy_j: energy the battery could not supply (the grid took it), J.
@@ -207,6 +215,7 @@ class GridResult:
     violation: np.ndarray
     over_limit_bins: int
     ramp_violation_bins: int
+    under_floor_bins: int
     max_grid_w: float
     max_ramp_w_per_s: float
     unserved_energy_j: float
@@ -321,6 +330,8 @@ def simulate_grid(
     eta = 1.0 if battery is None else math.sqrt(battery.round_trip_efficiency)
 
     plan = _smoothed_plan(load, step_w * (1.0 - grid.recharge_ramp_share), cap_w)
+    if grid.floor_w > 0:
+        plan = np.maximum(plan, grid.floor_w)
     if units == 0 or battery is None:
         planned, soc, delivered = plan, np.zeros(n), np.zeros(n)
     else:
@@ -338,6 +349,7 @@ def simulate_grid(
         units=units,
         p_w=p_w,
         cap_j=cap_j,
+        floor_w=grid.floor_w,
     )
 
 
@@ -374,7 +386,9 @@ def _dispatch(
         # Proportional state-of-charge control, limited by rating and ramp share.
         r_new = min(max((target_j - s) / grid.recharge_time_s, -p_w), p_w)
         r_new = min(max(r_new, r_prev - r_step_w), r_prev + r_step_w)
-        g = np.clip(plan[i0:i1] + (r_prev + (r_new - r_prev) * frac[:m]), 0.0, grid.grid_limit_w)
+        g = np.clip(
+            plan[i0:i1] + (r_prev + (r_new - r_prev) * frac[:m]), grid.floor_w, grid.grid_limit_w
+        )
         planned[i0:i1] = g
         b = np.clip(load[i0:i1] - g, -p_w, p_w)
         # SoC change: discharge b > 0 draws b/eta from the cells, charge stores |b| eta.
@@ -400,6 +414,7 @@ def _grid_result(
     units: int,
     p_w: float,
     cap_j: float,
+    floor_w: float = 0.0,
 ) -> GridResult:
     """Step 4 of the dispatch policy: actual grid draw, limit checks and energy totals."""
     grid_w = load - delivered
@@ -409,7 +424,8 @@ def _grid_result(
     ramp_bad = np.abs(ramp_w) > step_w + tol_w
     shortfall = (load - planned) - delivered  # > 0: battery failed to supply, < 0: to absorb
     shortfall[np.abs(shortfall) <= tol_w] = 0.0  # round-off of the SoC <-> power conversion
-    violation = over | ramp_bad
+    under = grid_w < floor_w - tol_w
+    violation = over | ramp_bad | under
     for arr in (grid_w, delivered, soc, violation):
         arr.flags.writeable = False
     return GridResult(
@@ -423,6 +439,7 @@ def _grid_result(
         violation=violation,
         over_limit_bins=int(over.sum()),
         ramp_violation_bins=int(ramp_bad.sum()),
+        under_floor_bins=int(under.sum()),
         max_grid_w=float(grid_w.max()),
         max_ramp_w_per_s=float(np.abs(ramp_w).max() / dt),
         unserved_energy_j=float(np.clip(shortfall, 0.0, None).sum() * dt),
@@ -443,8 +460,11 @@ class BatterySizing:
         power_w / energy_j: total rated power (W) and capacity (J) of ``units``.
         feasible: a battery of at most ``max_units`` units meets the limits.
         result: simulation with ``units`` units.
-        one_less: simulation with ``units - 1`` units (violates), None if ``units`` is 0.
+        one_less: simulation with ``units - 1`` units (violates), None if ``units`` is 0 or
+            the count is set by ``min_units`` (a bound computed outside the simulation).
         simulations: dispatch simulations run.
+        binding: ``min_units`` (the outside bound, e.g. ride-through, sets the count) or
+            ``trace`` (the simulated grid draw does).
     """
 
     battery: BatterySpec
@@ -455,6 +475,7 @@ class BatterySizing:
     result: GridResult
     one_less: GridResult | None
     simulations: int
+    binding: str = "trace"
 
 
 def size_battery(
@@ -464,11 +485,14 @@ def size_battery(
     grid: GridConfig,
     battery: BatterySpec,
     max_units: int = 100_000,
+    min_units: int = 0,
+    accept: Callable[[GridResult], bool] | None = None,
 ) -> BatterySizing:
-    """Fewest battery units for which :func:`simulate_grid` reports no violation.
+    """Fewest battery units (at least ``min_units``) whose simulation meets the limits.
 
-    Doubling search for a feasible count, then bisection between the last infeasible and the
-    first feasible count; the answer ``u`` is feasible and ``u - 1`` is not, both simulated.
+    Doubling search for a feasible count from ``min_units``, then bisection between the last
+    infeasible and the first feasible count; the answer ``u`` is feasible and ``u - 1`` is
+    not (simulated, unless ``u == min_units``).
 
     Args:
         load_w: facility power per bin, W.
@@ -476,6 +500,8 @@ def size_battery(
         grid: grid limits and dispatch policy.
         battery: battery unit.
         max_units: give up (``feasible=False``) above this many units.
+        min_units: lower bound from outside the simulation (e.g. ride-through), units.
+        accept: extra test of a simulation (e.g. an oscillation limit); default: ``ok``.
     """
     runs: dict[int, GridResult] = {}
 
@@ -486,22 +512,28 @@ def size_battery(
             )
         return runs[units]
 
-    if run(0).ok:
-        best, feasible = 0, True
+    def good(units: int) -> bool:
+        r = run(units)
+        return r.ok and (accept is None or accept(r))
+
+    lo = min(max(0, min_units), max_units)
+    if good(lo):
+        best, feasible = lo, True
     else:
-        lo, hi = 0, 1
-        while not run(hi).ok and hi < max_units:
+        hi = min(max(1, 2 * lo), max_units)
+        while not good(hi) and hi < max_units:
             lo, hi = hi, min(2 * hi, max_units)
-        feasible = run(hi).ok
+        feasible = good(hi)
         if feasible:
             while hi - lo > 1:  # invariant: lo violates, hi does not
                 mid = (lo + hi) // 2
-                if run(mid).ok:
+                if good(mid):
                     hi = mid
                 else:
                     lo = mid
         best = hi
-    one_less = run(best - 1) if best > 0 and feasible else None
+    bound = best == min_units and min_units > 0
+    one_less = run(best - 1) if best > 0 and feasible and not bound else None
     return BatterySizing(
         battery=battery,
         units=best,
@@ -511,88 +543,5 @@ def size_battery(
         result=runs[best],
         one_less=one_less,
         simulations=len(runs),
-    )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FacilityConfig:
-    """Facility part of a scenario, resolved (built by ``scenario.facility``).
-
-    Args:
-        power: power model inputs.
-        trace: trace length and resolution.
-        grid: grid limits and dispatch policy (None: no grid/battery simulation).
-        battery: battery unit (None: no battery).
-        battery_units: fixed unit count, or None to size the battery.
-        max_battery_units: sizing gives up above this many units.
-    """
-
-    power: PowerConfig
-    trace: TraceConfig
-    grid: GridConfig | None = None
-    battery: BatterySpec | None = None
-    battery_units: int | None = None
-    max_battery_units: int = 100_000
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FacilityResult:
-    """Power model, trace and (optionally) grid + battery outcome."""
-
-    power: ClusterPower
-    trace: PowerTrace
-    battery: BatterySpec | None
-    grid: GridResult | None
-    sizing: BatterySizing | None
-
-    @property
-    def battery_units(self) -> int:
-        """Battery units simulated (0 without a battery)."""
-        return 0 if self.grid is None else self.grid.battery_units
-
-
-def simulate_facility(
-    config: FacilityConfig,
-    phases: StepPhases,
-    *,
-    outages: Outages | None = None,
-) -> FacilityResult:
-    """Power per phase -> power trace -> grid + battery (fixed or sized).
-
-    Args:
-        config: resolved facility configuration.
-        phases: split of one training step, s.
-        outages: job outages over the trace (from the campaign model), optional.
-    """
-    power = cluster_power(config.power, phases)
-    trace = power_trace(power, config.trace, outages=outages)
-    grid = sizing = None
-    if config.grid is not None:
-        if config.battery is None:
-            grid = simulate_grid(
-                trace.power_w,
-                resolution_s=trace.resolution_s,
-                grid=config.grid,
-                battery=None,
-                units=0,
-            )
-        elif config.battery_units is None:
-            sizing = size_battery(
-                trace.power_w,
-                resolution_s=trace.resolution_s,
-                grid=config.grid,
-                battery=config.battery,
-                max_units=config.max_battery_units,
-            )
-            grid = sizing.result
-        else:
-            grid = simulate_grid(
-                trace.power_w,
-                resolution_s=trace.resolution_s,
-                grid=config.grid,
-                battery=config.battery,
-                units=config.battery_units,
-            )
-    return FacilityResult(
-        power=power, trace=trace, battery=config.battery, grid=grid, sizing=sizing
+        binding="min_units" if bound else "trace",
     )

@@ -23,6 +23,7 @@ __all__ = [
     "Outages",
     "PowerTrace",
     "TraceConfig",
+    "checkpoint_stalls",
     "outages_from_arrays",
     "power_trace",
     "sample_outages",
@@ -128,6 +129,20 @@ def outages_from_arrays(start_s: object, duration_s: object) -> Outages:
     start.flags.writeable = False
     dur.flags.writeable = False
     return Outages(start_s=start, duration_s=dur)
+
+
+def checkpoint_stalls(*, interval_s: float, stall_s: float, horizon_s: float) -> Outages:
+    """Synchronous checkpoint stalls: the job idles ``stall_s`` every ``interval_s``.
+
+    The first stall ends the first interval (a checkpoint is written after ``interval_s`` of
+    training); stalls are counted in wall-clock time over ``horizon_s``.
+    """
+    require_number("facility.checkpoint_interval_s", interval_s, minimum=0.0, strict=True)
+    require_number("facility.checkpoint_stall_s", stall_s, minimum=0.0)
+    require_number("facility.trace.duration_s", horizon_s, minimum=0.0)
+    period = interval_s + stall_s
+    starts = np.arange(interval_s, horizon_s, period) if stall_s > 0 else np.empty(0)
+    return outages_from_arrays(starts, np.full(starts.size, stall_s))
 
 
 def sample_outages(
@@ -261,13 +276,16 @@ def power_trace(
     trace: TraceConfig,
     *,
     outages: Outages | None = None,
+    stalls: Outages | None = None,
 ) -> PowerTrace:
     """Facility power trace of the cluster training over ``trace.duration_s``.
 
     Args:
         power: steady-state cluster power (phase levels and step phases).
         trace: duration and resolution.
-        outages: job outages (GPUs idle), optional.
+        outages: job outages (GPUs idle, then a restart ramp), optional.
+        stalls: whole-job stalls such as synchronous checkpoint writes (GPUs idle, back to
+            full power at once: no restart ramp), optional.
 
     Returns:
         The trace; its energy is exact for the step pattern (bin integrals, not samples).
@@ -277,9 +295,14 @@ def power_trace(
     edges = np.arange(n + 1, dtype=float) * dt
     energy = _step_energy_curve(power, power.phases, edges)
     pattern_w = np.diff(energy) / dt
+    deficit = np.zeros(n)
     if outages is not None and outages.count:
-        idle_w = power.idle.facility_w
         deficit = _outage_deficit(outages, edges, trace.restart_ramp_s)
+    if stalls is not None and stalls.count:
+        # MODEL: a stall and an outage at once combine by max, as overlapping outages do.
+        deficit = np.maximum(deficit, _outage_deficit(stalls, edges, 0.0))
+    if deficit.any():
+        idle_w = power.idle.facility_w
         # MODEL: within one bin the outage share and the step pattern are taken as
         # independent (product of bin averages); exact whenever either is constant over the
         # bin, off by at most (one bin x swing) per outage edge otherwise.

@@ -15,8 +15,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from colossim.cost import CostConfig, cost_config
-from colossim.power.grid import FacilityConfig, battery_spec, grid_config
+from colossim.power.cooling import cooling_spec, cooling_year, site_climate
+from colossim.power.facility import FacilityConfig
+from colossim.power.grid import battery_spec, grid_config
 from colossim.power.phases import power_config
+from colossim.power.rules import GridRules, effective_ramp_w_per_s, grid_rules
 from colossim.power.trace import trace_config
 from colossim.units import SECONDS_PER_DAY, W_PER_MW
 
@@ -30,8 +33,13 @@ class FacilitySection(BaseModel):
 
     cooling: str = Field(
         "liquid",
-        description="PUE profile in catalog power.yaml (liquid, liquid-adiabatic, immersion, "
-        "air, enterprise); ignored when pue is given",
+        description="cooling plant in catalog cooling.yaml / PUE profile in power.yaml (liquid, "
+        "liquid-adiabatic, immersion, rear-door, air, enterprise); PUE ignored when pue is given",
+    )
+    site: str | None = Field(
+        None,
+        description="site climate in catalog sites.yaml (e.g. memphis-tn): PUE and water follow "
+        "its typical year; omit for the cooling profile's constant PUE",
     )
     pue: float | None = Field(
         None, ge=1.0, le=3.0, description="power usage effectiveness (facility / IT power)"
@@ -39,8 +47,27 @@ class FacilitySection(BaseModel):
     grid_mw: float | None = Field(
         None, gt=0, description="grid import limit, MW; omit to skip the grid/battery simulation"
     )
+    grid_rules: str = Field(
+        "default",
+        description="interconnection rule set in catalog grid_rules.yaml (default, "
+        "choukse-2025, ramp-only, none); the fields below override single rules",
+    )
     grid_ramp_mw_per_s: float | None = Field(
-        None, gt=0, description="grid ramp-rate limit, MW/s; omit for no ramp limit"
+        None, gt=0, description="grid ramp-rate limit, MW/s (overrides the rule set)"
+    )
+    grid_ramp_mw_per_min: float | None = Field(
+        None, gt=0, description="grid ramp limit over any minute, MW (overrides the rule set)"
+    )
+    grid_floor_frac: float | None = Field(
+        None, ge=0, le=1, description="lowest grid draw, share of grid_mw (overrides the rule set)"
+    )
+    oscillation_max_frac: float | None = Field(
+        None,
+        gt=0,
+        description="largest oscillation amplitude in the rule set's band, share of mean draw",
+    )
+    ride_through_s: float | None = Field(
+        None, ge=0, description="seconds the battery must carry the peak load alone (overrides)"
     )
     battery: str | None = Field(
         "megapack-2xl-2h", description="battery unit id in catalog batteries.yaml; null: none"
@@ -61,6 +88,12 @@ class FacilitySection(BaseModel):
     )
     restart_ramp_s: float | None = Field(
         None, ge=0, description="ramp from idle back to full power after an outage, s"
+    )
+    checkpoint_interval_s: float | None = Field(
+        None, gt=0, description="synchronous checkpoint every this many seconds (trace dips)"
+    )
+    checkpoint_stall_s: float | None = Field(
+        None, ge=0, description="GPUs idle this long for each synchronous checkpoint, s"
     )
     target_soc_frac: float | None = Field(
         None, ge=0, le=1, description="state of charge the battery dispatcher holds (fraction)"
@@ -87,15 +120,22 @@ class FacilitySection(BaseModel):
             fabric_power_w: fabric power from its bill of materials, W (None: estimate).
             gpu_tdp_w: GPU TDP override, W.
         """
+        cooling = cooling_spec(self.cooling)
+        site = None if self.site is None else site_climate(self.site)
+        pue = self.pue
+        if pue is None and site is not None:
+            # The annual PUE does not depend on the (constant) IT load: any load gives it.
+            pue = cooling_year(cooling, site, average_it_w=1.0).pue_annual
         power = power_config(
             gpu_id=gpu_id,
             num_gpus=num_gpus,
             gpus_per_node=gpus_per_node,
             fabric_power_w=fabric_power_w,
             cooling=self.cooling,
-            pue=self.pue,
+            pue=pue,
             gpu_tdp_w=gpu_tdp_w,
         )
+        rules = self.rules()
         trace = trace_config(
             duration_s=self.trace_duration_s,
             resolution_s=self.trace_resolution_s,
@@ -103,13 +143,13 @@ class FacilitySection(BaseModel):
         )
         grid = None
         if self.grid_mw is not None:
+            grid_w = self.grid_mw * W_PER_MW
             grid = grid_config(
-                grid_limit_w=self.grid_mw * W_PER_MW,
-                ramp_limit_w_per_s=(
-                    None if self.grid_ramp_mw_per_s is None else self.grid_ramp_mw_per_s * W_PER_MW
-                ),
+                grid_limit_w=grid_w,
+                ramp_limit_w_per_s=effective_ramp_w_per_s(rules),
                 target_soc_frac=self.target_soc_frac,
                 recharge_time_s=self.recharge_time_s,
+                floor_w=(rules.floor_frac or 0.0) * grid_w,
             )
         battery = None if self.battery is None else battery_spec(self.battery)
         return FacilityConfig(
@@ -119,7 +159,28 @@ class FacilitySection(BaseModel):
             battery=battery,
             battery_units=None if self.battery_units == "size" else self.battery_units,
             max_battery_units=self.max_battery_units,
+            rules=rules,
+            cooling=cooling,
+            site=site,
+            fixed_pue=self.pue,
+            checkpoint_interval_s=self.checkpoint_interval_s,
+            checkpoint_stall_s=self.checkpoint_stall_s,
         )
+
+    def rules(self) -> GridRules:
+        """The named rule set with this section's overrides (SI units)."""
+        overrides = {
+            "ramp_w_per_s": _si(self.grid_ramp_mw_per_s, W_PER_MW),
+            "ramp_w_per_min": _si(self.grid_ramp_mw_per_min, W_PER_MW),
+            "floor_frac": self.grid_floor_frac,
+            "oscillation_max_frac": self.oscillation_max_frac,
+            "ride_through_s": self.ride_through_s,
+        }
+        return grid_rules(self.grid_rules, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _si(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
 
 
 class CostSection(BaseModel):
@@ -150,6 +211,18 @@ class CostSection(BaseModel):
     maintenance_frac_per_year: float | None = Field(
         None, ge=0, le=1, description="yearly maintenance as a share of IT capex"
     )
+    facility_usd: float | None = Field(
+        None,
+        ge=0,
+        description="facility capex outright (a retrofit of an existing building), USD; "
+        "overrides facility_usd_per_mw",
+    )
+    storage_tb: float | None = Field(
+        None, ge=0, description="storage capacity, TB (default: sized from checkpoints and data)"
+    )
+    wacc: float | None = Field(
+        None, ge=0, le=1, description="weighted average cost of capital per year (default 0.10)"
+    )
 
     def to_config(
         self,
@@ -159,6 +232,9 @@ class CostSection(BaseModel):
         fabric_cost_usd: float | None = None,
         battery_id: str | None = None,
         battery_units: int = 0,
+        nic_cost_usd: float | None = None,
+        model_params: float = 0.0,
+        training_tokens: float = 0.0,
     ) -> CostConfig:
         """Resolve against the catalogs.
 
@@ -168,6 +244,8 @@ class CostSection(BaseModel):
             fabric_cost_usd: fabric bill-of-materials cost, USD (None: estimate).
             battery_id: battery unit id (from the facility result), if any.
             battery_units: battery units (from the facility result: fixed or sized).
+            nic_cost_usd: NICs from the fabric bill of materials, USD.
+            model_params / training_tokens: size the training storage.
         """
         return cost_config(
             gpu_id=gpu_id,
@@ -182,4 +260,10 @@ class CostSection(BaseModel):
             maintenance_frac_per_year=self.maintenance_frac_per_year,
             battery_id=battery_id,
             battery_units=battery_units,
+            nic_cost_usd=nic_cost_usd,
+            model_params=model_params,
+            training_tokens=training_tokens,
+            storage_tb=self.storage_tb,
+            facility_usd=self.facility_usd,
+            wacc=self.wacc,
         )
