@@ -1,7 +1,8 @@
 """Accuracy against published, measured runs: this test FAILS CI when the model drifts.
 
-Thresholds (issue #2): MAPE <= 20% and >= 95% of rows predicted. The README quotes the
-current figures; scripts/calibrate.py re-fits the global constants.
+Thresholds: >= 95% of rows predicted and the MAPE the shipped calibration reaches plus a
+small margin (issue #12 targets 8%; scripts/calibrate.py re-fits the constants on both
+validation files).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 from colossim.errors import InputError
 from colossim.validation import REQUIRED_COLUMNS, read_runs, validate_rows
 
-MAPE_MAX_PCT = 20.0
+MAPE_MAX_PCT = 13.0
 PREDICTED_MIN_SHARE = 0.95
 
 
@@ -57,3 +58,18 @@ def test_minimal_csv_of_the_schema_works(tmp_path) -> None:
     p.write_text(buf.getvalue())
     rep = validate_rows(read_runs(p))
     assert rep.rows[0].predicted is not None and rep.rows[0].searched
+
+
+def test_blank_fields_take_the_stacks_defaults_not_the_best_score(tmp_path) -> None:
+    row = dict.fromkeys(REQUIRED_COLUMNS, "")
+    row.update(id="r1", arch="dense", layers="32", hidden="4096", heads="32", kv_heads="8", ffn_hidden="14336",
+               vocab="128256", seq_len="4096", gated_mlp="true", mla="false", framework="nemo",
+               gpu="h100-sxm-80gb", num_gpus="64", precision="bf16", tp="2", pp="1", dp="32", cp="1",
+               ep="1", global_batch="256", measured_tokens_per_s_per_gpu="9000")  # fmt: skip
+    p = tmp_path / "d.csv"
+    p.write_text(",".join(row) + "\n" + ",".join(row.values()) + "\n")
+    r = validate_rows(read_runs(p)).rows[0]
+    # NeMo recipes: micro-batch 1, distributed optimizer (zero1), no recompute, no interleave
+    assert r.searched and r.plan["micro_batch"] == 1 and r.plan["sharding"] == "zero1"
+    assert r.plan["recompute"] == "none" and r.plan["vp"] == 1
+    assert r.fill_spread_pct > 0  # other fills (micro-batch, recompute, sharding) differ

@@ -250,7 +250,10 @@ def validate(csv_file: str, fmt: str, no_rows: bool, search_check: bool) -> None
 
     FILE.csv: a CSV of measured runs, or the name of a bundled file: `published_runs`
     (default: measured runs from papers and framework pages) or `layout_sweeps` (the same
-    model and GPUs with only the layout varied).
+    model and GPUs with only the layout varied). With a `sweep` column, also reports how
+    well layouts are ranked within each sweep (pair order, Spearman, top-1 regret); rows
+    flagged `MFU < 1%` in their notes are reported apart. Blank layout fields are filled
+    with the row's stack defaults.
     """
     from colossim.report.perf import validation_tables, validation_to_json
     from colossim.validation import read_runs, validate_rows

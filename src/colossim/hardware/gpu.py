@@ -43,6 +43,8 @@ class GPU:
         nic_bw_bytes_per_s: scale-out NIC line rate per GPU, bytes/s (one direction).
         tdp_w: thermal design power, W.
         power_capped: True for parts run below their nominal TDP (clocks throttle).
+        sm_count: streaming multiprocessors (compute units); GEMM tiles run in waves of
+            one tile per SM. 0 = unknown (no wave quantisation).
     """
 
     id: str
@@ -58,6 +60,7 @@ class GPU:
     nic_bw_bytes_per_s: float
     tdp_w: float
     power_capped: bool = False
+    sm_count: int = 0
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def peak(self, precision: str) -> float:
@@ -91,6 +94,7 @@ def gpu(gpu_id: str, *, field: str = "cluster.gpu") -> GPU:
         nic_bw_bytes_per_s=float(v["nic_gbit_per_s"]) * GBIT_PER_S_TO_BYTES_PER_S,
         tdp_w=float(v["tdp_w"]),
         power_capped=bool(v.get("power_capped", False)),
+        sm_count=int(v.get("sm_count", 0)),
         sources={k: entry.source_of(k) for k in v},
     )
 

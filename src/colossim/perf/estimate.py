@@ -98,6 +98,7 @@ class Estimate:
             "dp_comm_exposed": steps.dp_comm_s[i],
             "optimizer": steps.optimizer_s[i],
             "step_overhead": steps.overhead_s[i],
+            "host_launch_exposed": 0.0 if steps.host_s is None else steps.host_s[i],
         }
         mem_parts = {
             "weights": mem.weights[i],

@@ -4,9 +4,10 @@ One implementation serves ``estimate`` (a batch of one plan) and ``search`` (a b
 millions). Per micro-batch and pipeline stage:
 
 compute
-  GEMMs: FLOPs / (peak x matmul efficiency x shape factor d/(d + d_half)), d the
-  smallest GEMM dimension, bounded below by the time to stream its operands from HBM
-  (roofline); backward = 2 x forward (data and weight gradients).
+  GEMMs: FLOPs / (the GPU's measured matmul ceiling x shape efficiency (tile and wave
+  quantisation, short K; :mod:`colossim.perf.compute`) x stack factor <= 1 x clocks),
+  bounded below by the time to stream its operands from HBM (roofline); backward = 2 x
+  forward (data and weight gradients).
   Attention core (flash attention): causal FLOPs 2*T*s*heads*(d_qk + d_v)/2 per layer at
   ``attention_efficiency`` of the 16-bit peak; backward = 2.5 x forward (FlashAttention-2,
   Dao 2023: 5 matmuls backward vs 2 forward).
@@ -24,7 +25,10 @@ placement tp-cp-ep-dp-pp)
   EP: all-to-all dispatch + combine per MoE layer forward and backward.
   PP: activations sent and received per micro-batch and virtual stage.
 pipeline
-  time = (m + (pp-1)/vp) x t_microbatch (Narayanan et al. 2021, sec. 2.2.1-2.2.2).
+  time = (m + (pp-1)/vp) x t_microbatch (Narayanan et al. 2021, sec. 2.2.1-2.2.2), the
+  bottleneck stage being the last (uniform split: its layers + LM head) or, for stacks
+  that split by cost, max(total/pp, LM head, one layer). A micro-batch takes at least
+  the host time to issue its kernels (launch-bound eager stacks, small per-GPU work).
 data parallel
   gradient all-reduce (no ZeRO) or reduce-scatter + parameter all-gather (ZeRO-1/2),
   per micro-batch gathers with ZeRO-3, overlapped with backward/forward compute up to
@@ -33,7 +37,7 @@ data parallel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -42,17 +46,24 @@ from colossim.hardware import Precision
 from colossim.parallel.memory import MemoryBreakdown, memory_breakdown, stage_shape
 from colossim.parallel.plan import BF16_BYTES, PlanBatch, Recompute, Sharding, packed_key
 from colossim.perf.comm import Collective, Network
+from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_shape_efficiency
 from colossim.workload.model import TransformerSpec
 from colossim.workload.stack import Efficiency, StackProfile
 from colossim.workload.training import Training
 
-__all__ = ["StepBatch", "evaluate"]
+__all__ = ["CollectiveTimes", "StepBatch", "collective_times", "evaluate"]
 
 # FlashAttention-2 backward runs 5 matmuls to the forward's 2 (Dao 2023, sec. 3.1.2).
 ATTENTION_BACKWARD_RATIO = 2.5
 # Adam step traffic per parameter: read fp32 param, grad, m, v (16 B); write param, m, v
 # (12 B) and the 16-bit copy (2 B).
 OPTIMIZER_BYTES_PER_PARAM = 30.0
+# FP8 recipe cost per quantised element of a GEMM input (current / rowwise scaling, the
+# default of Transformer Engine's Float8CurrentScaling and torchao): read the 16-bit
+# tensor for its amax (2 B), read it again and write the FP8 copy (2 + 1 B)
+# (NVIDIA Transformer Engine docs, "Using FP8 with Transformer Engine"; delayed scaling
+# fuses the amax into the previous kernel: 3 B).
+FP8_CAST_BYTES_PER_ELEM = 5.0
 # Cross-entropy over the vocabulary: fp32 softmax read, write and gradient per logit.
 LOSS_BYTES_PER_LOGIT = 12.0
 
@@ -82,9 +93,132 @@ class StepBatch:
     mfu: np.ndarray
     hfu: np.ndarray
     memory: MemoryBreakdown
+    host_s: np.ndarray | None = None  # GPU idle while the host issues kernels (exposed)
 
     def __len__(self) -> int:
         return len(self.plans)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Rates:
+    """Kernel rates of one GPU under one stack (FLOP/s, bytes/s)."""
+
+    mm: float  # GEMM ceiling x stack factor x clocks (before the shape efficiency)
+    attn: float
+    mem: float
+    gemm_elem_bytes: float
+    sm_count: int
+    k_half: float
+    grouped: float  # grouped expert GEMMs relative to dense GEMMs of the same shape
+    cast_bytes: float  # FP8 recipe: bytes moved per quantised input element
+
+
+def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Efficiency) -> _Rates:
+    gpu = cluster.gpu
+    prec = str(training.precision)
+    fp8 = training.precision in (Precision.FP8, Precision.MXFP8, Precision.FP4)
+    # MODEL: power-capped parts sustain a fixed fraction of their clocks (fitted, <= 1);
+    # the stack factor (<= 1) is kernel quality relative to the best measured matmul.
+    clocks = eff.power_cap_factor if gpu.power_capped else 1.0
+    factor = min(stack.compute_factor, 1.0) * clocks
+    recipe = min(eff.fp8_gemm_factor, 1.0) if fp8 else 1.0
+    return _Rates(
+        mm=gemm_ceiling_flop_per_s(gpu, prec) * recipe * factor,
+        attn=gpu.peak("bf16") * eff.attention_efficiency * factor,
+        mem=gpu.hbm_bw_bytes_per_s * eff.elementwise_bw_efficiency,
+        gemm_elem_bytes=1.0 if fp8 else float(BF16_BYTES),
+        sm_count=gpu.sm_count,
+        k_half=eff.gemm_half_dim,
+        grouped=eff.grouped_gemm_factor,
+        cast_bytes=FP8_CAST_BYTES_PER_ELEM if fp8 else 0.0,
+    )
+
+
+def _gemm(r: _Rates, flops, m_dim, n_dim, k_dim, weight_elems) -> np.ndarray:
+    """Seconds of one GEMM: FLOPs at the shape-dependent rate, bounded below by the time
+    to stream its operands from HBM (roofline, Williams et al. 2009)."""
+    shape = gemm_shape_efficiency(m_dim, n_dim, k_dim, sm_count=r.sm_count, k_half=r.k_half)
+    stream = r.gemm_elem_bytes * (weight_elems + m_dim * (n_dim + k_dim))
+    t = np.maximum(flops / (r.mm * shape), stream / r.mem)
+    # FP8: both inputs are quantised before the GEMM (amax + cast kernels, memory-bound).
+    t = t + r.cast_bytes * (m_dim * k_dim + weight_elems) / r.mem
+    return np.where(flops > 0, t, 0.0)  # absent GEMMs (no dense MLP in an all-MoE model)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Layer:
+    """Forward seconds of one layer (dense and MoE kinds) and of the LM head, per GPU and
+    micro-batch."""
+
+    dense_gemm: np.ndarray
+    moe_gemm: np.ndarray
+    attn_core: np.ndarray
+    dense_ew: np.ndarray
+    moe_ew: np.ndarray
+    dense_act_ew: np.ndarray
+    moe_act_ew: np.ndarray
+    head_gemm: np.ndarray
+    head_ew: np.ndarray
+
+
+def _layer_forward(model: TransformerSpec, s: int, plans: PlanBatch, r: _Rates) -> _Layer:
+    tok = (plans.micro_batch * s / plans.cp).astype(np.float64)  # tokens in each GEMM
+    tpf = plans.tp.astype(np.float64)
+    h, q, kv, a = model.hidden, model.q_dim, model.kv_dim, model.attention_params
+    attn_gemm = _gemm(r, 2 * tok * a / tpf, tok, (q + 2 * kv) / tpf, h, a / tpf)
+    f_act_in = 2 if model.gated_mlp else 1
+    mlp = model.dense_mlp_params
+    dense_mlp = _gemm(r, 2 * tok * mlp / tpf, tok, model.ffn_hidden / tpf, h, mlp / tpf)
+    # Flash attention, causal: 2*T*s*heads*(d_qk + d_v)/2 FLOPs (Dao 2023).
+    attn_core = 2 * tok * s * (model.heads / tpf) * (model.attn_qk_dim + model.attn_v_dim) * 0.5
+    # Memory-bound bytes per token (16-bit): two norms (read+write h each), two residual
+    # adds (2 reads + 1 write of h each), rotary on q and k (read+write), activation
+    # function (reads gate+up or fc1 output, writes its output).
+    base = 10 * h + 2 * (q + kv)
+    per_tok = tok * BF16_BYTES / tpf / r.mem
+    dense_act = per_tok * (f_act_in + 1) * model.ffn_hidden
+    moe_gemm = moe_ew = moe_act = np.zeros_like(tok)
+    if model.is_moe:
+        moe_gemm, moe_act = _moe_forward(model, tok, plans, r, f_act_in)
+        moe_ew = per_tok * (base + 4 * model.top_k * h) + moe_act
+    vh = model.vocab * h
+    return _Layer(
+        dense_gemm=attn_gemm + dense_mlp,
+        moe_gemm=attn_gemm + moe_gemm,
+        attn_core=attn_core / r.attn,
+        dense_ew=per_tok * base + dense_act,
+        moe_ew=moe_ew,
+        dense_act_ew=dense_act,
+        moe_act_ew=moe_act,
+        head_gemm=_gemm(r, 2 * tok * vh / tpf, tok, model.vocab / tpf, h, vh / tpf),
+        head_ew=tok * model.vocab / tpf * LOSS_BYTES_PER_LOGIT / r.mem,
+    )
+
+
+def _moe_forward(model: TransformerSpec, tok, plans: PlanBatch, r: _Rates, f_act_in: int):
+    """Expert GEMMs + router (s) and the MoE layer's memory-bound activation seconds."""
+    tpf, ep = plans.tp.astype(np.float64), plans.ep
+    fe, h = model.moe_ffn_hidden, model.hidden
+    routed_tok = tok * model.top_k
+    m_expert = routed_tok * ep / model.experts  # tokens per local expert (balanced)
+    expert_w = model.expert_params / tpf
+    # Grouped expert GEMMs: each expert a GEMM of m_expert tokens (tile and wave
+    # quantisation of small per-expert batches), times a fitted grouped-GEMM factor <= 1.
+    moe = _gemm(
+        r,
+        2 * routed_tok * model.expert_params / tpf,
+        m_expert,
+        fe / tpf,
+        h,
+        model.experts / ep * expert_w,
+    ) / min(r.grouped, 1.0)
+    if model.shared_experts:
+        w = model.shared_experts * expert_w
+        flops = 2 * tok * model.shared_experts * model.expert_params / tpf
+        moe = moe + _gemm(r, flops, tok, fe / tpf, h, w)
+    router = 2 * tok * h * model.experts / r.mm
+    act_elems = (model.top_k + model.shared_experts) * (f_act_in + 1) * fe
+    return moe + router, tok * BF16_BYTES * act_elems / tpf / r.mem
 
 
 def evaluate(
@@ -97,195 +231,51 @@ def evaluate(
     eff: Efficiency,
     network: Network,
     memory: MemoryBreakdown | None = None,
+    collectives: CollectiveTimes | None = None,
 ) -> StepBatch:
     """Step time, throughput, MFU and memory of every plan in ``plans`` (``memory``:
-    an already computed memory breakdown of the same plans, as the search has one)."""
-    gpu = cluster.gpu
-    tp, pp, dp, cp, ep, vp = (plans.tp, plans.pp, plans.dp, plans.cp, plans.ep, plans.vp)
-    mb, rc, sh = plans.micro_batch, plans.recompute, plans.sharding
-    m = plans.num_microbatches.astype(np.float64)
-    s = training.seq_len
-    h = model.hidden
-    prec = str(training.precision)
-    fp8 = training.precision in (Precision.FP8, Precision.MXFP8, Precision.FP4)
-    mm_peak = gpu.peak(prec)
-    mm_eff = gpu.matmul_efficiency.get(prec, gpu.matmul_efficiency["bf16"]) * (
-        eff.fp8_gemm_factor if fp8 else 1.0
-    )
-    compute_factor = stack.compute_factor * (eff.power_cap_factor if gpu.power_capped else 1.0)
-    mm_rate = mm_peak * mm_eff * compute_factor
-    attn_rate = gpu.peak("bf16") * eff.attention_efficiency * compute_factor
-    mem_rate = gpu.hbm_bw_bytes_per_s * eff.elementwise_bw_efficiency
-    gemm_elem_bytes = 1.0 if fp8 else float(BF16_BYTES)
-
-    tok = (mb * s / cp).astype(np.float64)  # tokens per micro-batch in each GPU's GEMMs
-    tpf = tp.astype(np.float64)
-
-    def gemm(flops, m_dim, n_dim, k_dim, weight_elems):
-        d = np.minimum(np.minimum(m_dim, n_dim), k_dim)
-        shape = np.maximum(d, 1e-9) / (np.maximum(d, 1e-9) + eff.gemm_half_dim)
-        stream = gemm_elem_bytes * (weight_elems + m_dim * (n_dim + k_dim))
-        t = np.maximum(flops / (mm_rate * shape), stream / mem_rate)
-        return np.where(flops > 0, t, 0.0)  # absent GEMMs (no dense MLP in an all-MoE model)
-
-    # ---- one layer, forward, per GPU --------------------------------------------------
-    q, kv, a = model.q_dim, model.kv_dim, model.attention_params
-    attn_gemm = gemm(2 * tok * a / tpf, tok, (q + 2 * kv) / tpf, h, a / tpf)
-    f_act_in = 2 if model.gated_mlp else 1
-    dense_mlp_gemm = gemm(
-        2 * tok * model.dense_mlp_params / tpf,
-        tok,
-        model.ffn_hidden / tpf,
-        h,
-        model.dense_mlp_params / tpf,
-    )
-    attn_core = (
-        2 * tok * s * (model.heads / tpf) * (model.attn_qk_dim + model.attn_v_dim) * 0.5 / attn_rate
-    )
-    # Memory-bound bytes per token (16-bit): two norms (read+write h each), two residual
-    # adds (2 reads + 1 write of h each), rotary on q and k (read+write), activation
-    # function (reads gate+up or fc1 output, writes its output).
-    base_elems = 10 * h + 2 * (q + kv)
-    dense_ew = tok * BF16_BYTES * (base_elems + (f_act_in + 1) * model.ffn_hidden) / tpf / mem_rate
-    dense_act_ew = tok * BF16_BYTES * (f_act_in + 1) * model.ffn_hidden / tpf / mem_rate
-
-    if model.is_moe:
-        fe = model.moe_ffn_hidden
-        routed_tok = tok * model.top_k
-        m_expert = routed_tok * ep / model.experts  # tokens per local expert (balanced)
-        local_experts = model.experts / ep
-        expert_w = model.expert_params / tpf
-        # Grouped expert GEMMs run below dense-GEMM efficiency (global fit constant).
-        moe_gemm = (
-            gemm(
-                2 * routed_tok * model.expert_params / tpf,
-                m_expert,
-                fe / tpf,
-                h,
-                local_experts * expert_w,
-            )
-            / eff.grouped_gemm_factor
-        )
-        if model.shared_experts:
-            moe_gemm = moe_gemm + gemm(
-                2 * tok * model.shared_experts * model.expert_params / tpf,
-                tok,
-                fe / tpf,
-                h,
-                model.shared_experts * expert_w,
-            )
-        router = 2 * tok * h * model.experts / mm_rate
-        moe_gemm = moe_gemm + router
-        # permute + unpermute of each routed token copy (read + write h, twice)
-        moe_act_elems = (model.top_k + model.shared_experts) * (f_act_in + 1) * fe
-        moe_ew = (
-            tok * BF16_BYTES * (base_elems + 4 * model.top_k * h + moe_act_elems) / tpf / mem_rate
-        )
-        moe_act_ew = tok * BF16_BYTES * moe_act_elems / tpf / mem_rate
-    else:
-        moe_gemm = moe_ew = moe_act_ew = np.zeros_like(tok)
-
+    an already computed memory breakdown of the same plans, as the search has one;
+    ``collectives``: their already priced collectives, :func:`collective_times`, which
+    depend on the stack only through its gradient width)."""
+    r = _rates(cluster, training, stack, eff)
     shape = stage_shape(model, plans)
-    n_dense, n_moe = shape.dense_layers, shape.moe_layers
-
-    gemm_fwd = n_dense * (attn_gemm + dense_mlp_gemm) + n_moe * (attn_gemm + moe_gemm)
-    attn_fwd = shape.layers * attn_core
-    ew_fwd = n_dense * dense_ew + n_moe * moe_ew
-    act_ew = n_dense * dense_act_ew + n_moe * moe_act_ew
-    # LM head and loss (on the last stage).
-    head_gemm = gemm(
-        2 * tok * h * model.vocab / tpf, tok, model.vocab / tpf, h, h * model.vocab / tpf
-    )
-    head_ew = tok * model.vocab / tpf * LOSS_BYTES_PER_LOGIT / mem_rate
-
-    full = rc == Recompute.FULL
-    selective = rc == Recompute.SELECTIVE
-    fwd = gemm_fwd + attn_fwd + ew_fwd
-    recompute_mb = np.where(full, fwd, np.where(selective, act_ew, 0.0))
-    gemm_mb = 3 * (gemm_fwd + head_gemm)
-    attn_mb = (1 + ATTENTION_BACKWARD_RATIO) * attn_fwd
-    ew_mb = 3 * ew_fwd + 2 * head_ew
-    # Fixed per-layer costs: kernel launches and synchronisation; MoE layers add router
-    # top-k, token permutation bookkeeping and the dropless host sync (global fit).
-    overhead_mb = (
-        shape.layers * eff.layer_overhead_s + n_moe * eff.moe_layer_overhead_s
-    ) * np.where(full, 3.0, 2.0)
-    compute_mb = gemm_mb + attn_mb + ew_mb + recompute_mb + overhead_mb
-    fwd_mb = fwd + head_gemm + head_ew  # forward part, for overlap windows
-    bwd_mb = compute_mb - fwd_mb
-
-    # ---- communication per micro-batch ---------------------------------------------
-    c = _collective_times(model, training, plans, stack, network)
-    tp_per_layer = (4.0 + np.where(full, 2.0, 0.0)) * (c.tp_all_gather_s + c.tp_reduce_scatter_s)
-    tp_comm_mb = (1 - stack.tp_overlap) * shape.layers * tp_per_layer
-
-    t_kv = c.cp_kv_send_s
-    cp_fwd = np.maximum(0.0, (cp - 1) * t_kv - attn_core)
-    cp_bwd = np.maximum(0.0, 2 * (cp - 1) * t_kv - ATTENTION_BACKWARD_RATIO * attn_core)
-    cp_comm_mb = shape.layers * (cp_fwd + cp_bwd + np.where(full, cp_fwd, 0.0))
-
-    if model.is_moe:
-        ep_comm_mb = (
-            (1 - stack.ep_overlap) * n_moe * (4.0 + np.where(full, 2.0, 0.0)) * c.ep_all_to_all_s
-        )
-    else:
-        ep_comm_mb = np.zeros_like(tok)
-
-    pp_comm_mb = 2 * vp * c.pp_send_s
-
-    t_mb = compute_mb + tp_comm_mb + cp_comm_mb + ep_comm_mb + pp_comm_mb
-    bubble = (pp - 1) / vp * t_mb
+    mb = _microbatch(model, training, plans, r, shape, stack, eff)
+    c = collectives or collective_times(model, training, plans, stack, network)
+    comm = _microbatch_comm(model, plans, shape, stack, c, mb, network.scaleup_domain)
+    m = plans.num_microbatches.astype(np.float64)
+    gpu_mb = mb.compute + comm.tp + comm.cp + comm.ep + comm.pp
+    # The GPU idles when the host cannot issue a micro-batch's kernels faster than they run
+    # (eager frameworks, small per-GPU work): kernel-launch bound.
+    host_mb = np.maximum(0.0, mb.host - gpu_mb)
+    t_mb = gpu_mb + host_mb
+    bubble = (plans.pp - 1) / plans.vp * t_mb  # Narayanan et al. 2021, sec. 2.2.1-2.2.2
     pipeline = m * t_mb + bubble
-
-    # ---- data parallel and optimizer -------------------------------------------------
-    dpc = dp * cp
-    t_ar, t_grad_rs, t_param_ag = c.dp_all_reduce_s, c.dp_reduce_scatter_s, c.dp_all_gather_s
-    ov = stack.dp_overlap
-    exposed_std = np.where(
-        sh == Sharding.NONE,
-        np.maximum(0.0, t_ar - ov * bwd_mb),
-        np.maximum(0.0, t_grad_rs - ov * bwd_mb) + np.maximum(0.0, t_param_ag - ov * fwd_mb),
-    )
-    exposed_z3 = m * (
-        np.maximum(0.0, t_param_ag - ov * fwd_mb)
-        + np.maximum(0.0, t_param_ag + t_grad_rs - ov * bwd_mb)
-    )
-    dp_comm = np.where(sh == Sharding.ZERO3, exposed_z3, exposed_std)
-
-    d_dense = dpc.astype(np.float64)
-    d_exp = np.maximum(d_dense / ep, 1.0)
-    opt_params = shape.dense_params / np.where(
-        sh >= 1, d_dense, 1.0
-    ) + shape.expert_params / np.where(sh >= 1, d_exp, 1.0)
-    optimizer = opt_params * OPTIMIZER_BYTES_PER_PARAM / mem_rate
-    overhead = np.full_like(pipeline, eff.step_overhead_s)
-
-    step = pipeline + dp_comm + optimizer + overhead
-
-    # ---- throughput and utilisation ------------------------------------------------
-    tokens_per_step = (plans.global_batch * s).astype(np.float64)
-    tps = tokens_per_step / step
-    tps_gpu = tps / plans.num_gpus
-    flops_tok = model.model_flops_per_token(s)
-    # Hardware FLOPs beyond the model's: one extra forward under full recompute
-    # (selective recompute re-runs memory-bound ops only).
-    recompute_flops_tok = np.where(full, flops_tok / 3.0, 0.0)
-    mfu = flops_tok * tps_gpu / mm_peak
-    hfu = (flops_tok + recompute_flops_tok) * tps_gpu / mm_peak
-
+    dp_comm, optimizer = _data_parallel(model, plans, shape, stack, c, mb, r, m)
     if memory is None:
         memory = memory_breakdown(model, training, plans, stack, eff)
+    busy = pipeline + dp_comm + optimizer
+    overhead = eff.step_overhead_s + busy * _allocator_pressure(memory, cluster, eff)
+    step = busy + overhead
+
+    tokens_per_step = (plans.global_batch * training.seq_len).astype(np.float64)
+    tps = tokens_per_step / step
+    tps_gpu = tps / plans.num_gpus
+    flops_tok = model.model_flops_per_token(training.seq_len)
+    # Hardware FLOPs beyond the model's: one extra forward under full recompute
+    # (selective recompute re-runs memory-bound ops only).
+    recompute_flops_tok = np.where(plans.recompute == Recompute.FULL, flops_tok / 3.0, 0.0)
+    peak = cluster.gpu.peak(str(training.precision))
     return StepBatch(
         plans=plans,
-        compute_s=m * compute_mb,
-        gemm_s=m * gemm_mb,
-        attention_s=m * attn_mb,
-        elementwise_s=m * (ew_mb + overhead_mb),
-        recompute_s=m * recompute_mb,
-        tp_comm_s=m * tp_comm_mb,
-        cp_comm_s=m * cp_comm_mb,
-        ep_comm_s=m * ep_comm_mb,
-        pp_comm_s=m * pp_comm_mb,
+        compute_s=m * mb.compute,
+        gemm_s=m * mb.gemm,
+        attention_s=m * mb.attn,
+        elementwise_s=m * (mb.ew + mb.overhead),
+        recompute_s=m * mb.recompute,
+        tp_comm_s=m * comm.tp,
+        cp_comm_s=m * comm.cp,
+        ep_comm_s=m * comm.ep,
+        pp_comm_s=m * comm.pp,
         bubble_s=bubble,
         dp_comm_s=dp_comm,
         optimizer_s=optimizer,
@@ -294,14 +284,186 @@ def evaluate(
         tokens_per_step=tokens_per_step,
         tokens_per_s=tps,
         tokens_per_s_per_gpu=tps_gpu,
-        mfu=mfu,
-        hfu=hfu,
+        mfu=flops_tok * tps_gpu / peak,
+        hfu=(flops_tok + recompute_flops_tok) * tps_gpu / peak,
         memory=memory,
+        host_s=m * host_mb,
     )
 
 
+def _allocator_pressure(memory: MemoryBreakdown, cluster: Cluster, eff: Efficiency) -> np.ndarray:
+    """Relative slowdown of a plan whose memory nears the GPU's capacity.
+
+    MODEL: above ``alloc_pressure_start`` of HBM the caching allocator runs out of cached
+    blocks, frees them and retries cudaMalloc, each time synchronising the device
+    (PyTorch CUDA semantics, "Memory management"; ``num_alloc_retries`` in
+    torch.cuda.memory_stats); the slowdown grows linearly to ``alloc_pressure_penalty``
+    at full memory (fitted)."""
+    used = memory.total / cluster.gpu.hbm_bytes
+    start = eff.alloc_pressure_start
+    return eff.alloc_pressure_penalty * np.clip((used - start) / (1 - start), 0.0, 1.0)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _CollectiveTimes:
+class _MicroBatch:
+    """Seconds per micro-batch on the bottleneck pipeline stage."""
+
+    gemm: np.ndarray
+    attn: np.ndarray
+    ew: np.ndarray
+    recompute: np.ndarray
+    overhead: np.ndarray
+    compute: np.ndarray
+    fwd: np.ndarray  # forward part, the window that hides parameter gathers
+    bwd: np.ndarray  # backward part, the window that hides gradient reduction
+    attn_core: np.ndarray  # one layer's attention core forward (hides the CP ring)
+    scale: np.ndarray  # bottleneck-stage time relative to ceil(L/pp) layers + LM head
+    host: np.ndarray  # host time to issue the micro-batch's kernels
+
+
+def _layer_forward_distinct(model: TransformerSpec, s: int, plans: PlanBatch, r: _Rates) -> _Layer:
+    """:func:`_layer_forward` on the distinct (tp, micro-batch, cp, ep) keys of a large
+    batch (a layer's kernels depend on nothing else), expanded back: the GEMM shape
+    efficiency is the costliest part of the model and a search has few distinct keys."""
+    if len(plans) < _DISTINCT_MIN:
+        return _layer_forward(model, s, plans, r)
+    key = packed_key((plans.tp, plans.micro_batch, plans.cp, plans.ep))
+    if key is None:
+        return _layer_forward(model, s, plans, r)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    sub = _layer_forward(model, s, plans.take(first), r)
+    inverse = inverse.ravel()
+    return _Layer(**{f.name: getattr(sub, f.name)[inverse] for f in fields(_Layer)})
+
+
+def _microbatch(model, training, plans, r, shape, stack, eff) -> _MicroBatch:
+    lay = _layer_forward_distinct(model, training.seq_len, plans, r)
+    n_dense, n_moe = shape.dense_layers, shape.moe_layers
+    gemm_fwd = n_dense * lay.dense_gemm + n_moe * lay.moe_gemm
+    attn_fwd = shape.layers * lay.attn_core
+    ew_fwd = n_dense * lay.dense_ew + n_moe * lay.moe_ew
+    act_ew = n_dense * lay.dense_act_ew + n_moe * lay.moe_act_ew
+    full = plans.recompute == Recompute.FULL
+    selective = plans.recompute == Recompute.SELECTIVE
+    fwd = gemm_fwd + attn_fwd + ew_fwd
+    # Recompute: full adds one forward (Korthikanti et al. 2022, sec. 5); selective adds
+    # the activation functions. Backward = 2 x forward for GEMMs (data and weight
+    # gradients), 2.5 x for flash attention (Dao 2023, sec. 3.1.2).
+    recompute = np.where(full, fwd, np.where(selective, act_ew, 0.0))
+    gemm = 3 * (gemm_fwd + lay.head_gemm)
+    attn = (1 + ATTENTION_BACKWARD_RATIO) * attn_fwd
+    ew = 3 * ew_fwd + 2 * lay.head_ew
+    passes = np.where(full, 3.0, 2.0)
+    # Fixed per-layer GPU costs: synchronisation and small kernels; MoE layers add router
+    # top-k, token permutation bookkeeping and the dropless host sync (global fit).
+    overhead = (shape.layers * eff.layer_overhead_s + n_moe * eff.moe_layer_overhead_s) * passes
+    body = gemm - 3 * lay.head_gemm + attn + ew - 2 * lay.head_ew + recompute + overhead
+    head = 3 * lay.head_gemm + 2 * lay.head_ew
+    scale = _stage_balance(model, plans, shape, body, head, stack)
+    compute = scale * (body + head)
+    fwd_mb = scale * (fwd + lay.head_gemm + lay.head_ew)
+    # Host time: the stack's per-layer launch cost, per pass (forward, backward, and the
+    # recomputed forward).
+    host = shape.layers * stack.layer_host_s * passes / 2.0
+    return _MicroBatch(
+        gemm=scale * gemm,
+        attn=scale * attn,
+        ew=scale * ew,
+        recompute=scale * recompute,
+        overhead=scale * overhead,
+        compute=compute,
+        fwd=fwd_mb,
+        bwd=compute - fwd_mb,
+        attn_core=lay.attn_core,
+        scale=scale,
+        host=host,
+    )
+
+
+def _stage_balance(model, plans, shape, body, head, stack) -> np.ndarray:
+    """Bottleneck-stage time relative to the default split (ceil(L/pp) layers per stage,
+    LM head and loss on the last stage on top of its layers).
+
+    A stack that partitions layers by compute cost (nanotron: blocks assigned to stages
+    by their cost) reaches max(total / pp, LM head, one layer); the others keep the
+    uniform split, whose last stage carries the head (Narayanan et al. 2021 sec. 2.2;
+    Megatron-LM's --account-for-loss-in-pipeline-split is off by default)."""
+    if stack.pp_balance != "cost":
+        return np.ones_like(body)
+    per_layer = body / np.maximum(shape.layers, 1.0)
+    total = per_layer * model.layers + head
+    balanced = np.maximum(np.maximum(total / plans.pp, head), per_layer)
+    return np.where(plans.pp > 1, balanced / np.maximum(body + head, 1e-30), 1.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Comm:
+    """Exposed communication seconds per micro-batch."""
+
+    tp: np.ndarray
+    cp: np.ndarray
+    ep: np.ndarray
+    pp: np.ndarray
+
+
+def _microbatch_comm(model, plans, shape, stack, c, mb: _MicroBatch, domain: int) -> _Comm:
+    full = plans.recompute == Recompute.FULL
+    layers = shape.layers * mb.scale
+    # TP with sequence parallelism: 2 all-gathers + 2 reduce-scatters of T*h per layer
+    # forward and as many backward (Korthikanti et al. 2022, sec. 4.2.2).
+    tp_layer = (4.0 + np.where(full, 2.0, 0.0)) * (c.tp_all_gather_s + c.tp_reduce_scatter_s)
+    # MODEL: a stack hides its tp_overlap share behind GEMMs only inside the scale-up
+    # domain; TP groups that span nodes wait on the NIC, latency-bound and exposed.
+    hidden = stack.tp_overlap * (plans.tp <= domain)
+    tp = (1 - hidden) * layers * tp_layer
+    # CP ring attention: (cp-1) K/V exchanges per layer forward, twice backward, hidden
+    # behind the attention core where it is long enough (Liu et al. 2023).
+    t_kv, cp = c.cp_kv_send_s, plans.cp
+    cp_fwd = np.maximum(0.0, (cp - 1) * t_kv - mb.attn_core)
+    cp_bwd = np.maximum(0.0, 2 * (cp - 1) * t_kv - ATTENTION_BACKWARD_RATIO * mb.attn_core)
+    cp_comm = layers * (cp_fwd + cp_bwd + np.where(full, cp_fwd, 0.0))
+    ep = np.zeros_like(tp)
+    if model.is_moe:
+        calls = shape.moe_layers * mb.scale * (4.0 + np.where(full, 2.0, 0.0))
+        ep = (1 - stack.ep_overlap) * calls * c.ep_all_to_all_s
+    # PP: activations sent and received per micro-batch and virtual stage (forward) and
+    # their gradients (backward): 4 blocking p2p calls, each with the stack's host
+    # handshake when the neighbour stage sits across the scale-out network.
+    # placement tp-cp-ep-dp-pp: pipeline neighbours are tp*cp*dp ranks apart
+    across = (plans.pp > 1) & (plans.tp * plans.cp * plans.dp >= domain)
+    handshake = np.where(across, 4 * plans.vp * stack.pp_p2p_host_s, 0.0)
+    return _Comm(tp=tp, cp=cp_comm, ep=ep, pp=2 * plans.vp * c.pp_send_s + handshake)
+
+
+def _data_parallel(model, plans, shape, stack, c, mb: _MicroBatch, r: _Rates, m):
+    """Exposed DP / ZeRO communication and the optimizer step (s per step).
+
+    Gradient all-reduce (no ZeRO) or reduce-scatter + parameter all-gather (ZeRO-1/2)
+    start with the last micro-batch's backward and hide behind it up to the stack's
+    ``dp_overlap`` share: with few micro-batches there is little to hide behind. ZeRO-3
+    gathers parameters per micro-batch, forward and backward (Rajbhandari et al. 2020)."""
+    sh = plans.sharding
+    t_ar, t_rs, t_ag = c.dp_all_reduce_s, c.dp_reduce_scatter_s, c.dp_all_gather_s
+    ov = stack.dp_overlap
+    exposed_std = np.where(
+        sh == Sharding.NONE,
+        np.maximum(0.0, t_ar - ov * mb.bwd),
+        np.maximum(0.0, t_rs - ov * mb.bwd) + np.maximum(0.0, t_ag - ov * mb.fwd),
+    )
+    exposed_z3 = m * (
+        np.maximum(0.0, t_ag - ov * mb.fwd) + np.maximum(0.0, t_ag + t_rs - ov * mb.bwd)
+    )
+    dp_comm = np.where(sh == Sharding.ZERO3, exposed_z3, exposed_std)
+    d_dense = (plans.dp * plans.cp).astype(np.float64)
+    d_exp = np.maximum(d_dense / plans.ep, 1.0)
+    opt_params = shape.dense_params / np.where(sh >= 1, d_dense, 1.0) + (
+        shape.expert_params / np.where(sh >= 1, d_exp, 1.0)
+    )
+    return dp_comm, opt_params * OPTIMIZER_BYTES_PER_PARAM / r.mem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CollectiveTimes:
     """Seconds of each collective one plan issues (one call each, not yet multiplied)."""
 
     tp_all_gather_s: np.ndarray
@@ -335,13 +497,13 @@ def _distinct_comm_plans(plans: PlanBatch) -> tuple[np.ndarray, np.ndarray] | No
     return first, inverse.ravel()
 
 
-def _collective_times(
+def collective_times(
     model: TransformerSpec,
     training: Training,
     plans: PlanBatch,
     stack: StackProfile,
     network: Network,
-) -> _CollectiveTimes:
+) -> CollectiveTimes:
     """Every collective of every plan, priced by the fabric's cost model
     (:mod:`colossim.fabric.collectives`) on the plans' distinct communication keys."""
     distinct = _distinct_comm_plans(plans)
@@ -359,6 +521,18 @@ def _collective_times(
     t_rs = network.time_s(
         Collective.REDUCE_SCATTER, size_bytes=act_bytes, group_size=tp, stride=one
     )
+    # MODEL: a TP group that spans scale-up domains moves its activations over the
+    # scale-out NIC; at these message sizes (a few to a few hundred MB per call) NCCL runs
+    # few channels, so the per-GPU NIC rate bounds the ring instead of all the rails of a
+    # node (NCCL docs: NCCL_MIN_NCHANNELS / NCCL_MAX_NCHANNELS; channels grow with the
+    # message size). Measured: multi-node all-reduce of 16 MiB reaches 12.5% of the
+    # large-message bus bandwidth, about one NIC (stas00/ml-engineering network/README.md,
+    # 4 x 8 B200 over EFA).
+    if len(network.levels.bw_bytes_per_s) > 1:
+        nic = network.levels.bw_bytes_per_s[1]
+        across = tp > network.scaleup_domain
+        floor = np.where(across, act_bytes * (tp - 1) / tp / nic, 0.0)
+        t_ag, t_rs = np.maximum(t_ag, floor), np.maximum(t_rs, floor)
     # Ring attention: each CP step passes a K/V chunk to the next rank.
     kv_local = np.maximum(model.kv_dim / tpf, model.attn_qk_dim)  # replicated if kv < tp
     kv_chunk = sub.micro_batch * (s / cp) * 2 * kv_local * BF16_BYTES
@@ -374,25 +548,8 @@ def _collective_times(
         Collective.SEND_RECV, size_bytes=act_bytes / tpf, group_size=pp, stride=tp * cp * dp
     )
 
-    # Data parallel over dp x cp ranks for dense parameters; experts over dp x cp / ep.
-    dpc = dp * cp
-    exp_group = np.maximum(dpc // np.maximum(ep, 1), 1)
-    exp_stride = tp * ep
-
-    def dp_time(op: Collective, per_param_bytes: float) -> np.ndarray:
-        t = network.time_s(
-            op, size_bytes=shape.dense_params * per_param_bytes, group_size=dpc, stride=tp
-        )
-        if model.is_moe:
-            t = t + network.time_s(
-                op,
-                size_bytes=shape.expert_params * per_param_bytes,
-                group_size=exp_group,
-                stride=exp_stride,
-            )
-        return t
-
     grad_b = stack.grad_reduce_bytes
+    dp_time = _dp_pricer(model, sub, shape, stack, network)
     times = {
         "tp_all_gather_s": t_ag,
         "tp_reduce_scatter_s": t_rs,
@@ -405,4 +562,33 @@ def _collective_times(
     }
     if distinct is not None:
         times = {k: v[distinct[1]] for k, v in times.items()}
-    return _CollectiveTimes(**times)
+    return CollectiveTimes(**times)
+
+
+def _dp_pricer(model: TransformerSpec, plans: PlanBatch, shape, stack: StackProfile, network):
+    """Seconds of one data-parallel collective over a plan's parameters, as a function
+    of the operation and the bytes per parameter: dense parameters over dp x cp ranks,
+    routed experts over dp x cp / ep ranks.
+
+    Gradients and parameters move in buckets (PyTorch DDP bucket_cap_mb, Megatron DDP
+    bucket_size, FSDP: one unit per layer): n calls of size / n, each paying its latency
+    and the lower bandwidth of mid-size messages."""
+    tp, ep = plans.tp, plans.ep
+    dpc = plans.dp * plans.cp
+    exp_group = np.maximum(dpc // np.maximum(ep, 1), 1)
+    exp_stride = tp * ep
+    bucket = np.where(
+        stack.dp_bucket_bytes > 0, stack.dp_bucket_bytes, shape.layer_params * BF16_BYTES
+    )
+
+    def bucketed(op: Collective, size, group, stride) -> np.ndarray:
+        n = np.maximum(np.ceil(size / bucket), 1.0)
+        return n * network.time_s(op, size_bytes=size / n, group_size=group, stride=stride)
+
+    def dp_time(op: Collective, per_param_bytes: float) -> np.ndarray:
+        t = bucketed(op, shape.dense_params * per_param_bytes, dpc, tp)
+        if model.is_moe:
+            t = t + bucketed(op, shape.expert_params * per_param_bytes, exp_group, exp_stride)
+        return t
+
+    return dp_time

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from rich.table import Table
 
 from colossim.perf.estimate import Context, Estimate
@@ -158,7 +160,8 @@ def search_tables(res: SearchResult, top: list[Estimate]) -> list[Table]:
 
 
 def validation_to_json(rep: ValidationReport) -> dict:
-    return {
+    ranked = rep.ranking()
+    out = {
         "summary": rep.summary(),
         "search_match": rep.search_match(),
         "by_gpu": rep.breakdown("gpu"),
@@ -173,11 +176,20 @@ def validation_to_json(rep: ValidationReport) -> dict:
                 "reason": r.reason,
                 "plan": r.plan,
                 "searched": r.searched,
+                "fill_spread_pct": r.fill_spread_pct,
+                "sweep": r.sweep,
+                "flagged": r.flagged,
                 "search_check": _search_check_json(r.search_check),
             }
             for r in rep.rows
         ],
     }
+    if ranked is not None:
+        summary, flagged, sweeps = ranked
+        out["ranking"] = summary
+        out["ranking_flagged"] = flagged
+        out["ranking_by_sweep"] = [dataclasses.asdict(s) for s in sweeps]
+    return out
 
 
 def _search_check_json(c: SearchCheck | None) -> dict | None:
@@ -251,13 +263,39 @@ def validation_tables(rep: ValidationReport, *, rows: bool = True) -> list[Table
         gain = f"{_fmt(m['median_gain_pct'], '.1f')} / {_fmt(m['max_gain_pct'], '.1f')} %"
         t.add_row("searched best faster by (median / max)", gain)
         tables.append(t)
+    ranked = rep.ranking()
+    if ranked is not None:
+        tables.append(_ranking_table(*ranked))
     s = rep.summary()
     t = Table(title="Summary", show_header=False)
     t.add_row("rows", str(s["rows"]))
     t.add_row("predicted", str(s["predicted"]))
+    if s["flagged"]:
+        t.add_row("flagged (MFU < 1%), reported apart", str(s["flagged"]))
     t.add_row("MAPE", _fmt(s["mape_pct"], ".1f") + " %")
     t.add_row("median APE", _fmt(s["median_ape_pct"], ".1f") + " %")
     t.add_row("within 10%", _fmt(s["within_10pct"], ".0%"))
     t.add_row("within 25%", _fmt(s["within_25pct"], ".0%"))
     tables.append(t)
     return tables
+
+
+def _ranking_table(summary: dict, flagged: dict, sweeps: list) -> Table:
+    t = Table(title="Ranking of layouts within sweeps (non-flagged rows)", show_header=False)
+    t.add_row("sweeps", str(summary["sweeps"]))
+    t.add_row(
+        "pairs > 10% apart ordered right",
+        f"{_fmt(summary['pair_order_acc'], '.1%')} of {flagged['pairs']}",
+    )
+    t.add_row("Spearman per sweep, median", _fmt(summary["spearman_median"], ".3f"))
+    regret = (
+        f"{_fmt(summary['top1_regret_median_pct'], '.1f')} / "
+        f"{_fmt(summary['top1_regret_max_pct'], '.1f')} %"
+    )
+    t.add_row("top-1 regret (median / max)", regret)
+    if flagged["flagged_rows"]:
+        t.add_row(
+            "flagged rows predicted slower than every other layout",
+            f"{_fmt(flagged['flagged_slower_than_all_share'], '.0%')} of {flagged['flagged_rows']}",
+        )
+    return t

@@ -11,22 +11,27 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from colossim.cluster import Cluster
 from colossim.errors import InputError
-from colossim.hardware import Precision, gpu
-from colossim.parallel.plan import Plan, PlanBatch, Recompute, Sharding
+from colossim.parallel.plan import Plan, PlanBatch, Sharding
 from colossim.perf.estimate import Context, context
 from colossim.search import SearchSpace, candidate_values, enumerate_plans, plan_search
+from colossim.validation.prepare import (
+    FLAG_MARK,
+    PreparedRow,
+    Scored,
+    _int,
+    prepare_row,
+    score_rows,
+)
+from colossim.validation.ranking import RankedRow, SweepRanking, ranking
 from colossim.workload.model import TransformerSpec
 from colossim.workload.stack import Efficiency, StackProfile, efficiency
-from colossim.workload.training import Training
 
 __all__ = [
     "FULL_LAYOUT_COLUMNS",
@@ -56,9 +61,6 @@ DEEPSEEK_MLA = {
     "qk_rope_head_dim": 64,
     "v_head_dim": 128,
 }
-# Micro-batches per pipeline when a row gives no global batch: 8 per stage keeps the
-# 1F1B bubble near 10% (Narayanan et al. 2021, sec. 3.3 guidance m >> pp).
-DEFAULT_MICROBATCHES_PER_STAGE = 8
 # A row publishes its full parallel layout when all of these are given; vp, recompute and
 # sharding, where blank, are chosen by the row's own search (as for the prediction).
 FULL_LAYOUT_COLUMNS = ("tp", "pp", "dp", "cp", "ep", "micro_batch", "global_batch")
@@ -118,10 +120,13 @@ class RowResult:
     source: str
     measured: float | None
     predicted: float | None
+    sweep: str = ""
+    flagged: bool = False
     reason: str = ""
     plan: dict = field(default_factory=dict)
     searched: bool = False
     fits: bool = True
+    fill_spread_pct: float = 0.0
     search_check: SearchCheck | None = None
 
     @property
@@ -137,12 +142,21 @@ class ValidationReport:
     search_checked: bool = False
 
     def summary(self, rows: list[RowResult] | None = None) -> dict:
+        """Error figures over the rows not flagged as pathological (``flagged`` counts
+        the others; :meth:`ranking` checks them)."""
         rows = self.rows if rows is None else rows
+        flagged = sum(r.flagged for r in rows)
+        rows = [r for r in rows if not r.flagged]
         apes = np.array([r.ape_pct for r in rows if r.ape_pct is not None])
         pred = len(apes)
+        signed = np.array(
+            [(r.predicted / r.measured - 1) * 100 for r in rows if r.ape_pct is not None]
+        )
         return {
             "rows": len(rows),
             "predicted": pred,
+            "flagged": flagged,
+            "median_signed_error_pct": float(np.median(signed)) if pred else None,
             "mape_pct": float(apes.mean()) if pred else None,
             "median_ape_pct": float(np.median(apes)) if pred else None,
             "within_10pct": float((apes <= 10).mean()) if pred else None,
@@ -171,6 +185,17 @@ class ValidationReport:
             "median_gain_pct": float(np.median(gains)) if len(gains) else None,
             "max_gain_pct": float(gains.max()) if len(gains) else None,
         }
+
+    def ranking(self) -> tuple[dict, dict, list[SweepRanking]] | None:
+        """Ranking figures over the rows with a ``sweep`` (None when there are none):
+        the issue #12 summary, the flagged-row check and the per-sweep figures
+        (:mod:`colossim.validation.ranking`)."""
+        ranked = [
+            RankedRow(sweep=r.sweep, measured=r.measured, predicted=r.predicted, flagged=r.flagged)
+            for r in self.rows
+            if r.sweep and r.predicted is not None and r.measured
+        ]
+        return ranking(ranked) if ranked else None
 
     def breakdown(self, key: str) -> dict[str, dict]:
         groups: dict[str, list[RowResult]] = defaultdict(list)
@@ -227,22 +252,6 @@ def read_runs(path: str | Path) -> list[dict[str, str]]:
     return rows
 
 
-def _int(row: dict, col: str, *, required: bool = False) -> int | None:
-    raw = (row.get(col) or "").strip()
-    if raw == "":
-        if required:
-            raise ValueError(f"{col} is blank")
-        return None
-    value = float(raw)
-    if not math.isfinite(value) or value != int(value):
-        raise ValueError(f"{col} must be an integer (got {raw!r})")
-    if value < (
-        0 if col in ("experts", "top_k", "moe_ffn_hidden", "shared_experts", "dense_layers") else 1
-    ):
-        raise ValueError(f"{col} must be positive (got {raw!r})")
-    return int(value)
-
-
 def _bool(row: dict, col: str) -> bool:
     return (row.get(col) or "").strip().lower() in ("true", "1", "yes")
 
@@ -271,6 +280,36 @@ def row_model(row: dict) -> TransformerSpec:
     )
 
 
+def _meta(row: dict) -> dict:
+    return {
+        "id": row.get("id", ""),
+        "gpu": row.get("gpu", ""),
+        "framework": row.get("framework", ""),
+        "source": (row.get("source") or "").split(",")[0],
+        "sweep": (row.get("sweep") or "").strip(),
+        "flagged": FLAG_MARK in (row.get("notes") or ""),
+    }
+
+
+def _measured(row: dict) -> float | None:
+    try:
+        raw = (row.get("measured_tokens_per_s_per_gpu") or "").strip()
+        return float(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _prepare(row: dict, eff: Efficiency) -> PreparedRow | str:
+    """The prepared row, or the reason it cannot be predicted."""
+    try:
+        return prepare_row(row, eff)
+    except InputError as exc:
+        return exc.message()
+    except (ValueError, KeyError) as exc:
+        msg = str(exc)
+        return msg if msg.startswith("no valid plan") else f"bad value: {exc}"
+
+
 def predict_row(
     row: dict,
     eff: Efficiency,
@@ -280,96 +319,37 @@ def predict_row(
 ) -> RowResult:
     """Predict one CSV row; with ``search_check``, also run the plan search over a
     full-layout row's whole space (see :class:`SearchCheck`)."""
-    meta = {
-        "id": row.get("id", ""),
-        "gpu": row.get("gpu", ""),
-        "framework": row.get("framework", ""),
-        "source": (row.get("source") or "").split(",")[0],
-    }
-    try:
-        measured = (
-            float(row["measured_tokens_per_s_per_gpu"])
-            if row["measured_tokens_per_s_per_gpu"].strip()
-            else None
-        )
-    except ValueError:
-        measured = None
-    try:
-        model = row_model(row)
-        g = gpu(row["gpu"].strip(), field="gpu")
-        n = _int(row, "num_gpus", required=True)
-        precision = Precision((row.get("precision") or "bf16").strip())
-        seq = _int(row, "seq_len", required=True)
-        tp, pp, dp, cp, ep = (_int(row, c) for c in ("tp", "pp", "dp", "cp", "ep"))
-        vp, mb, gb = _int(row, "vp"), _int(row, "micro_batch"), _int(row, "global_batch")
-        rc_raw, sh_raw = (row.get("recompute") or "").strip(), (row.get("sharding") or "").strip()
-        cluster = Cluster(
-            gpu=g,
-            num_gpus=n,
-            gpus_per_node=g.gpus_per_node,
-            scaleup_domain=g.scaleup_domain,
-            nic_bw_bytes_per_s=g.nic_bw_bytes_per_s,
-            nic_efficiency=eff.nic_efficiency,
-        )
-        fixed_dp = dp
-        if fixed_dp is None and None not in (tp, pp, cp):
-            fixed_dp = n // (tp * pp * cp)
-        if gb is None:
-            gb = (fixed_dp or 1) * (mb or 1) * DEFAULT_MICROBATCHES_PER_STAGE * (pp or 1)
-        training = Training(
-            seq_len=seq,
-            global_batch=gb,
-            tokens=1e12,
-            precision=precision,
-            framework=row["framework"].strip(),
-        )
-        stack = (stacks or {}).get(training.framework)
-        ctx = context(model, training, cluster, eff=eff, stack=stack)
-        space = SearchSpace(
-            tp=(tp,) if tp else None,
-            pp=(pp,) if pp else None,
-            dp=fixed_dp,
-            cp=(cp,) if cp else None,
-            ep=(ep,) if ep else None,
-            vp=(vp,) if vp else None,
-            micro_batch=(mb,) if mb else None,
-            recompute=(Recompute[rc_raw.upper()],) if rc_raw else None,
-            sharding=(Sharding[sh_raw.upper()],) if sh_raw else None,
-            batch_tolerance=0.0,
-            allow_idle=False,
-        )
-        searched = any(v is None for v in (tp, pp, dp, cp, ep, vp, mb)) or not rc_raw or not sh_raw
-    except InputError as exc:
-        return RowResult(**meta, measured=measured, predicted=None, reason=exc.message())
-    except (ValueError, KeyError) as exc:
-        return RowResult(**meta, measured=measured, predicted=None, reason=f"bad value: {exc}")
+    return validate_rows([row], eff=eff, stacks=stacks, search_check=search_check).rows[0]
 
-    result = plan_search(ctx, space)
-    fits = True
-    if result.feasible is None:
-        # The run did happen, so a plan that our memory model rejects is still predicted;
-        # the row says so.
-        result = plan_search(ctx, space, ignore_memory=True)
-        fits = False
-    if result.feasible is None:
-        reasons = ", ".join(f"{k}={v}" for k, v in result.rejected.items())
-        return RowResult(
-            **meta, measured=measured, predicted=None, reason=f"no valid plan ({reasons})"
-        )
-    best = result.feasible
-    predicted = float(best.tokens_per_s_per_gpu[0])
+
+def _result(
+    row: dict,
+    prep: PreparedRow | str,
+    scored: Scored | None,
+    eff: Efficiency,
+    stacks: dict[str, StackProfile] | None,
+    search_check: bool,
+) -> RowResult:
+    meta, measured = _meta(row), _measured(row)
+    if isinstance(prep, str) or scored is None:
+        return RowResult(**meta, measured=measured, predicted=None, reason=str(prep))
+    plan = prep.plans.plan(scored.index)
     check = None
     if search_check and all(_int(row, c) is not None for c in FULL_LAYOUT_COLUMNS):
-        given = {"vp": vp is not None, "recompute": bool(rc_raw), "sharding": bool(sh_raw)}
-        check = _search_check(ctx, best.plans.plan(0), predicted, fits=fits, given=given)
+        stack = (stacks or {}).get(prep.training.framework)
+        ctx = context(prep.model, prep.training, prep.cluster, eff=eff, stack=stack)
+        check = _search_check(
+            ctx, plan, scored.tokens_per_s_per_gpu, fits=scored.fits, given=prep.given
+        )
     return RowResult(
         **meta,
         measured=measured,
-        predicted=predicted,
-        reason="" if fits else "memory model says the published plan does not fit",
-        plan=best.plans.plan(0).as_dict(),
-        searched=searched,
-        fits=fits,
+        predicted=scored.tokens_per_s_per_gpu,
+        reason="" if scored.fits else "memory model says the published plan does not fit",
+        plan=plan.as_dict(),
+        searched=prep.searched,
+        fits=scored.fits,
+        fill_spread_pct=scored.fill_spread_pct,
         search_check=check,
     )
 
@@ -453,7 +433,11 @@ def validate_rows(
     also searches each full-layout row's whole space and compares the best plan with
     the published one (``ValidationReport.search_match``; about a second more)."""
     eff = eff or efficiency()
-    return ValidationReport(
-        rows=[predict_row(r, eff, stacks, search_check=search_check) for r in rows],
-        search_checked=search_check,
-    )
+    prepared = [_prepare(r, eff) for r in rows]
+    ready = [p for p in prepared if not isinstance(p, str)]
+    scored = iter(score_rows(ready, eff, stacks))
+    results = [
+        _result(r, p, None if isinstance(p, str) else next(scored), eff, stacks, search_check)
+        for r, p in zip(rows, prepared, strict=True)
+    ]
+    return ValidationReport(rows=results, search_checked=search_check)

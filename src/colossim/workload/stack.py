@@ -7,7 +7,14 @@ from dataclasses import dataclass, fields
 from colossim.catalog import load_catalog
 from colossim.errors import InputError, did_you_mean
 
-__all__ = ["Efficiency", "StackProfile", "efficiency", "framework_ids", "stack_profile"]
+__all__ = [
+    "Efficiency",
+    "StackDefaults",
+    "StackProfile",
+    "efficiency",
+    "framework_ids",
+    "stack_profile",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +32,27 @@ class Efficiency:
     moe_layer_overhead_s: float
     nic_efficiency: float
     runtime_memory_bytes: float
+    alloc_pressure_start: float = 1.0
+    alloc_pressure_penalty: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StackDefaults:
+    """How a stack runs a field that a published run leaves blank (catalog ``defaults``).
+
+    Attributes:
+        micro_batch: sequences per micro-batch; 0 = the whole local batch (no gradient
+            accumulation) without pipeline parallelism, 1 with it.
+        vp: virtual pipeline stages per rank.
+        recompute: recompute modes in the order the stack escalates to them when the
+            default does not fit in memory (first = default).
+        sharding: sharding modes, same order rule.
+    """
+
+    micro_batch: int = 1
+    vp: int = 1
+    recompute: tuple[str, ...] = ("none", "selective", "full")
+    sharding: tuple[str, ...] = ("none", "zero1", "zero2", "zero3")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,15 +66,29 @@ class StackProfile:
     dp_overlap: float
     ep_overlap: float
     grad_reduce_bytes: float
+    # Host (CPU) seconds to issue one layer's forward + backward kernels per micro-batch;
+    # a micro-batch never runs faster than its launches (0 = never launch-bound).
+    layer_host_s: float = 0.0
+    # Data-parallel bucket size (bytes of gradients per collective call); 0 = one call per
+    # layer (FSDP units).
+    dp_bucket_bytes: float = 0.0
+    # Host time of one blocking pipeline p2p call (metadata handshake, CPU sync).
+    pp_p2p_host_s: float = 0.0
+    # Pipeline split: "uniform" (ceil(L/pp) layers per stage, LM head on the last) or
+    # "cost" (blocks assigned to stages by compute cost).
+    pp_balance: str = "uniform"
     # What the stack can run (catalog ``parallel`` and ``sharding``): the search keeps
     # every other dimension at 1 and only these sharding modes.
     parallel_dims: tuple[str, ...] = ("tp", "pp", "cp", "ep")
     sharding: tuple[str, ...] = ("none", "zero1", "zero2", "zero3")
+    defaults: StackDefaults = StackDefaults()
 
 
 def efficiency() -> Efficiency:
     values = load_catalog("efficiency")["global"].values
-    return Efficiency(**{f.name: float(values[f.name]) for f in fields(Efficiency)})
+    return Efficiency(
+        **{f.name: float(values[f.name]) for f in fields(Efficiency) if f.name in values}
+    )
 
 
 def framework_ids() -> list[str]:
@@ -69,10 +111,28 @@ def stack_profile(name: str, *, field: str = "workload.framework") -> StackProfi
             raise ValueError(f"alias loop in efficiency.yaml at {target!r}")
         seen.add(target)
         values = entries[target].values
-    caps = ("name", "parallel_dims", "sharding")
-    kw = {f.name: float(values[f.name]) for f in fields(StackProfile) if f.name not in caps}
+    caps = ("name", "parallel_dims", "sharding", "defaults", "pp_balance")
+    kw = {
+        f.name: float(values[f.name])
+        for f in fields(StackProfile)
+        if f.name not in caps and f.name in values
+    }
+    if "pp_balance" in values:
+        kw["pp_balance"] = str(values["pp_balance"])
     if "parallel" in values:
         kw["parallel_dims"] = tuple(str(d) for d in values["parallel"])
     if "sharding" in values:
         kw["sharding"] = tuple(str(m) for m in values["sharding"])
+    if "defaults" in values:
+        kw["defaults"] = _defaults(values["defaults"])
     return StackProfile(name=name, **kw)
+
+
+def _defaults(raw: dict) -> StackDefaults:
+    mb = raw.get("micro_batch", 1)
+    return StackDefaults(
+        micro_batch=0 if mb == "local" else int(mb),
+        vp=int(raw.get("vp", 1)),
+        recompute=tuple(str(m) for m in raw.get("recompute", ("none",))),
+        sharding=tuple(str(m) for m in raw.get("sharding", ("none",))),
+    )

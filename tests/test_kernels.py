@@ -1,0 +1,58 @@
+"""Kernel rates never exceed the measured ceiling of their GPU (issue #12)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from colossim.cluster import Cluster
+from colossim.hardware import gpu, gpu_ids
+from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_shape_efficiency
+from colossim.perf.step import _gemm, _rates
+from colossim.workload.stack import efficiency, framework_ids, stack_profile
+from colossim.workload.training import Training
+
+RNG = np.random.default_rng(12)
+# GEMM shapes from tiny (decode-like, small experts) to huge, M x N x K.
+SHAPES = np.exp(RNG.uniform(np.log(8), np.log(131072), size=(3, 2000)))
+
+
+def _cases():
+    for gid in gpu_ids():
+        for prec in gpu(gid).peak_flop_per_s:
+            yield gid, prec
+
+
+@pytest.mark.parametrize(("gpu_id", "precision"), list(_cases()))
+def test_no_gemm_above_its_gpus_ceiling(gpu_id: str, precision: str) -> None:
+    g = gpu(gpu_id)
+    ceiling = gemm_ceiling_flop_per_s(g, precision)
+    assert ceiling <= g.peak(precision)
+    cluster = Cluster(
+        gpu=g, num_gpus=8, gpus_per_node=g.gpus_per_node, scaleup_domain=g.scaleup_domain,
+        nic_bw_bytes_per_s=g.nic_bw_bytes_per_s, nic_efficiency=0.9,
+    )  # fmt: skip
+    training = Training(seq_len=4096, global_batch=8, tokens=1e12, precision=precision)
+    m, n, k = SHAPES
+    for fw in framework_ids():
+        r = _rates(cluster, training, stack_profile(fw), efficiency())
+        t = _gemm(r, 2 * m * n * k, m, n, k, n * k)
+        rate = 2 * m * n * k / t
+        assert np.all(rate <= ceiling * (1 + 1e-12)), (fw, rate.max() / ceiling)
+
+
+def test_shape_efficiency_is_a_fraction_and_small_shapes_lose() -> None:
+    m, n, k = SHAPES
+    e = gemm_shape_efficiency(m, n, k, sm_count=132, k_half=64.0)
+    assert np.all((e > 0) & (e <= 1))
+    big = gemm_shape_efficiency(16384, 16384, 16384, sm_count=132, k_half=64.0)
+    small = gemm_shape_efficiency(4096, 256, 2048, sm_count=132, k_half=64.0)
+    assert big > 0.9 and small < big
+
+
+def test_stack_compute_factors_are_bounded_by_one() -> None:
+    for fw in framework_ids():
+        assert 0 < stack_profile(fw).compute_factor <= 1.0, fw
+    eff = efficiency()
+    assert eff.fp8_gemm_factor <= 1.0 and eff.grouped_gemm_factor <= 1.0
+    assert eff.power_cap_factor <= 1.0
