@@ -59,15 +59,7 @@ def test_vectorised_path_equals_single_estimate(seed: int) -> None:
     rng = np.random.default_rng(seed)
     pick = rng.choice(valid, size=min(8, len(valid)), replace=False)
     batch = plans.take(pick)
-    many = evaluate(
-        ctx.model,
-        ctx.training,
-        ctx.cluster,
-        batch,
-        stack=ctx.stack,
-        eff=ctx.eff,
-        network=ctx.network,
-    )
+    many = evaluate(ctx, batch)
     for j in range(len(batch)):
         one = estimate(ctx, batch.plan(j), exact_gpus=False)
         assert one.step_time_s == pytest.approx(float(many.step_time_s[j]), rel=1e-9)
@@ -139,10 +131,7 @@ def test_invalid_plans_raise_with_reason() -> None:
 
 def test_search_plans_multiply_out_and_report_idle() -> None:
     ctx = _ctx(model="llama3-8b", n=100_000 // 8 * 8 // 100, gb=1000)
-    res = search(
-        ctx.model, ctx.training, ctx.cluster, SearchSpace(batch_tolerance=0.1, allow_idle=True),
-        stack=ctx.stack, eff=ctx.eff, network=ctx.network,
-    )  # fmt: skip
+    res = search(ctx, SearchSpace(batch_tolerance=0.1, allow_idle=True))
     assert res.feasible is not None
     used = res.feasible.plans.num_gpus
     assert np.all(used <= ctx.cluster.num_gpus) and np.all(used >= 1)
@@ -159,13 +148,5 @@ def test_search_never_worse_than_a_given_plan() -> None:
             tp=8, pp=4, dp=16, vp=5, micro_batch=1, global_batch=256, recompute=Recompute.SELECTIVE
         ),
     )
-    res = search(
-        ctx.model,
-        ctx.training,
-        ctx.cluster,
-        SearchSpace(),
-        stack=ctx.stack,
-        eff=ctx.eff,
-        network=ctx.network,
-    )
+    res = search(ctx, SearchSpace())
     assert res.feasible.tokens_per_s[0] >= given.tokens_per_s * (1 - 1e-12)

@@ -71,15 +71,7 @@ def _reference(ctx, space, *, ignore_memory=False):
         if (~fits).any():
             rejected[Infeasible.MEMORY.value] = int((~fits).sum())
         plans = plans.take(np.flatnonzero(fits))
-    steps = evaluate(
-        ctx.model,
-        ctx.training,
-        ctx.cluster,
-        plans,
-        stack=ctx.stack,
-        eff=ctx.eff,
-        network=ctx.network,
-    )
+    steps = evaluate(ctx, plans)
     return rejected, steps
 
 
@@ -160,9 +152,7 @@ def test_chunked_search_equals_one_chunk(monkeypatch) -> None:
 def test_objective_per_gpu_ranks_by_per_gpu_throughput() -> None:
     ctx, _ = CASES["moe-idle"]
     space = SearchSpace(batch_tolerance=0.1, allow_idle=True, micro_batch=(1, 2), vp=(1, 2))
-    res = search(
-        ctx.model, ctx.training, ctx.cluster, space, stack=ctx.stack, eff=ctx.eff,
-        network=ctx.network, objective="tokens_per_s_per_gpu", keep_top=50,
+    res = search(ctx, space, objective="tokens_per_s_per_gpu", keep_top=50,
     )  # fmt: skip
     _, ref = _reference(ctx, space)
     assert res.feasible.tokens_per_s_per_gpu[0] == ref.tokens_per_s_per_gpu.max()

@@ -50,15 +50,7 @@ def _valid_plans(ctx, limit=None):
 
 
 def _eval(ctx, plans):
-    return evaluate(
-        ctx.model,
-        ctx.training,
-        ctx.cluster,
-        plans,
-        stack=ctx.stack,
-        eff=ctx.eff,
-        network=ctx.network,
-    )
+    return evaluate(ctx, plans)
 
 
 def test_network_is_the_fabrics_link_levels() -> None:

@@ -7,60 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from colossim.cluster import Cluster
 from colossim.errors import InputError
-from colossim.fabric.topology import Fabric
 from colossim.parallel.plan import Infeasible, Plan, PlanBatch, check_plans
-from colossim.perf.comm import Network, network_for
+from colossim.perf.context import Context, context
 from colossim.perf.step import StepBatch, evaluate
 from colossim.units import SECONDS_PER_DAY
-from colossim.workload.model import TransformerSpec
-from colossim.workload.stack import Efficiency, StackProfile, efficiency, stack_profile
-from colossim.workload.training import Training
 
 __all__ = ["PLAN_FIX", "Context", "Estimate", "context", "estimate"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Context:
-    """Everything the step model needs besides the plans."""
-
-    model: TransformerSpec
-    training: Training
-    cluster: Cluster
-    stack: StackProfile
-    eff: Efficiency
-    network: Network
-    fabric: Fabric | None = None
-
-
-def context(
-    model: TransformerSpec,
-    training: Training,
-    cluster: Cluster,
-    *,
-    eff: Efficiency | None = None,
-    stack: StackProfile | None = None,
-    fabric: Fabric | None = None,
-    nic_efficiency: float | None = None,
-) -> Context:
-    """Bundle model, run and cluster with the efficiency constants (catalog defaults
-    unless ``eff`` / ``stack`` are given, as the calibration does).
-
-    ``fabric``: the built scale-out fabric, whose levels (leaf, spine, core, with their
-    oversubscription and efficiency) then price every collective; ``None`` = a flat
-    non-blocking network at ``cluster.nic_efficiency``. ``nic_efficiency`` replaces the
-    fabric's efficiency profile when given."""
-    eff = eff or efficiency()
-    return Context(
-        model=model,
-        training=training,
-        cluster=cluster,
-        stack=stack or stack_profile(training.framework),
-        eff=eff,
-        network=network_for(cluster, fabric, nic_efficiency=nic_efficiency),
-        fabric=fabric,
-    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,15 +110,7 @@ def estimate(ctx: Context, plan: Plan, *, exact_gpus: bool = True) -> Estimate:
             raise InputError(
                 "plan", f"invalid plan ({reason.value})", value=plan.as_dict(), fix=PLAN_FIX[reason]
             )
-    steps = evaluate(
-        ctx.model,
-        ctx.training,
-        ctx.cluster,
-        batch,
-        stack=ctx.stack,
-        eff=ctx.eff,
-        network=ctx.network,
-    )
+    steps = evaluate(ctx, batch)
     est = Estimate.from_batch(steps, 0, ctx)
     _check_finite(est)
     return est

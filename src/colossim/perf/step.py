@@ -47,6 +47,7 @@ from colossim.parallel.memory import MemoryBreakdown, memory_breakdown, stage_sh
 from colossim.parallel.plan import BF16_BYTES, PlanBatch, Recompute, Sharding, packed_key
 from colossim.perf.comm import Collective, Network
 from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_shape_efficiency
+from colossim.perf.context import Context
 from colossim.workload.model import TransformerSpec
 from colossim.workload.stack import Efficiency, StackProfile
 from colossim.workload.training import Training
@@ -222,14 +223,9 @@ def _moe_forward(model: TransformerSpec, tok, plans: PlanBatch, r: _Rates, f_act
 
 
 def evaluate(
-    model: TransformerSpec,
-    training: Training,
-    cluster: Cluster,
+    ctx: Context,
     plans: PlanBatch,
     *,
-    stack: StackProfile,
-    eff: Efficiency,
-    network: Network,
     memory: MemoryBreakdown | None = None,
     collectives: CollectiveTimes | None = None,
 ) -> StepBatch:
@@ -237,6 +233,8 @@ def evaluate(
     an already computed memory breakdown of the same plans, as the search has one;
     ``collectives``: their already priced collectives, :func:`collective_times`, which
     depend on the stack only through its gradient width)."""
+    model, training, cluster = ctx.model, ctx.training, ctx.cluster
+    stack, eff, network = ctx.stack, ctx.eff, ctx.network
     r = _rates(cluster, training, stack, eff)
     shape = stage_shape(model, plans)
     mb = _microbatch(model, training, plans, r, shape, stack, eff)

@@ -37,7 +37,6 @@ from colossim.parallel.plan import (
     check_plans,
     packed_key,
 )
-from colossim.perf.comm import Network
 from colossim.perf.estimate import Context
 from colossim.perf.step import StepBatch, evaluate
 from colossim.workload.model import TransformerSpec
@@ -327,14 +326,9 @@ class _Chunk:
 
 
 def search(
-    model: TransformerSpec,
-    training: Training,
-    cluster: Cluster,
+    ctx: Context,
     space: SearchSpace,
     *,
-    stack: StackProfile,
-    eff: Efficiency,
-    network: Network,
     objective: str = "tokens_per_s",
     ignore_memory: bool = False,
     keep_top: int = 1000,
@@ -348,31 +342,16 @@ def search(
     rows are expanded over recompute x sharding.
     """
     t0 = time.perf_counter()
-    fac = _factored(model, training, cluster, space)
-    rows = fac.rows
-    per_row = fac.per_row
-    total = len(rows) * per_row
-    rejected: dict[str, int] = {}
-    alive = np.ones(len(rows), dtype=bool)
-    # check_plans reads no recompute / sharding field: a row's verdict holds for each of
-    # its per_row plans (tests/test_search.py checks this against the full product).
-    for reason, bad in check_plans(model, training, cluster, rows).items():
-        if reason is Infeasible.BATCH:
-            # the enumerator rounds the batch; reject what is off target
-            rel = np.abs(rows.global_batch / training.global_batch - 1)
-            bad = rel > space.batch_tolerance + 1e-12
-        newly = bad & alive
-        if newly.any():
-            rejected[reason.value] = int(newly.sum()) * per_row
-        alive &= ~bad
+    fac = _factored(ctx.model, ctx.training, ctx.cluster, space)
+    alive, rejected = _structural_rejections(ctx, fac, space)
     live = np.flatnonzero(alive)
-    capacity = cluster.gpu.hbm_bytes
+    capacity = ctx.cluster.gpu.hbm_bytes
     if ignore_memory:
-        keep = np.ones((len(live), per_row), dtype=bool)
+        keep = np.ones((len(live), fac.per_row), dtype=bool)
     else:
         # Static memory bound per (combination, sharding): plans whose weights and
         # optimizer state alone overflow are counted as memory rejections unexpanded.
-        fits_sh = _static_fits(model, training, fac, stack, eff, capacity)
+        fits_sh = _static_fits(ctx.model, ctx.training, fac, ctx.stack, ctx.eff, capacity)
         keep = np.tile(fits_sh[fac.combo[live]], (1, len(fac.recompute)))
     pruned = int(keep.size - keep.sum())
     # GPUs used, as small order-preserving labels per degree combination (pareto sorts
@@ -384,56 +363,111 @@ def search(
     def run(span: tuple[int, int]) -> _Chunk:
         a, b = span
         chunk, combo = fac.expand(live[a:b], keep[a:b].reshape(-1))
-        # Memory first (cheaper than the step model): only plans that fit are timed.
-        memory = memory_breakdown(model, training, chunk, stack, eff)
-        n_over = 0
-        if not ignore_memory:
-            fits = memory.total <= capacity
-            n_over = int(fits.size - fits.sum())
-            if n_over:
-                idx = np.flatnonzero(fits)
-                chunk, combo = chunk.take(idx), combo[idx]
-                memory = MemoryBreakdown(
-                    **{f.name: getattr(memory, f.name)[idx] for f in fields(memory)}
-                )
-        steps = evaluate(
-            model, training, cluster, chunk, stack=stack, eff=eff, network=network, memory=memory
-        )
-        key = -(steps.tokens_per_s if objective == "tokens_per_s" else steps.tokens_per_s_per_gpu)
-        head = capacity - memory.total
-        group = label[combo]
-        # The chunk's best and its own front contain every global winner of the chunk.
-        local = np.union1d(_smallest(key, keep_top), _pareto(steps.tokens_per_s, head, group))
-        return _Chunk(
-            over=n_over,
-            feasible=len(key),
-            local=local,
-            steps=_take_steps(steps, local),
-            key=key[local],
-            head=head[local],
-            group=group[local],
-        )
+        return _evaluate_chunk(
+            ctx, chunk, label[combo], objective=objective, ignore_memory=ignore_memory,
+            keep_top=keep_top,
+        )  # fmt: skip
 
+    chunks = _run_chunks(run, keep.sum(axis=1), len(live))
+    over = pruned + sum(c.over for c in chunks)
+    if over:
+        rejected[Infeasible.MEMORY.value] = over
+    feasible, pareto = _rank(chunks, objective=objective, keep_top=keep_top)
+    return SearchResult(
+        candidates=len(fac.rows) * fac.per_row,
+        rejected=rejected,
+        feasible=feasible,
+        feasible_count=sum(c.feasible for c in chunks),
+        pareto=pareto,
+        elapsed_s=time.perf_counter() - t0,
+        memory_capacity_bytes=capacity,
+        num_gpus=ctx.cluster.num_gpus,
+    )
+
+
+def _structural_rejections(
+    ctx: Context, fac: _Factored, space: SearchSpace
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows that pass every structural rule, and the plans rejected per rule."""
+    rows, per_row = fac.rows, fac.per_row
+    rejected: dict[str, int] = {}
+    alive = np.ones(len(rows), dtype=bool)
+    # check_plans reads no recompute / sharding field: a row's verdict holds for each of
+    # its per_row plans (tests/test_search.py checks this against the full product).
+    for reason, bad in check_plans(ctx.model, ctx.training, ctx.cluster, rows).items():
+        if reason is Infeasible.BATCH:
+            # the enumerator rounds the batch; reject what is off target
+            rel = np.abs(rows.global_batch / ctx.training.global_batch - 1)
+            bad = rel > space.batch_tolerance + 1e-12
+        newly = bad & alive
+        if newly.any():
+            rejected[reason.value] = int(newly.sum()) * per_row
+        alive &= ~bad
+    return alive, rejected
+
+
+def _evaluate_chunk(
+    ctx: Context,
+    chunk: PlanBatch,
+    group: np.ndarray,
+    *,
+    objective: str,
+    ignore_memory: bool,
+    keep_top: int,
+) -> _Chunk:
+    """Memory, then the step model, of one chunk of plans; keeps its best and its front."""
+    capacity = ctx.cluster.gpu.hbm_bytes
+    # Memory first (cheaper than the step model): only plans that fit are timed.
+    memory = memory_breakdown(ctx.model, ctx.training, chunk, ctx.stack, ctx.eff)
+    n_over = 0
+    if not ignore_memory:
+        fits = memory.total <= capacity
+        n_over = int(fits.size - fits.sum())
+        if n_over:
+            idx = np.flatnonzero(fits)
+            chunk, group = chunk.take(idx), group[idx]
+            memory = MemoryBreakdown(
+                **{f.name: getattr(memory, f.name)[idx] for f in fields(memory)}
+            )
+    steps = evaluate(ctx, chunk, memory=memory)
+    key = -(steps.tokens_per_s if objective == "tokens_per_s" else steps.tokens_per_s_per_gpu)
+    head = capacity - memory.total
+    # The chunk's best and its own front contain every global winner of the chunk.
+    local = np.union1d(_smallest(key, keep_top), _pareto(steps.tokens_per_s, head, group))
+    return _Chunk(
+        over=n_over,
+        feasible=len(key),
+        local=local,
+        steps=_take_steps(steps, local),
+        key=key[local],
+        head=head[local],
+        group=group[local],
+    )
+
+
+def _run_chunks(run, n_plans: np.ndarray, n_rows: int) -> list[_Chunk]:
+    """``run`` over spans of rows holding about equal numbers of plans, in threads."""
     # numpy releases the GIL on large array operations: chunks are expanded and
     # evaluated in threads to use every core (two on a laptop-class machine).
-    n_plans = keep.sum(axis=1)
     workers = min(os.cpu_count() or 1, 4)
     n_chunks = max(-(-int(n_plans.sum()) // CHUNK_PLANS), 1)
     if n_plans.sum() >= PARALLEL_MIN_PLANS and workers > 1:
         n_chunks = workers * -(-n_chunks // workers)
     # Row boundaries that split the plans (not the rows) evenly.
     cut = np.searchsorted(np.cumsum(n_plans), np.linspace(0, n_plans.sum(), n_chunks + 1)[1:-1])
-    bounds = [0, *(int(c) + 1 for c in cut), len(live)]
+    bounds = [0, *(int(c) + 1 for c in cut), n_rows]
     spans = [(a, b) for a, b in itertools.pairwise(bounds) if b > a] or [(0, 0)]
     if len(spans) > 1:
         with ThreadPoolExecutor(max_workers=min(workers, len(spans))) as pool:
-            chunks = list(pool.map(run, spans))
-    else:
-        chunks = [run(spans[0])]
-    over = pruned + sum(c.over for c in chunks)
-    if over:
-        rejected[Infeasible.MEMORY.value] = over
-    feasible_count = sum(c.feasible for c in chunks)
+            return list(pool.map(run, spans))
+    return [run(spans[0])]
+
+
+def _rank(
+    chunks: list[_Chunk], *, objective: str, keep_top: int
+) -> tuple[StepBatch | None, np.ndarray]:
+    """The kept plans (best ``keep_top`` and the Pareto front), best first, and the
+    positions of the front among them."""
     # Global ranking on the chunks' survivors, in enumeration order (chunks are in
     # order): the same plans, ties broken the same way, as ranking all plans at once.
     steps = _concat_steps([c.steps for c in chunks])
@@ -446,17 +480,7 @@ def search(
     kept = np.union1d(_smallest(key, keep_top), front)
     kept = kept[np.argsort(key[kept], kind="stable")]
     feasible = _take_steps(steps, kept) if len(kept) else None
-    pareto = np.flatnonzero(np.isin(kept, front))
-    return SearchResult(
-        candidates=total,
-        rejected=rejected,
-        feasible=feasible,
-        feasible_count=feasible_count,
-        pareto=pareto,
-        elapsed_s=time.perf_counter() - t0,
-        memory_capacity_bytes=capacity,
-        num_gpus=cluster.num_gpus,
-    )
+    return feasible, np.flatnonzero(np.isin(kept, front))
 
 
 def _smallest(key: np.ndarray, k: int) -> np.ndarray:
@@ -560,13 +584,4 @@ def stack_space(space: SearchSpace, stack: StackProfile) -> SearchSpace:
 def plan_search(ctx: Context, space: SearchSpace, *, ignore_memory: bool = False) -> SearchResult:
     """Every plan of ``space`` that the context's software stack can run, searched."""
     space = stack_space(space, ctx.stack)
-    return search(
-        ctx.model,
-        ctx.training,
-        ctx.cluster,
-        space,
-        stack=ctx.stack,
-        eff=ctx.eff,
-        network=ctx.network,
-        ignore_memory=ignore_memory,
-    )
+    return search(ctx, space, ignore_memory=ignore_memory)

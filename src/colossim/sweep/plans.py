@@ -23,16 +23,7 @@ def every_plan(r: ScenarioResults) -> tuple[dict[str, np.ndarray], dict]:
         NoFeasiblePlan: no plan fits.
     """
     ctx = r.ctx
-    res = search(
-        ctx.model,
-        ctx.training,
-        ctx.cluster,
-        stack_space(r.search_space, ctx.stack),
-        stack=ctx.stack,
-        eff=ctx.eff,
-        network=ctx.network,
-        keep_top=sys.maxsize,  # keep them all
-    )
+    res = search(ctx, stack_space(r.search_space, ctx.stack), keep_top=sys.maxsize)  # all
     if res.feasible is None:
         raise NoFeasiblePlan(res)
     s, p = res.feasible, res.feasible.plans

@@ -25,6 +25,7 @@ from colossim.cluster import Cluster
 from colossim.hardware import Precision, gpu
 from colossim.parallel.plan import PlanBatch, Recompute, Sharding, check_plans
 from colossim.perf.comm import Network, network_for
+from colossim.perf.context import Context
 from colossim.perf.step import CollectiveTimes, collective_times, evaluate
 from colossim.search import SearchSpace, enumerate_plans, stack_space
 from colossim.workload.model import TransformerSpec
@@ -235,16 +236,15 @@ def score_rows(
             coll = collective_times(first.model, first.training, batch, stack, first.network)
             if cache is not None:
                 cache[key] = coll
-        steps = evaluate(
-            first.model,
-            first.training,
-            first.cluster,
-            batch,
+        ctx = Context(
+            model=first.model,
+            training=first.training,
+            cluster=first.cluster,
             stack=stack,
             eff=eff,
             network=first.network,
-            collectives=coll,
         )
+        steps = evaluate(ctx, batch, collectives=coll)
         fits_all = steps.memory.total <= first.cluster.gpu.hbm_bytes
         start = 0
         for i in members:
