@@ -200,3 +200,26 @@ def test_plan_shows_days_with_failures(name: str) -> None:
     out = cli_json("plan", name)["with_failures"]
     assert out["days_to_train"] == pytest.approx(wf.days, rel=1e-9)
     assert out["goodput"] == pytest.approx(wf.goodput, rel=1e-9)
+
+
+def test_cost_prices_the_run_with_failures_and_says_so() -> None:
+    out = cli_json("cost")
+    assert out["run_days_basis"] == "with failures"
+    assert out["usd_per_run"] > out["usd_per_run_failure_free"] > 0
+    r = run_scenario(None)
+    assert out["run_days"] == pytest.approx(r.with_failures.days, rel=1e-9)
+    off = run_scenario(None, campaign=False)
+    assert off.run_days_basis == "failure-free"
+    assert off.cost.usd_per_run == pytest.approx(off.usd_per_run_failure_free, rel=1e-12)
+    assert off.cost.capex_usd == pytest.approx(r.cost.capex_usd, rel=1e-12)
+
+
+def test_power_trace_sees_the_campaigns_outages() -> None:
+    r = run_scenario(None)
+    outages = r.campaign.outages_s
+    inside = outages[outages[:, 0] < r.facility.trace.duration_s]
+    assert len(inside) > 0  # the default scenario is interrupted every ~30 minutes
+    quiet = run_scenario(None, campaign=False).facility
+    # Down time draws idle power: the trace with outages uses less energy.
+    assert r.facility.trace.energy_j < quiet.trace.energy_j
+    assert cli_json("power")["campaign_outages_in_trace"] is True

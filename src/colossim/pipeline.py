@@ -29,6 +29,8 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+
 from colossim.campaign import (
     CampaignConfig,
     CampaignResult,
@@ -46,7 +48,13 @@ from colossim.fabric import Fabric, build_fabric
 from colossim.hardware import gpu
 from colossim.parallel.plan import Plan, Recompute, Sharding
 from colossim.perf.estimate import Context, Estimate, context, estimate
-from colossim.power import FacilityResult, StepPhases, simulate_facility
+from colossim.power import (
+    FacilityResult,
+    Outages,
+    StepPhases,
+    outages_from_arrays,
+    simulate_facility,
+)
 from colossim.scenario.load import LoadedScenario, load_scenario
 from colossim.scenario.schema import Scenario
 from colossim.search import SearchResult, SearchSpace, plan_search
@@ -285,7 +293,37 @@ class ScenarioResults:
             gpus_per_node=c.gpus_per_node,
             fabric_power_w=self.fabric.power_w,
         )
-        return simulate_facility(cfg, step_phases(self.estimate))
+        camp = self.campaign
+        if camp is None:
+            return simulate_facility(cfg, step_phases(self.estimate))
+        # The trace sees what the campaign predicts: the example trial's outages (full-load
+        # drops and restarts) and, unless the scenario fixed them, its checkpoint stalls.
+        if cfg.checkpoint_interval_s is None and cfg.checkpoint_stall_s is None:
+            stall = self.campaign_config.checkpoint.blocking_s
+            if stall > 0:
+                interval = campaign_intervals(self.campaign_config).used_s
+                cfg = dataclasses.replace(
+                    cfg, checkpoint_interval_s=interval + stall, checkpoint_stall_s=stall
+                )
+        outages = _outages_in(camp.outages_s, cfg.trace.duration_s)
+        return simulate_facility(cfg, step_phases(self.estimate), outages=outages)
+
+    @property
+    def run_days(self) -> float:
+        """Wall-clock days of one run: with failures when the campaign ran, else the
+        failure-free figure (see :attr:`run_days_basis`)."""
+        wf = self.with_failures
+        return self.estimate.days_to_train if wf is None else wf.days
+
+    @property
+    def run_days_basis(self) -> str:
+        """What :attr:`run_days` counts: ``"with failures"`` or ``"failure-free"``."""
+        return "failure-free" if self.with_failures is None else "with failures"
+
+    @property
+    def usd_per_run_failure_free(self) -> float:
+        """$ per run if nothing failed (the cost model is linear in the run's hours)."""
+        return self.cost.usd_per_run * self.estimate.days_to_train / self.run_days
 
     @property
     def grid_limit_w(self) -> float | None:
@@ -312,7 +350,7 @@ class ScenarioResults:
             cfg,
             nameplate_it_w=fac.power.nameplate_it_w,
             average_facility_w=fac.power.average_facility_w,
-            run_hours=self.estimate.days_to_train * 24,
+            run_hours=self.run_days * 24,
             fill_energy_j_per_year=next(
                 (m.extra_energy_j_per_year for m in fac.mitigations if m.name == "software_fill"),
                 None,
@@ -462,6 +500,16 @@ def _campaign_warnings(camp: CampaignResult, wf: WithFailures, est: Estimate) ->
     if camp.fraction_finished < 1.0:
         out.append(f"only {camp.fraction_finished:.0%} of campaign trials finished in the horizon")
     return out
+
+
+def _outages_in(outages_s: np.ndarray, horizon_s: float) -> Outages:
+    """The campaign's (n, 2) [start, back up) outages that fall inside a power trace of
+    ``horizon_s`` seconds, clipped to it."""
+    inside = outages_s[outages_s[:, 0] < horizon_s] if len(outages_s) else outages_s
+    if not len(inside):
+        return outages_from_arrays(np.empty(0), np.empty(0))
+    end = np.minimum(inside[:, 1], horizon_s)
+    return outages_from_arrays(inside[:, 0], end - inside[:, 0])
 
 
 # ---- campaign configuration --------------------------------------------------------------

@@ -296,12 +296,16 @@ def power(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     """Power per phase, power swings, grid + battery sizing and energy for SCENARIO."""
     from colossim.report.power import power_tables, power_to_json
 
-    r = run(scenario, overrides, campaign=False)
+    r = run(scenario, overrides)
     if r.plan is None:
         searched(r)
-    with progress("simulating power trace, grid and battery"):
+    with progress("simulating failures, power trace, grid and battery"):
         result = r.facility
-    output(fmt, power_to_json(result), power_tables(result), warnings=r.warnings())
+    payload = power_to_json(result) | {
+        "campaign_outages_in_trace": r.campaign is not None,
+        "campaign_note": r.campaign_note,
+    }
+    output(fmt, payload, power_tables(result), warnings=r.warnings())
 
 
 @main.command()
@@ -312,14 +316,33 @@ def power(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
 @handle_errors
 def cost(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     """Capex, opex, $ per GPU-hour and $ per training run for SCENARIO."""
+    from rich.table import Table
+
     from colossim.report.cost import cost_tables, cost_to_json
 
-    r = run(scenario, overrides, campaign=False)
+    r = run(scenario, overrides)
     if r.plan is None:
         searched(r)
-    with progress("simulating power trace, grid and battery"):
+    with progress("simulating failures, power trace, grid and battery"):
         result = r.cost
-    output(fmt, cost_to_json(result), cost_tables(result), warnings=r.warnings())
+    payload = cost_to_json(result) | {
+        "usd_per_run_failure_free": r.usd_per_run_failure_free,
+        "run_days": r.run_days,
+        "run_days_basis": r.run_days_basis,
+    }
+    run_t = Table(title="One training run", show_header=False)
+    run_t.add_row(
+        f"$ per run, {r.run_days_basis} ({r.run_days:,.1f} days)",
+        f"${result.usd_per_run / 1e6:,.1f}M",
+    )
+    run_t.add_row(
+        f"$ per run, failure-free ({r.estimate.days_to_train:,.1f} days)",
+        f"${r.usd_per_run_failure_free / 1e6:,.1f}M",
+    )
+    # -q: the totals and the run (the breakdown by item is the detail)
+    output(
+        fmt, payload, [*cost_tables(result), run_t], essential=slice(1, 3), warnings=r.warnings()
+    )
 
 
 @main.command()
