@@ -69,3 +69,32 @@ def test_unknown_gpu_names_field_and_suggests() -> None:
 def test_missing_precision_is_clear() -> None:
     with pytest.raises(InputError, match="no fp8"):
         gpu("a100-sxm-80gb").peak("fp8")
+
+
+def test_sources_are_followable_from_the_repository() -> None:
+    """No file points at the out-of-repo fact base; the source keys the catalog cites
+    (S-ACC, NCCL-TESTS-290, ...) each have an entry in docs/sources.md."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    sources = (repo / "docs" / "sources.md").read_text(encoding="utf-8")
+    keys = set(re.findall(r"^### ([A-Z0-9][A-Z0-9-]+)$", sources, flags=re.M))
+    assert len(keys) > 20
+    offenders = []
+    for path in [*repo.glob("src/colossim/**/*.*"), *repo.glob("docs/*.md"), repo / "README.md"]:
+        if path.suffix not in (".py", ".yaml", ".md") or path.name == "test_examples.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "facts.md" in text:
+            offenders.append(str(path.relative_to(repo)))
+    assert not offenders, offenders
+    catalog = "\n".join(
+        p.read_text(encoding="utf-8") for p in (repo / "src/colossim/catalog").glob("*.yaml")
+    )
+    # Keys as the catalog writes them: capitals with a hyphen (S-ACC, TESLA-MEGAPACK).
+    cited = set(re.findall(r"\b([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)\b", catalog))
+    # Product and model names that look like keys but are not citations.
+    names = {"HAI-LLM", "MMS4X00-NS400", "OPT-175B", "QSFP-DD"}
+    unknown = {k for k in cited - names if k not in keys and not re.fullmatch(r"[A-Z]{1,3}-\d+", k)}
+    assert not unknown, sorted(unknown)
