@@ -81,10 +81,8 @@ def campaign(
     from colossim.campaign import sweep_checkpoint_intervals
     from colossim.report.campaign import campaign_tables, campaign_to_json
 
-    r = run(scenario, overrides, trials=trials, seed=seed, campaign_limit=None)
+    r = searched(run(scenario, overrides, trials=trials, seed=seed, campaign_limit=None))
     sc = r.scenario
-    if r.plan is None:
-        searched(r)
     est, config = r.estimate, r.campaign_config
     with progress(f"simulating {config.n_trials:,} campaign trials"):
         result = r.campaign

@@ -328,8 +328,10 @@ def run(scenario: str | None, overrides: tuple[str, ...] = (), **options) -> Sce
     return run_scenario(loaded, **options)
 
 
-def searched(r: ScenarioResults) -> ScenarioResults:
-    """Run the search of ``r`` under a spinner (raises NoFeasiblePlan: exit 1)."""
-    with progress("searching parallel plans"):
-        r.top  # noqa: B018 - computes (and caches) the search and its best plans
+def searched(r: ScenarioResults, *, always: bool = False) -> ScenarioResults:
+    """Run the search of ``r`` under a spinner when its plan is searched (``always``:
+    also for a fixed plan, to compare with it); raises NoFeasiblePlan (exit 1)."""
+    if r.plan is None or always:
+        with progress("searching parallel plans"):
+            r.top  # noqa: B018 - computes (and caches) the search and its best plans
     return r

@@ -31,10 +31,8 @@ def facility(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None
 
     from colossim.report.power import facility_tables, facility_to_json
 
-    r = run(scenario, overrides, campaign=False)
-    if r.plan is None:
-        searched(r)
-    with progress("simulating power trace, grid and battery"):
+    r = searched(run(scenario, overrides))
+    with progress("simulating failures, power trace, grid and battery"):
         fac = r.facility
         cost = r.cost
     payload = facility_to_json(fac)

@@ -65,7 +65,7 @@ def plan(
 
     if write_plan:
         check_writable(write_plan, "--write-plan")
-    r = searched(run(scenario, overrides))
+    r = searched(run(scenario, overrides), always=True)
     res, top, best, ctx = r.search, list(r.top), r.estimate, r.ctx
     payload = estimate_to_json(best, ctx, scenario=r.name)
     payload["search"] = {
@@ -178,9 +178,7 @@ def estimate(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None
     best searched plan when the scenario has none)."""
     from colossim.report.perf import estimate_tables, estimate_to_json
 
-    r = run(scenario, overrides, campaign=False)
-    if r.plan is None:
-        searched(r)
+    r = searched(run(scenario, overrides, campaign=False))
     est = r.estimate
     payload = estimate_to_json(est, r.ctx, scenario=r.name)
     payload["plan_source"] = r.plan_source
@@ -296,9 +294,7 @@ def power(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     """Power per phase, power swings, grid + battery sizing and energy for SCENARIO."""
     from colossim.report.power import power_tables, power_to_json
 
-    r = run(scenario, overrides)
-    if r.plan is None:
-        searched(r)
+    r = searched(run(scenario, overrides))
     with progress("simulating failures, power trace, grid and battery"):
         result = r.facility
     payload = power_to_json(result) | {
@@ -320,9 +316,7 @@ def cost(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
 
     from colossim.report.cost import cost_tables, cost_to_json
 
-    r = run(scenario, overrides)
-    if r.plan is None:
-        searched(r)
+    r = searched(run(scenario, overrides))
     with progress("simulating failures, power trace, grid and battery"):
         result = r.cost
     payload = cost_to_json(result) | {
