@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -150,6 +151,10 @@ def test_write_atomic_leaves_the_old_file_on_failure(tmp_path: Path) -> None:
     assert target.read_text() == "old" and not list(tmp_path.glob(".*.tmp"))
     write_atomic(target, "new")
     assert target.read_text() == "new"
+    # the mode a plain open() would give, not mkstemp's private 0600
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 @pytest.mark.parametrize(
