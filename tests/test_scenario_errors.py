@@ -360,3 +360,22 @@ def test_absurd_magnitudes_are_refused_naming_the_field(setting: str, field: str
     r = cli("estimate", "--set", setting, catch=True)
     assert r.exit_code == 2, r.output
     assert f"{field}:" in r.stderr and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("setting", "field"),
+    [
+        ("facility.trace_duration_s=2e7", "facility.trace_duration_s"),
+        ("reliability.repair_h=9223372036854775807", "reliability.repair_h"),
+    ],
+)
+def test_work_bounded_inputs_are_refused(setting: str, field: str) -> None:
+    r = cli("cost", "--set", setting, catch=True)
+    assert r.exit_code == 2 and f"{field}:" in r.stderr
+
+
+def test_a_tiny_ramp_limit_runs_in_bounded_memory() -> None:
+    """The smoothing window of a 1e-9 MW/s ramp limit is far longer than the trace; it
+    used to allocate it (123 TiB)."""
+    r = cli("power", "--set", "facility.grid_ramp_mw_per_s=1e-9", "--format", "json", catch=True)
+    assert r.exit_code == 0, r.output

@@ -235,10 +235,14 @@ def _smoothed_plan(load_w: np.ndarray, max_step_w: float, cap_w: float) -> np.nd
     if not math.isfinite(max_step_w) or span <= max_step_w:
         return np.minimum(load_w, cap_w)
     w = math.ceil(span / max_step_w)
-    n = load_w.size
-    padded = np.concatenate((np.full(w, load_w[0]), load_w))
-    csum = np.concatenate(([0.0], np.cumsum(padded)))
-    plan = (csum[w + 1 : w + 1 + n] - csum[1 : n + 1]) / w
+    # mean of the last w bins, the ones before t=0 equal to load_w[0]: load_w[0] plus the
+    # windowed sum of the deviations from it. No array of w (a tiny ramp limit makes w far
+    # longer than the trace) is ever built.
+    dev = np.cumsum(load_w - load_w[0])
+    lagged = np.zeros_like(dev)
+    if w < dev.size:
+        lagged[w:] = dev[:-w]
+    plan = load_w[0] + (dev - lagged) / w
     return np.minimum(plan, cap_w)
 
 

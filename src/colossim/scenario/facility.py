@@ -84,7 +84,11 @@ class FacilitySection(BaseModel):
         None, gt=0, le=60, description="power-trace bin width, s (default 0.1)"
     )
     trace_duration_s: float = Field(
-        SECONDS_PER_DAY, gt=0, description="power-trace length, s (default one day)"
+        SECONDS_PER_DAY,
+        gt=0,
+        le=7 * SECONDS_PER_DAY,
+        description="power-trace length, s (default one day; at most a week: a trace is "
+        "a sample of the run, not the whole run)",
     )
     restart_ramp_s: float | None = Field(
         None, ge=0, description="ramp from idle back to full power after an outage, s"

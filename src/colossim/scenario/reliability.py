@@ -39,7 +39,7 @@ from colossim.campaign.recovery import RecoveryDesign, RecoveryPolicy
 from colossim.catalog import lookup
 from colossim.errors import InputError, did_you_mean
 from colossim.scenario.known import require_known
-from colossim.units import GB, SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MINUTE
+from colossim.units import GB, HOURS_PER_YEAR, SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MINUTE
 
 __all__ = ["ReliabilitySection"]
 
@@ -167,6 +167,7 @@ class ReliabilitySection(BaseModel):
     repair_h: float | None = Field(
         None,
         ge=0,
+        le=HOURS_PER_YEAR,
         description="node repair/replace until back in the spare pool, h (default: catalog)",
     )
     planned_downtime_min: float | None = Field(
