@@ -173,3 +173,11 @@ def test_catalog_lists_every_kind_with_uncut_figures(kind: str, monkeypatch) -> 
             if isinstance(value, float | int) and not isinstance(value, bool):
                 shown = f"{value:,}" if isinstance(value, int) else f"{value}"
                 assert f"{key}={shown}" in text, (kind, key)
+
+
+def test_unpriced_gpu_is_refused_before_the_search(monkeypatch) -> None:
+    import colossim.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "plan_search", lambda *a, **k: pytest.fail("searched"))
+    res = cli("plan", "--set", "cluster.gpu=mi325x", "--set", "cluster.num_gpus=8192", catch=True)
+    assert res.exit_code == 2 and "cost.server_usd" in res.stderr

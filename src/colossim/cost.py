@@ -138,11 +138,21 @@ class CostConfig:
         require_number("cost.wacc", self.wacc, minimum=0.0, maximum=1.0)
 
 
-def _server_price(
-    gpu_id: str, server_usd: float | None, gpus_per_server: int | None
+def server_price(
+    gpu_id: str, server_usd: float | None = None, gpus_per_server: int | None = None
 ) -> tuple[float, int]:
-    """(price of one server, USD; GPUs in it): the catalog's ``server-<gpu_id>`` or the override."""
+    """(price of one server, USD; GPUs in it): the catalog's ``server-<gpu_id>`` or the
+    override; InputError naming the fix when the catalog has no price for the GPU."""
     if server_usd is None:
+        entries = load_catalog("prices")
+        if f"server-{gpu_id}" not in entries:
+            raise InputError(
+                "cluster.gpu",
+                "the price catalog has no server with this GPU, so its cost is unknown",
+                value=gpu_id,
+                fix="give cost.server_usd (and cost.gpus_per_server), e.g. "
+                "--set cost.server_usd=400000",
+            )
         server = lookup_prefixed("prices", "server-", gpu_id, field="cluster.gpu").values
         return float(server["server_usd"]), int(server["gpus_per_server"])
     # MODEL: a server price given without its GPU count is for an 8-GPU (HGX-class) server.
@@ -234,7 +244,7 @@ def cost_config(
         model_params / training_tokens: size checkpoints and data set (storage).
         storage_tb / facility_usd / wacc: overrides (TB; USD, a retrofit; per year).
     """
-    server_usd, gpus_per_server = _server_price(gpu_id, server_usd, gpus_per_server)
+    server_usd, gpus_per_server = server_price(gpu_id, server_usd, gpus_per_server)
     energy_usd_per_kwh = _energy_price(electricity, energy_usd_per_kwh)
     prices = load_catalog("prices")
     opex = prices["server-opex-default"].values

@@ -42,7 +42,7 @@ from colossim.campaign import (
     trial_timeline,
 )
 from colossim.cluster import cluster_for
-from colossim.cost import CostResult, cluster_cost
+from colossim.cost import CostResult, cluster_cost, server_price
 from colossim.errors import ColossimError, require_int
 from colossim.fabric import Fabric, build_fabric
 from colossim.hardware import gpu
@@ -242,6 +242,11 @@ class ScenarioResults:
         return SearchSpace(
             batch_tolerance=s.batch_tolerance, allow_idle=s.allow_idle, max_tp=s.max_tp
         )
+
+    def check_priced(self) -> None:
+        """InputError now (before a search) if the cost stage could not price the GPUs."""
+        c = self.scenario.cost
+        server_price(self.scenario.cluster.gpu, c.server_usd, c.gpus_per_server)
 
     @cached_property
     def search(self) -> SearchResult:

@@ -332,9 +332,12 @@ def run(scenario: str | None, overrides: tuple[str, ...] = (), **options) -> Sce
     return run_scenario(loaded, **options)
 
 
-def searched(r: ScenarioResults, *, always: bool = False) -> ScenarioResults:
+def searched(r: ScenarioResults, *, always: bool = False, priced: bool = False) -> ScenarioResults:
     """Run the search of ``r`` under a spinner when its plan is searched (``always``:
-    also for a fixed plan, to compare with it); raises NoFeasiblePlan (exit 1)."""
+    also for a fixed plan, to compare with it); raises NoFeasiblePlan (exit 1).
+    ``priced``: the command will price the cluster, so an unpriced GPU is refused first."""
+    if priced:
+        r.check_priced()
     if r.plan is None or always:
         with progress("searching parallel plans"):
             r.top  # noqa: B018 - computes (and caches) the search and its best plans

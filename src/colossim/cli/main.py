@@ -65,7 +65,7 @@ def plan(
 
     if write_plan:
         check_writable(write_plan, "--write-plan")
-    r = searched(run(scenario, overrides), always=True)
+    r = searched(run(scenario, overrides), always=True, priced=True)
     res, top, best, ctx = r.search, list(r.top), r.estimate, r.ctx
     payload = estimate_to_json(best, ctx, scenario=r.name)
     payload["search"] = {
@@ -316,7 +316,7 @@ def cost(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
 
     from colossim.report.cost import cost_tables, cost_to_json
 
-    r = searched(run(scenario, overrides))
+    r = searched(run(scenario, overrides), priced=True)
     with progress("simulating failures, power trace, grid and battery"):
         result = r.cost
     payload = cost_to_json(result) | {

@@ -44,6 +44,7 @@ def _collect_all(paths: list, overrides: tuple[str, ...], *, with_campaign: bool
     with counted_progress(len(paths), "scenarios") as bar:
         for path in paths:
             r = run(path, overrides, campaign=with_campaign, trials=trials)
+            r.check_priced()
             if r.plan is None:
                 bar.stage(f"{r.name}: searching parallel plans")
                 r.top  # noqa: B018
