@@ -181,3 +181,24 @@ def test_unpriced_gpu_is_refused_before_the_search(monkeypatch) -> None:
     monkeypatch.setattr(pipeline, "plan_search", lambda *a, **k: pytest.fail("searched"))
     res = cli("plan", "--set", "cluster.gpu=mi325x", "--set", "cluster.num_gpus=8192", catch=True)
     assert res.exit_code == 2 and "cost.server_usd" in res.stderr
+
+
+def test_sigterm_stops_with_one_line_and_no_partial_file(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "report.html"
+    out.write_text("previous report")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "colossim.cli.main", "report", "gb300-1m", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    with proc:
+        time.sleep(2.0)  # inside the search / simulation
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err.decode()
+    assert "terminated" in err.decode() and "Traceback" not in err.decode()
+    assert out.read_text() == "previous report"
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -379,3 +379,20 @@ def test_a_tiny_ramp_limit_runs_in_bounded_memory() -> None:
     used to allocate it (123 TiB)."""
     r = cli("power", "--set", "facility.grid_ramp_mw_per_s=1e-9", "--format", "json", catch=True)
     assert r.exit_code == 0, r.output
+
+
+def test_yaml_tags_are_refused_by_name(tmp_path) -> None:
+    p = tmp_path / "tag.yaml"
+    p.write_text(SMALL_SCENARIO.replace("name: t", 'name: !!python/object/apply:os.system ["x"]'))
+    r = cli("estimate", str(p), catch=True)
+    assert (
+        r.exit_code == 2 and "YAML tag !!python/object/apply:os.system is not allowed" in r.stderr
+    )
+
+
+def test_aliases_cannot_expand_text_past_the_limit(tmp_path) -> None:
+    big = "x" * 900_000
+    p = tmp_path / "alias.yaml"
+    p.write_text(f"name: &a '{big}'\ndescription: [{', '.join(['*a'] * 20)}]\n")
+    r = cli("estimate", str(p), catch=True)
+    assert r.exit_code == 2 and "bytes of text once aliases are expanded" in r.stderr

@@ -68,15 +68,27 @@ def load_yaml(text: str, *, filename: str = "<scenario>") -> tuple[Any, Position
     return data, positions
 
 
+# The tags the safe loader resolves plain YAML to: anything else (``!!python/...``, custom
+# ``!tags``) is refused by name rather than silently read as plain data.
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}"
+    for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+)
+
+
 class _Guard:
     """Aliases make the node graph a DAG, or even cyclic (``&a [*a]``): refuse cycles, and
     cap the expanded size so that alias bombs ("billion laughs") fail fast."""
 
     MAX_NODES = 100_000
+    # Text once aliases are expanded: a 1 MB string aliased thousands of times would
+    # otherwise become gigabytes downstream (reports, JSON), though parsed in no time.
+    MAX_SCALAR_BYTES = 10_000_000
 
     def __init__(self) -> None:
         self.open: set[int] = set()  # collection nodes being built (the current path)
         self.left = self.MAX_NODES
+        self.bytes_left = self.MAX_SCALAR_BYTES
 
 
 def _reader_error(exc: yaml.reader.ReaderError, text: str, filename: str) -> InputError:
@@ -131,6 +143,14 @@ def _build(
             "recursive YAML alias (a value that contains itself)",
             location=_where(node, filename),
         )
+    if node.tag not in _PLAIN_TAGS:
+        raise InputError(
+            field,
+            f"YAML tag {node.tag.replace('tag:yaml.org,2002:', '!!')} is not allowed "
+            "(scenarios hold plain mappings, lists, strings and numbers)",
+            location=_where(node, filename),
+            fix="remove the tag",
+        )
     if isinstance(node, yaml.CollectionNode):
         guard.open.add(id(node))
         try:
@@ -138,6 +158,14 @@ def _build(
         finally:
             guard.open.discard(id(node))
     positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    guard.bytes_left -= len(node.value)
+    if guard.bytes_left < 0:
+        raise InputError(
+            field,
+            f"document too large (more than {guard.MAX_SCALAR_BYTES:,} bytes of text once "
+            "aliases are expanded)",
+            location=_where(node, filename),
+        )
     try:
         value = loader.construct_object(node, deep=True)
     except yaml.YAMLError as exc:

@@ -104,7 +104,7 @@ def handle_errors(fn):
         except click.exceptions.Exit:
             raise
         except KeyboardInterrupt:
-            err.print("interrupted: stopped before writing any output")
+            err.print("interrupted: no output file was written or changed")
             sys.exit(130)
         except BrokenPipeError:
             _quiet_broken_pipe()

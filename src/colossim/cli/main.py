@@ -37,6 +37,27 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 
+def _stop_cleanly_on_sigterm() -> None:
+    """SIGTERM ends the command as Ctrl-C does: one line on stderr, exit 143. Output files
+    are written atomically, so an interrupted command leaves the previous file intact."""
+    import signal
+    import sys
+
+    def stop(signum, frame):  # noqa: ARG001 - the signal handler's signature
+        print("terminated: no output file was written or changed", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def entry() -> None:
+    """The `colossim` program (the console script): the click group, with SIGTERM handled
+    like Ctrl-C. In-process callers (tests, notebooks) use ``main`` and keep their own
+    signal handlers."""
+    _stop_cleanly_on_sigterm()
+    main()
+
+
 @main.command()
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False))
 @FORMAT
@@ -479,4 +500,4 @@ for _module in ("report", "campaign", "sweep", "facility"):
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    entry()
