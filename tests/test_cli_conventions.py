@@ -176,7 +176,7 @@ def test_catalog_lists_every_kind_with_uncut_figures(kind: str, monkeypatch) -> 
 
 
 def test_unpriced_gpu_is_refused_before_the_search(monkeypatch) -> None:
-    import colossim.pipeline as pipeline
+    import colossim.pipeline.results as pipeline
 
     monkeypatch.setattr(pipeline, "plan_search", lambda *a, **k: pytest.fail("searched"))
     res = cli("plan", "--set", "cluster.gpu=mi325x", "--set", "cluster.num_gpus=8192", catch=True)

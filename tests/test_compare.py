@@ -67,6 +67,8 @@ def test_one_entry_per_scenario_same_keys_finite(rows) -> None:
             assert r[k] > 0, k
         assert 0 < r["mfu"] < 1
         assert 0 < r["goodput"] <= 1
+        # Failures only ever add time.
+        assert r["days_to_train_with_failures"] >= r["days_to_train"] * (1 - 1e-9)
     assert [r["num_gpus"] for r in rows] == [1024, 64]
 
 
@@ -93,13 +95,14 @@ def test_no_campaign_gives_null_goodput(files) -> None:
     assert r.exit_code == 0, r.output
     (row,) = json.loads(r.stdout)
     assert row["goodput"] is None and tuple(row) == COMPARE_KEYS
+    assert row["days_to_train_with_failures"] is None
 
 
 def test_text_table(files) -> None:
     r = run("compare", *files)
     assert r.exit_code == 0, r.output
     for text in ("small-search", "fixed-64", "tokens/s", "MFU", "$ per GPU-hour", "goodput",
-                 "does not fit"):  # fmt: skip
+                 "does not fit", "days to train with failures"):  # fmt: skip
         assert text in r.stdout, text
 
 

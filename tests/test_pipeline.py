@@ -37,7 +37,7 @@ def test_public_api_runs_the_default_scenario(default_run) -> None:
 
 
 def test_each_stage_is_computed_once(default_run, monkeypatch) -> None:
-    import colossim.pipeline as pipeline
+    import colossim.pipeline.results as pipeline
 
     calls = []
     real = pipeline.simulate_facility
@@ -55,7 +55,7 @@ def test_each_stage_is_computed_once(default_run, monkeypatch) -> None:
 
 
 def test_fixed_plan_runs_no_search(monkeypatch) -> None:
-    import colossim.pipeline as pipeline
+    import colossim.pipeline.results as pipeline
 
     def boom(*a, **k):
         raise AssertionError("searched a fixed plan")
@@ -161,7 +161,7 @@ def test_implausible_results_carry_warnings() -> None:
     tiny_seq = run_scenario(load_scenario(None, overrides=["workload.seq_len=1"]))
     tiny_seq.estimate  # noqa: B018
     assert any("MFU" in w for w in tiny_seq.warnings())
-    from colossim.pipeline import _estimate_warnings
+    from colossim.pipeline.sanity import estimate_warnings as _estimate_warnings
 
     est = ok.estimate
     n = ok.ctx.cluster.num_gpus
@@ -176,7 +176,7 @@ def test_implausible_results_carry_warnings() -> None:
 
 
 def test_warnings_never_run_a_stage(monkeypatch) -> None:
-    import colossim.pipeline as pipeline
+    import colossim.pipeline.results as pipeline
 
     monkeypatch.setattr(pipeline, "plan_search", lambda *a, **k: pytest.fail("searched"))
     assert run_scenario(None).warnings() == []

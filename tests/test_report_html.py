@@ -294,3 +294,140 @@ def test_report_renders_offline_in_chromium(browser, reports, name) -> None:
     assert blocked == []
     assert requests and all(u.startswith(("file:", "data:")) for u in requests), requests
     assert title.startswith("colossim report:")
+
+
+# ------------------------------------------------------------------ issue #17 items
+
+
+def _figures(page: str) -> list[dict]:
+    """Every figure's JSON in ``page`` (a whole page or one section of it)."""
+    rest = _split_bundle(page)[1] if PLOTLY_MARKER in page else page
+    return [
+        json.loads(b)
+        for b in re.findall(r'class="figure-data"[^>]*>(.*?)</script>', rest, flags=re.S)
+    ]
+
+
+def _figure(page: str, title_start: str) -> dict:
+    found = [f for f in _figures(page) if f["layout"]["title"]["text"].startswith(title_start)]
+    assert len(found) == 1, title_start
+    return found[0]
+
+
+def _values(v) -> list:
+    """A trace's x/y as a list (plotly writes numeric arrays as base64 typed arrays)."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    return list(v)
+
+
+def _section(page: str, section_id: str) -> str:
+    start = page.index(f'<section id="{section_id}">')
+    return page[start : page.index("</section>", start)]
+
+
+def test_pareto_front_of_total_tokens_holds_the_chosen_plan(reports) -> None:
+    _, page, _ = reports["searched+compare"]
+    fig = _figure(page, "Search: kept plans and Pareto fronts")
+    assert fig["layout"]["yaxis"]["title"]["text"] == "tokens/s (whole job)"
+    by_axis: dict[str, dict[str, list]] = {}
+    for t in fig["data"]:
+        pts = list(zip(_values(t["x"]), _values(t["y"]), strict=True))
+        by_axis.setdefault(t.get("xaxis", "x"), {})[t["name"]] = pts
+    assert set(by_axis) == {"x", "x2"}
+    for traces in by_axis.values():
+        (chosen,) = traces["chosen plan"]
+        assert chosen in traces["Pareto front"]
+        everything = traces["Pareto front"] + traces["other kept plans"]
+        assert chosen[1] == max(y for _, y in everything)
+        # The front is non-dominated: no plotted plan beats a front point on both axes.
+        for fx, fy in traces["Pareto front"]:
+            assert not any(x <= fx and y >= fy and (x, y) != (fx, fy) and (x < fx or y > fy)
+                           for x, y in everything)  # fmt: skip
+        # Plan colours do not compete with a colour scale.
+        assert all("colorscale" not in t.get("marker", {}) for t in fig["data"])
+
+
+def test_comparison_has_days_capex_power_goodput(reports) -> None:
+    _, page, _ = reports["searched+compare"]
+    section = _section(page, "compare")
+    assert "days to train with failures" in section
+    titles = [f["layout"]["title"]["text"] for f in _figures(section)]
+    assert titles == [
+        "Days to train, without and with failures",
+        "Capex (incl. fabric and batteries)",
+        "Average facility power (PUE included)",
+        "Goodput (campaign mean)",
+    ]
+    days = _figure(section, "Days to train")
+    assert [t["name"] for t in days["data"]] == ["no failures", "with failures"]
+    assert all(len(_values(t["y"])) == 2 for t in days["data"])
+    assert "tokens/s per GPU" not in json.dumps(_figures(section))
+
+
+def test_title_lists_scenarios_in_order(reports, tmp_path) -> None:
+    _, page, summary = reports["searched+compare"]
+    assert summary["title"] == "colossim report: small-search vs fixed-64"
+    assert "<title>colossim report: small-search vs fixed-64</title>" in page
+    assert "<h1>colossim report: small-search vs fixed-64</h1>" in page
+    _, page, summary = reports["fixed"]
+    assert "<title>colossim report: fixed-64</title>" in page
+    # The order asked for, not alphabetical; --title overrides (escaped).
+    fixed = _write(tmp_path, "fixed.yaml", FIXED)
+    other = _write(tmp_path, "a.yaml", FIXED.replace("fixed-64", "a-second"))
+    page, summary = _report(tmp_path / "t.html", fixed, other, "--no-campaign")
+    assert summary["title"] == "colossim report: fixed-64 vs a-second"
+    page, summary = _report(tmp_path / "u.html", fixed, "--no-campaign", "--title", "A <b>")
+    assert summary["title"] == "A <b>" and "<title>A &lt;b&gt;</title>" in page
+
+
+def _ref_fabric(tmp_path: Path, text: str) -> dict:
+    return json.loads(run("fabric", _write(tmp_path, "f.yaml", text), "--format", "json").stdout)
+
+
+def test_topology_has_one_box_per_tier_with_switch_counts(reports, tmp_path) -> None:
+    for name, text in (("fixed", FIXED), ("searched+compare", SEARCHED)):
+        _, page, _ = reports[name]
+        fig = _figure(_section(page, "fabric"), "Topology:")
+        fab = _ref_fabric(tmp_path, text)
+        boxes = [
+            s["name"] for s in fig["layout"]["shapes"] if s.get("name", "").startswith("tier:")
+        ]
+        assert boxes == ["tier:GPUs", *(f"tier:{t}" for t in fab["switches"]["per_tier"])]
+        labels = [a["text"] for a in fig["layout"]["annotations"]]
+        for tier, count in fab["switches"]["per_tier"].items():
+            assert f"{tier}: {count:,} switches" in " | ".join(labels)
+        assert any("host links" in a for a in labels)
+    # The 100k-GPU default: three tiers, the oversubscription of the tiers below the top.
+    _, page, _ = reports["default"]
+    fig = _figure(_section(page, "fabric"), "Topology:")
+    labels = " | ".join(a["text"] for a in fig["layout"]["annotations"])
+    assert sum(s.get("name", "").startswith("tier:") for s in fig["layout"]["shapes"]) == 4
+    assert "leaf oversubscription" in labels and "spine oversubscription" in labels
+
+
+def test_power_views_show_steps_and_daily_variation(reports) -> None:
+    import numpy as np
+
+    _, page, _ = reports["searched+compare"]
+    steps = _figure(page, "Step-level swing")
+    (facility, *_) = steps["data"]
+    y = np.array(_values(facility["y"]))
+    assert y.max() > y.min()  # the swing is drawn, not a band
+    assert "steps of" in steps["layout"]["title"]["text"]
+    daily = _figure(page, "Power over the simulated window (per 60 s)")
+    assert len(_values(daily["data"][0]["x"])) == 10  # 600 s per minute
+    # The built-in scenario: a day, per minute; outages shaded and the mean moves with them.
+    _, page, _ = reports["default"]
+    daily = _figure(page, "Power over the simulated window (per 60 s)")
+    mean = next(t for t in daily["data"] if t["name"].startswith("facility mean"))
+    m = np.array(_values(mean["y"]))
+    assert m.size == 1440
+    assert m.max() - m.min() > 0.1 * m.mean()
+    assert any(s.get("type") == "rect" and s.get("xref") == "x" for s in daily["layout"]["shapes"])
+    stalls = [t for t in daily["data"] if t["name"].startswith("checkpoint stalls")]
+    assert len(stalls) == 1 and len(_values(stalls[0]["x"])) > 1

@@ -101,6 +101,11 @@ def _check_output(out: str) -> Path:
     metavar="DB",
     help="add a sweep's Pareto scatter and parallel coordinates (a `colossim sweep` DuckDB file)",
 )
+@click.option(
+    "--title",
+    default=None,
+    help="page title (default: 'colossim report: A vs B ...', scenarios in the order given)",
+)
 @CAMPAIGN
 @TRIALS
 @FORMAT
@@ -112,6 +117,7 @@ def report(
     out: str,
     compare_with: tuple[str, ...],
     sweep_db: str | None,
+    title: str | None,
     with_campaign: bool,
     trials: int | None,
     fmt: str,
@@ -125,7 +131,7 @@ def report(
     arguments or --compare) add a comparison section; the report is about the first.
     --set applies to every scenario.
     """
-    from colossim.report.html import render_html, report_sections
+    from colossim.report.html import render_html, report_sections, report_title
 
     path = _check_output(out)
     extra = _sweep_sections(sweep_db) if sweep_db else []
@@ -133,8 +139,10 @@ def report(
     if not paths:
         paths = [None]
     results = _collect_all(paths, overrides, with_campaign=with_campaign, trials=trials)
+    if title is None:
+        title = report_title([r.name for r in results])
     with progress("rendering the HTML report"):
-        page = render_html(results[0], results[1:], extra=extra)
+        page = render_html(results[0], results[1:], extra=extra, title=title)
         ids = [s.id for s in [*report_sections(results[0], results[1:]), *extra]]
     try:
         write_atomic(path, page)
@@ -148,6 +156,7 @@ def report(
         "bytes": size,
         "sections": ids,
         "scenarios": [r.name for r in results],
+        "title": title,
         "campaign": None if results[0].campaign is not None else results[0].campaign_note,
     }
     if fmt == "json":

@@ -37,6 +37,7 @@ COMPARE_KEYS = (
     "memory_per_gpu_bytes",
     "fits_in_memory",
     "days_to_train",
+    "days_to_train_with_failures",
     "fabric_tiers",
     "fabric_switches",
     "facility_power_w",
@@ -55,7 +56,9 @@ def plan_label(plan: dict) -> str:
 
 
 def compare_row(r: ScenarioResults) -> dict:
-    """The key outputs of one scenario (keys: :data:`COMPARE_KEYS`), JSON-safe."""
+    """The key outputs of one scenario (keys: :data:`COMPARE_KEYS`), JSON-safe;
+    ``days_to_train_with_failures`` (median over the campaign's trials) and ``goodput``
+    are None when the campaign was not run."""
     est = estimate_to_json(r.estimate, r.ctx, scenario=r.name)
     fab = fabric_to_json(r.fabric)
     pw = power_to_json(r.facility)
@@ -65,6 +68,7 @@ def compare_row(r: ScenarioResults) -> dict:
         from colossim.report.campaign import campaign_to_json
 
         goodput = campaign_to_json(r.campaign)["goodput"]
+    wf = r.with_failures
     row = {
         "scenario": r.name,
         "gpu": est["gpu"],
@@ -78,6 +82,7 @@ def compare_row(r: ScenarioResults) -> dict:
         "memory_per_gpu_bytes": est["memory_per_gpu_bytes"],
         "fits_in_memory": est["fits_in_memory"],
         "days_to_train": est["days_to_train"],
+        "days_to_train_with_failures": None if wf is None else wf.days,
         "fabric_tiers": fab["tiers"],
         "fabric_switches": fab["switches"]["total"],
         "facility_power_w": pw["average_facility_power_w"],
@@ -104,6 +109,7 @@ def _watts(x: float) -> str:
 
 def _fmt_rows(row: dict) -> dict[str, str]:
     g = row["goodput"]
+    dwf = row["days_to_train_with_failures"]
     tiers = row["fabric_tiers"]
     return {
         "GPUs": f"{row['num_gpus']:,} x {row['gpu']}",
@@ -116,6 +122,7 @@ def _fmt_rows(row: dict) -> dict[str, str]:
         "memory per GPU": f"{row['memory_per_gpu_bytes'] / 1e9:,.1f} GB"
         + ("" if row["fits_in_memory"] else " (does not fit)"),
         "days to train": f"{row['days_to_train']:,.1f}",
+        "days to train with failures": "-" if dwf is None else f"{dwf:,.1f}",
         "fabric": f"{tiers} tier{'s' if tiers != 1 else ''}, {row['fabric_switches']:,} switches",
         "facility power": _watts(row["facility_power_w"]),
         "capex": _usd(row["capex_usd"]),

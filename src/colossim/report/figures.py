@@ -8,29 +8,22 @@ report and ``--format json`` never disagree. Labels never start and end with ``$
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import plotly.graph_objects as go
 
-from colossim.units import GB, SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MINUTE, W_PER_MW
+from colossim.units import GB, SECONDS_PER_DAY, W_PER_MW
 
 __all__ = [
     "campaign_goodput_figure",
     "campaign_timeline_figure",
-    "compare_figure",
+    "compare_figures",
     "cost_figure",
-    "downsample_envelope",
+    "front_2d",
     "memory_figure",
     "pareto_figure",
     "power_phases_figure",
-    "power_trace_figure",
-    "power_zoom_figure",
     "time_figure",
 ]
-
-_TRACE_POINTS = 2_000  # points per line of the whole-trace plot (the file stays small)
-_ZOOM_S = 60.0  # seconds of the full-resolution trace plot
 
 
 def _layout(fig: go.Figure, title: str, **kw) -> go.Figure:
@@ -122,133 +115,6 @@ def power_phases_figure(power: dict) -> go.Figure:
     return _layout(fig, f"Facility power by phase (PUE {power['pue']:g})")
 
 
-def downsample_envelope(values: np.ndarray, points: int) -> tuple[np.ndarray, ...]:
-    """Split ``values`` into at most ``points`` consecutive chunks; per chunk: start index,
-    mean, min and max. Keeps every spike visible (min/max) in a few thousand points."""
-    v = _finite(values)
-    n = v.size
-    chunk = max(1, math.ceil(n / points))
-    starts = np.arange(0, n, chunk)
-    counts = np.diff(np.append(starts, n))
-    return (
-        starts,
-        np.add.reduceat(v, starts) / counts,
-        np.minimum.reduceat(v, starts),
-        np.maximum.reduceat(v, starts),
-    )
-
-
-def power_trace_figure(
-    power_w: np.ndarray,
-    resolution_s: float,
-    *,
-    grid_w: np.ndarray | None = None,
-    soc_frac: np.ndarray | None = None,
-    grid_limit_w: float | None = None,
-) -> go.Figure:
-    """Whole facility power trace (min-max band and mean), grid import and battery state of
-    charge (right axis, % of capacity), downsampled to a few thousand points.
-
-    Args:
-        power_w: facility power per bin, W.
-        resolution_s: bin width, s.
-        grid_w: grid import per bin, W (None: no grid simulation).
-        soc_frac: battery state of charge per bin, fraction of capacity (None: no battery).
-        grid_limit_w: grid import limit, W.
-    """
-    starts, mean, lo, hi = downsample_envelope(power_w, _TRACE_POINTS)
-    duration_s = power_w.size * resolution_s
-    unit, scale = (
-        ("hours", SECONDS_PER_HOUR) if duration_s >= 7200 else ("minutes", SECONDS_PER_MINUTE)
-    )
-    t = starts * resolution_s / scale
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=t,
-            y=hi / W_PER_MW,
-            mode="lines",
-            line={"width": 0},
-            showlegend=False,
-            hoverinfo="skip",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=t, y=lo / W_PER_MW, mode="lines", line={"width": 0}, fill="tonexty",
-            fillcolor="rgba(31,119,180,0.25)", name="facility min-max",
-        )
-    )  # fmt: skip
-    fig.add_trace(
-        go.Scatter(
-            x=t, y=mean / W_PER_MW, mode="lines", name="facility mean", line={"color": "#1f77b4"}
-        )
-    )
-    if grid_w is not None:
-        _, g_mean, _, _ = downsample_envelope(grid_w, _TRACE_POINTS)
-        fig.add_trace(
-            go.Scatter(
-                x=t,
-                y=g_mean / W_PER_MW,
-                mode="lines",
-                name="grid import",
-                line={"color": "#2ca02c"},
-            )
-        )
-    if grid_limit_w is not None:
-        fig.add_hline(
-            y=grid_limit_w / W_PER_MW,
-            line_dash="dash",
-            line_color="firebrick",
-            annotation_text="grid limit",
-        )
-    fig.update_layout(xaxis={"title": {"text": unit}}, yaxis={"title": {"text": "MW"}})
-    if soc_frac is not None:
-        _, s_mean, _, _ = downsample_envelope(soc_frac, _TRACE_POINTS)
-        fig.add_trace(
-            go.Scatter(
-                x=t, y=s_mean * 100, mode="lines", name="battery state of charge",
-                line={"color": "#ff7f0e"}, yaxis="y2",
-            )
-        )  # fmt: skip
-        fig.update_layout(
-            yaxis2={"title": {"text": "state of charge, %"}, "overlaying": "y", "side": "right",
-                    "range": [0, 100], "dtick": 20, "showgrid": False}
-        )  # fmt: skip
-    fig.update_layout(legend={"orientation": "h", "y": -0.25})
-    return _layout(fig, "Power trace over the simulated window", height=420)
-
-
-def power_zoom_figure(
-    power_w: np.ndarray, resolution_s: float, *, grid_w: np.ndarray | None = None
-) -> go.Figure:
-    """The first minute of the trace at full resolution: the step-level power swings."""
-    n = max(1, min(power_w.size, int(round(_ZOOM_S / resolution_s))))
-    t_s = np.arange(n) * resolution_s
-    fig = go.Figure(
-        go.Scatter(
-            x=t_s,
-            y=_finite(power_w[:n]) / W_PER_MW,
-            mode="lines",
-            name="facility",
-            line={"shape": "hv"},
-        )
-    )
-    if grid_w is not None:
-        fig.add_trace(
-            go.Scatter(
-                x=t_s,
-                y=_finite(grid_w[:n]) / W_PER_MW,
-                mode="lines",
-                name="grid import",
-                line={"shape": "hv"},
-            )
-        )
-    fig.update_xaxes(title_text="seconds")
-    fig.update_yaxes(title_text="MW")
-    return _layout(fig, f"First {n * resolution_s:.0f} s at {resolution_s:g} s resolution")
-
-
 def cost_figure(cost: dict) -> go.Figure:
     """Dollars per GPU-hour by cost item (``cost_to_json``)."""
     items = cost["breakdown"]
@@ -263,53 +129,93 @@ def cost_figure(cost: dict) -> go.Figure:
     return _layout(fig, f"Cost per GPU-hour by item (total {cost['usd_per_gpu_hour']:.2f} USD)")
 
 
+def front_2d(y_up: np.ndarray, x_down: np.ndarray, *, chosen: int = 0) -> np.ndarray:
+    """Indices (ascending) of the 2-D Pareto front: no other plan has at least ``y_up``
+    and at most ``x_down`` with one of them strictly better. Among exact ties on
+    ``y_up`` the ``chosen`` plan counts as the better one, so it is on the front whenever
+    it has the highest ``y_up`` (the search's best plan always has)."""
+    y = _finite(y_up)
+    x = _finite(x_down)
+    if y.size == 0:
+        return np.empty(0, dtype=np.int64)
+    pick = np.zeros(y.size)
+    pick[chosen] = -1.0  # sorts the chosen plan first among equal (y, x)
+    # Best y first; among equal y, smallest x first (then the chosen plan): a plan is on
+    # the front iff its x is below every x seen before it.
+    order = np.lexsort((pick, x, -y))
+    best_x = np.minimum.accumulate(x[order])
+    prev = np.concatenate([[np.inf], best_x[:-1]])
+    keep = x[order] < prev
+    # Plans tied with the one just kept on both axes are on the front too.
+    same = np.concatenate(
+        [[False], (y[order][1:] == y[order][:-1]) & (x[order][1:] == x[order][:-1])]
+    )
+    keep |= same & np.concatenate([[False], keep[:-1]])
+    return np.sort(order[keep])
+
+
 def pareto_figure(
     *,
     mem_gb: np.ndarray,
-    tokens_per_s_per_gpu: np.ndarray,
+    tokens_per_s: np.ndarray,
     gpus_used: np.ndarray,
     labels: list[str],
-    pareto: np.ndarray,
     capacity_gb: float,
+    chosen: int = 0,
 ) -> go.Figure:
-    """Kept feasible plans: throughput per GPU against memory per GPU; the Pareto front
-    (tokens/s up, memory headroom up, GPUs used down) highlighted; index 0 is the best."""
+    """Kept feasible plans, total tokens/s against GPUs used (left) and against memory per
+    GPU (right); each panel's Pareto front (tokens/s up, the x axis down) drawn as a step
+    line; the chosen plan (index ``chosen``, the search's best) starred on both fronts.
+
+    Total tokens/s, not tokens/s per GPU: a plan that leaves GPUs idle looks better per
+    GPU but trains slower."""
+    from plotly.subplots import make_subplots
+
     mem = _finite(mem_gb)
-    tps = _finite(tokens_per_s_per_gpu)
-    used = np.asarray(gpus_used, dtype=np.int64)
-    on_front = np.zeros(mem.size, dtype=bool)
-    on_front[np.asarray(pareto, dtype=np.int64)] = True
-    hover = "%{text}<br>%{x:.1f} GB, %{y:,.1f} tok/s/GPU<br>%{customdata:,} GPUs<extra></extra>"
-    fig = go.Figure()
-    rest = ~on_front
-    fig.add_trace(
-        go.Scatter(
-            x=mem[rest], y=tps[rest], mode="markers", name="other kept plans",
-            marker={"color": "#bbbbbb", "size": 6}, text=[labels[i] for i in np.flatnonzero(rest)],
-            customdata=used[rest], hovertemplate=hover,
-        )
-    )  # fmt: skip
-    fig.add_trace(
-        go.Scatter(
-            x=mem[on_front], y=tps[on_front], mode="markers", name="Pareto front",
-            marker={"color": used[on_front], "colorscale": "Viridis", "size": 9, "showscale": True,
-                    "colorbar": {"title": {"text": "GPUs used"}}},
-            text=[labels[i] for i in np.flatnonzero(on_front)], customdata=used[on_front], hovertemplate=hover,
-        )
-    )  # fmt: skip
-    if mem.size:
+    tps = _finite(tokens_per_s)
+    used = np.asarray(gpus_used, dtype=np.float64)
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06,
+                        subplot_titles=("against GPUs used", "against memory per GPU"))  # fmt: skip
+    hover = "%{text}<br>%{customdata[0]:,} GPUs, %{customdata[1]:.1f} GB<br>%{y:,.0f} tokens/s<extra></extra>"
+    custom = np.column_stack([used, mem]) if mem.size else np.empty((0, 2))
+    for col, x in ((1, used), (2, mem)):
+        front = front_2d(tps, x, chosen=chosen)
+        rest = np.setdiff1d(np.arange(x.size), front)
+        first = col == 1
         fig.add_trace(
             go.Scatter(
-                x=mem[:1], y=tps[:1], mode="markers", name="best plan",
-                marker={"symbol": "star", "size": 16, "color": "firebrick"}, text=labels[:1],
-                customdata=used[:1], hovertemplate=hover,
-            )
+                x=x[rest], y=tps[rest], mode="markers", name="other kept plans",
+                marker={"color": "#c7c7c7", "size": 6}, text=[labels[i] for i in rest],
+                customdata=custom[rest], hovertemplate=hover, legendgroup="rest", showlegend=first,
+            ), row=1, col=col,
         )  # fmt: skip
-    fig.add_vline(x=capacity_gb, line_dash="dash", line_color="firebrick", annotation_text="HBM")
-    fig.update_xaxes(title_text="memory per GPU, GB")
-    fig.update_yaxes(title_text="tokens/s per GPU")
+        o = front[np.argsort(x[front], kind="stable")]
+        fig.add_trace(
+            go.Scatter(
+                x=x[o], y=tps[o], mode="lines+markers", name="Pareto front",
+                line={"color": "#1f77b4", "shape": "hv"}, marker={"color": "#1f77b4", "size": 8},
+                text=[labels[i] for i in o], customdata=custom[o], hovertemplate=hover,
+                legendgroup="front", showlegend=first,
+            ), row=1, col=col,
+        )  # fmt: skip
+        if x.size:
+            c = [chosen]
+            fig.add_trace(
+                go.Scatter(
+                    x=x[c], y=tps[c], mode="markers", name="chosen plan",
+                    marker={"symbol": "star", "size": 18, "color": "#d62728",
+                            "line": {"color": "#222", "width": 1}},
+                    text=[labels[chosen]], customdata=custom[c], hovertemplate=hover,
+                    legendgroup="chosen", showlegend=first,
+                ), row=1, col=col,
+            )  # fmt: skip
+    fig.add_vline(x=capacity_gb, line_dash="dash", line_color="firebrick",
+                  annotation_text="HBM", row=1, col=2)  # fmt: skip
+    fig.update_xaxes(title_text="GPUs used", row=1, col=1)
+    fig.update_xaxes(title_text="memory per GPU, GB", row=1, col=2)
+    fig.update_yaxes(title_text="tokens/s (whole job)", row=1, col=1)
     fig.update_layout(legend={"orientation": "h", "y": -0.25})
-    return _layout(fig, "Search: kept plans and Pareto front", height=460)
+    return _layout(fig, "Search: kept plans and Pareto fronts", height=480)
 
 
 def campaign_goodput_figure(per_trial_goodput: np.ndarray, goodput_mean: float) -> go.Figure:
@@ -392,33 +298,52 @@ def campaign_timeline_figure(
     )
 
 
-def compare_figure(rows: list[dict]) -> go.Figure:
-    """Side by side: tokens/s per GPU and MFU of each scenario (``compare_to_json`` rows)."""
+def _bars(names: list[str], values: list, *, name: str, color: str, fmt: str) -> go.Bar:
+    """One bar per scenario; a missing value (None) is drawn as no bar and says so."""
+    y = [None if v is None else float(_finite([v])[0]) for v in values]
+    return go.Bar(
+        x=names,
+        y=y,
+        name=name,
+        marker={"color": color},
+        text=["not simulated" if v is None else format(v, fmt) for v in y],
+        textposition="outside",
+        cliponaxis=False,
+        hovertemplate=f"%{{x}}: %{{text}} ({name})<extra></extra>",
+    )
+
+
+def compare_figures(rows: list[dict]) -> list[go.Figure]:
+    """Scenarios side by side (``compare_row`` dicts): days to train without and with
+    failures, capex, average facility power and goodput: four charts whose quantities
+    compare across models and cluster sizes (unlike tokens/s per GPU or MFU)."""
     names = [r["scenario"] for r in rows]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Bar(
-            x=names, y=_finite([r["tokens_per_s_per_gpu"] for r in rows]), name="tokens/s per GPU"
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=names,
-            y=_finite([r["mfu"] for r in rows]) * 100,
-            name="MFU, %",
-            mode="markers",
-            marker={"size": 12},
-            yaxis="y2",
-        )
-    )
-    fig.update_layout(
-        yaxis={"title": {"text": "tokens/s per GPU"}},
-        yaxis2={
-            "title": {"text": "MFU, %"},
-            "overlaying": "y",
-            "side": "right",
-            "rangemode": "tozero",
-            "showgrid": False,
-        },
-    )
-    return _layout(fig, "Scenarios side by side")
+    days = go.Figure(
+        [
+            _bars(names, [r["days_to_train"] for r in rows], name="no failures",
+                  color="#1f77b4", fmt=",.1f"),
+            _bars(names, [r["days_to_train_with_failures"] for r in rows], name="with failures",
+                  color="#d62728", fmt=",.1f"),
+        ]
+    )  # fmt: skip
+    days.update_layout(barmode="group", legend={"orientation": "h", "y": -0.2})
+    days.update_yaxes(title_text="days", rangemode="tozero")
+    capex = go.Figure(
+        _bars(names, [r["capex_usd"] / 1e6 for r in rows], name="capex", color="#9467bd",
+              fmt=",.1f")
+    )  # fmt: skip
+    capex.update_yaxes(title_text="M USD", rangemode="tozero")
+    power = go.Figure(
+        _bars(names, [r["facility_power_w"] / W_PER_MW for r in rows], name="facility power",
+              color="#ff7f0e", fmt=",.2f")
+    )  # fmt: skip
+    power.update_yaxes(title_text="MW", rangemode="tozero")
+    gp = [None if r["goodput"] is None else r["goodput"] * 100 for r in rows]
+    goodput = go.Figure(_bars(names, gp, name="goodput", color="#2ca02c", fmt=".1f"))
+    goodput.update_yaxes(title_text="goodput, %", range=[0, 105], dtick=20)
+    return [
+        _layout(days, "Days to train, without and with failures", height=340),
+        _layout(capex, "Capex (incl. fabric and batteries)", height=300),
+        _layout(power, "Average facility power (PUE included)", height=300),
+        _layout(goodput, "Goodput (campaign mean)", height=300),
+    ]

@@ -19,16 +19,17 @@ import numpy as np
 
 from colossim import __version__
 from colossim.pipeline import ScenarioResults
-from colossim.report import figures
+from colossim.report import figures, power_figures
 from colossim.report.compare import compare_display, compare_row, plan_label
 from colossim.report.cost import cost_to_json
 from colossim.report.fabric import fabric_to_json
 from colossim.report.jsonsafe import to_jsonable
 from colossim.report.perf import estimate_to_json, search_to_json
 from colossim.report.power import power_to_json
+from colossim.report.topology import topology_figure
 from colossim.units import J_PER_MWH, SECONDS_PER_HOUR, W_PER_MW
 
-__all__ = ["PLOTLY_MARKER", "Section", "render_html", "report_sections"]
+__all__ = ["PLOTLY_MARKER", "Section", "render_html", "report_sections", "report_title"]
 
 # Comment placed just before the embedded plotly.js (tests use it to find the bundle).
 PLOTLY_MARKER = "<!-- plotly.js (embedded, MIT licence) -->"
@@ -183,18 +184,22 @@ def _power(r: ScenarioResults, pw: dict) -> Section:
         if grid.battery_energy_j > 0:
             soc = np.asarray(grid.soc_j) / grid.battery_energy_j
     figs = [figures.power_phases_figure(pw)]
+    grid_w = None if grid is None else grid.grid_w
+    duration_s = trace.power_w.size * trace.resolution_s
     figs.append(
-        figures.power_trace_figure(
-            trace.power_w,
-            trace.resolution_s,
-            grid_w=None if grid is None else grid.grid_w,
-            soc_frac=soc,
-            grid_limit_w=r.grid_limit_w,
+        power_figures.power_steps_figure(
+            trace.power_w, trace.resolution_s, step_time_s=r.estimate.step_time_s, grid_w=grid_w
         )
     )
     figs.append(
-        figures.power_zoom_figure(
-            trace.power_w, trace.resolution_s, grid_w=None if grid is None else grid.grid_w
+        power_figures.power_trace_figure(
+            trace.power_w,
+            trace.resolution_s,
+            grid_w=grid_w,
+            soc_frac=soc,
+            grid_limit_w=r.grid_limit_w,
+            outages_s=_outages(r),
+            stalls=_stall_starts(r, duration_s),
         )
     )
     blocks = [_kv(rows)]
@@ -205,6 +210,27 @@ def _power(r: ScenarioResults, pw: dict) -> Section:
             )
         )
     return Section(id="power", title="Power", blocks=blocks, figures=figs)
+
+
+def _outages(r: ScenarioResults) -> np.ndarray | None:
+    """The (n, 2) [start, back up) outages the power trace was simulated with, s."""
+    o = r.trace_events.outages
+    if o is None or not o.count:
+        return None
+    return np.column_stack([o.start_s, o.start_s + o.duration_s])
+
+
+def _stall_starts(r: ScenarioResults, duration_s: float) -> tuple[np.ndarray, float] | None:
+    """(start times, s; stall length, s) of the checkpoint stalls in the power trace."""
+    from colossim.power.trace import checkpoint_stalls
+
+    ev = r.trace_events
+    if ev.checkpoint_interval_s is None or not ev.checkpoint_stall_s:
+        return None
+    out = checkpoint_stalls(
+        interval_s=ev.checkpoint_interval_s, stall_s=ev.checkpoint_stall_s, horizon_s=duration_s
+    )
+    return (np.asarray(out.start_s), float(ev.checkpoint_stall_s)) if len(out.start_s) else None
 
 
 def _cost(cst: dict) -> Section:
@@ -251,10 +277,9 @@ def _search(r: ScenarioResults) -> Section:
     labels = [plan_label(steps.plans.plan(i).as_dict()) for i in range(n)]
     fig = figures.pareto_figure(
         mem_gb=np.asarray(steps.memory.total) / 1e9,
-        tokens_per_s_per_gpu=np.asarray(steps.tokens_per_s_per_gpu),
+        tokens_per_s=np.asarray(steps.tokens_per_s),
         gpus_used=np.array([steps.plans.plan(i).num_gpus for i in range(n)]),
         labels=labels,
-        pareto=res.pareto,
         capacity_gb=res.memory_capacity_bytes / 1e9,
     )
     rejected = (
@@ -266,6 +291,7 @@ def _search(r: ScenarioResults) -> Section:
             i + 1,
             plan_label(t["plan"]),
             f"{t['num_gpus_used']:,}",
+            _num(t["tokens_per_s"], ",.0f"),
             _num(t["tokens_per_s_per_gpu"], ",.1f"),
             _num(t["mfu"], ".1%"),
             _num(t["memory_per_gpu_bytes"], ",.1f", 1e9),
@@ -277,9 +303,11 @@ def _search(r: ScenarioResults) -> Section:
         title="Plan search and Pareto front",
         blocks=[
             _p(
-                f"{js['candidates']:,} candidate plans, {js['feasible']:,} feasible, {js['pareto_size']:,} on the Pareto front (tokens/s up, memory headroom up, GPUs used down); rejected by reason: {rejected}. The plot shows the {n:,} plans the search kept."
+                f"{js['candidates']:,} candidate plans, {js['feasible']:,} feasible, {js['pareto_size']:,} on the Pareto front (tokens/s up, memory headroom up, GPUs used down); rejected by reason: {rejected}. The plots show the {n:,} plans the search kept, total tokens/s against GPUs used and against memory per GPU, with each view's Pareto front; the star is the chosen plan (highest total tokens/s)."
             ),
-            _table(["#", "plan", "GPUs used", "tokens/s per GPU", "MFU", "GB per GPU"], top),
+            _table(
+                ["#", "plan", "GPUs used", "tokens/s", "tokens/s per GPU", "MFU", "GB per GPU"], top
+            ),
         ],
         figures=[fig],
     )
@@ -348,7 +376,7 @@ def _timeline(r: ScenarioResults) -> dict | None:
     }
 
 
-def _fabric(fab: dict) -> Section:
+def _fabric(r: ScenarioResults, fab: dict) -> Section:
     rows = [
         (
             "kind / switch",
@@ -386,6 +414,11 @@ def _fabric(fab: dict) -> Section:
             _kv(rows),
             _table(["item", "kind", "count", "unit W", "unit USD", "MW", "M USD"], bom),
         ],
+        figures=[
+            topology_figure(
+                r.fabric, num_gpus=r.ctx.cluster.num_gpus, gpus_per_node=r.ctx.cluster.gpus_per_node
+            )
+        ],
     )
 
 
@@ -396,7 +429,7 @@ def _compare(rows: list[dict]) -> Section:
         id="compare",
         title="Comparison",
         blocks=[_table(headers, [[label, *cells] for label, cells in disp], cls="compare")],
-        figures=[figures.compare_figure(rows)],
+        figures=figures.compare_figures(rows),
     )
 
 
@@ -414,7 +447,7 @@ def report_sections(
     sections += [_power(main, pw), _cost(cost_to_json(main.cost))]
     if main.campaign is not None:
         sections.append(_campaign(main))
-    sections.append(_fabric(fabric_to_json(main.fabric)))
+    sections.append(_fabric(main, fabric_to_json(main.fabric)))
     if others:
         sections.append(_compare([row, *(compare_row(o) for o in others)]))
     return sections
@@ -453,12 +486,19 @@ def _figure_json(fig) -> str:
     return text.replace("<", "\\u003c")
 
 
+def report_title(names: list[str] | tuple[str, ...]) -> str:
+    """The page title: ``colossim report: A`` or ``colossim report: A vs B vs C`` (the
+    scenarios in the order asked for)."""
+    return "colossim report: " + " vs ".join(names)
+
+
 def render_html(
     main: ScenarioResults,
     others: list[ScenarioResults] | tuple = (),
     *,
     plotly_js: str | None = None,
     extra: list[Section] | tuple = (),
+    title: str | None = None,
 ) -> str:
     """The whole report page as one string (plotly.js inline once; works offline).
 
@@ -467,12 +507,15 @@ def render_html(
         others: further scenarios for the comparison section (may be empty).
         plotly_js: the plotly.js bundle (default: the one shipped with the plotly package).
         extra: sections appended at the end (e.g. ``report.sweep.sweep_sections``).
+        title: page title (default: :func:`report_title` of every scenario, in order).
     """
     if plotly_js is None:
         from plotly.offline import get_plotlyjs
 
         plotly_js = get_plotlyjs()
     sections = [*report_sections(main, others), *extra]
+    if title is None:
+        title = report_title([main.name, *(o.name for o in others)])
     body: list[str] = []
     n_fig = 0
     for s in sections:
@@ -494,12 +537,12 @@ def render_html(
             '<html lang="en"><head><meta charset="utf-8">',
             f'<meta name="colossim-sections" content="{_esc(ids)}">',
             f'<meta name="colossim-figures" content="{n_fig}">',
-            f"<title>colossim report: {_esc(main.name)}</title>",
+            f"<title>{_esc(title)}</title>",
             f"<style>{_CSS}</style>",
             PLOTLY_MARKER,
             f"<script>{plotly_js}</script>",
             "</head><body>",
-            f"<header><h1>colossim report: {_esc(main.name)}</h1></header>",
+            f"<header><h1>{_esc(title)}</h1></header>",
             f"<nav>{nav}</nav>",
             "<main>",
             *body,

@@ -1,32 +1,9 @@
-"""The one scenario pipeline: scenario -> context -> plan -> fabric -> power -> cost -> campaign.
-
-Every command and the HTML report are "load scenario -> :func:`run_scenario` -> render".
-:class:`ScenarioResults` computes each stage once, on first use, and nowhere else::
-
-    from colossim import load_scenario, run_scenario
-
-    r = run_scenario(load_scenario("examples/colossus-100k-h100.yaml"))
-    r.estimate.step_time_s, r.fabric.tiers, r.facility.power.average_facility_w
-    r.cost.capex_usd          # includes the battery the grid simulation sized
-    r.campaign                # None (with r.campaign_note) when too expensive to simulate
-
-Stages and what they need (each is a cached property):
-
-    context   model, training run, cluster, software stack, fabric (prices collectives)
-    plan      the scenario's fixed plan, or None ("plan: search")
-    search    the plan search (always run for a searched plan; lazily for a fixed one)
-    estimate  the fixed plan's prediction, or the best searched plan's
-    fabric    the scale-out fabric's bill of materials (the one inside ``context``)
-    facility  power per phase -> trace -> grid + battery sizing
-    cost      capex (GPUs, fabric, batteries...), opex, $/GPU-hour, $/run
-    campaign  failures, restarts, checkpoints -> goodput (Monte Carlo)
-"""
+"""ScenarioResults: each stage of one scenario computed once, on first use, and
+:func:`run_scenario`, which builds it (see the package docstring)."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -34,10 +11,8 @@ import numpy as np
 from colossim.campaign import (
     CampaignConfig,
     CampaignResult,
-    FailureUnit,
     campaign_intervals,
     expected_interruptions_to_simulate,
-    failure_profile,
     simulate_campaign,
     trial_timeline,
 )
@@ -48,6 +23,13 @@ from colossim.fabric import Fabric, build_fabric
 from colossim.hardware import gpu
 from colossim.parallel.plan import Plan, Recompute, Sharding
 from colossim.perf.estimate import Context, Estimate, context, estimate
+from colossim.pipeline.campaign import (
+    CAMPAIGN_INTERRUPTION_LIMIT,
+    TIMELINE_MAX_GAPS,
+    campaign_config,
+)
+from colossim.pipeline.records import TraceEvents, WithFailures
+from colossim.pipeline.sanity import campaign_warnings, estimate_warnings
 from colossim.power import (
     FacilityResult,
     Outages,
@@ -58,66 +40,11 @@ from colossim.power import (
 from colossim.scenario.load import LoadedScenario, load_scenario
 from colossim.scenario.schema import Scenario
 from colossim.search import SearchResult, SearchSpace, plan_search
-from colossim.units import GB, GBIT_PER_S_TO_BYTES_PER_S, W_PER_MW
+from colossim.units import GBIT_PER_S_TO_BYTES_PER_S, W_PER_MW
 from colossim.workload.model import preset, spec_from_dict
 from colossim.workload.training import Training
 
-__all__ = [
-    "CAMPAIGN_INTERRUPTION_LIMIT",
-    "NoFeasiblePlan",
-    "ScenarioResults",
-    "WithFailures",
-    "run_scenario",
-    "step_phases",
-]
-
-# A campaign that would draw more interruptions than this (closed-form estimate over all
-# trials) is left out of `plan`, `compare` and `report` (goodput None, with a note);
-# `colossim campaign` always runs it. About 2-4 s of work on one core.
-CAMPAIGN_INTERRUPTION_LIMIT = 1e7
-# When the trial count is not given (neither `reliability.trials` nor `--trials`), the
-# default is lowered so that the simulation draws at most about this many interruptions
-# (~1-2 s on one core); the standard errors grow accordingly and are reported.
-DEFAULT_INTERRUPTION_BUDGET = 5e6
-# ... but never fewer trials than this (percentiles need some trials).
-MIN_DEFAULT_TRIALS = 20
-# Gaps between interruptions kept in the example timeline (a plot cannot show more).
-TIMELINE_MAX_GAPS = 5_000
-
-
-# Sanity bounds: results outside them are printed with a warning, not refused. They are
-# plausibility checks on the answer, not model constants.
-# More idle GPUs than this share: the GPU count does not factor well for this model.
-IDLE_GPU_WARN_SHARE = 0.05
-# MFU outside this range is implausible for LLM training: the best published runs sit
-# near 40-60% (Chowdhery et al. 2022, PaLM, Table 3: 46.2%; Narayanan et al. 2021, Table
-# 1: up to 52% of peak); below 5% the layout or the batch is pathological.
-MFU_WARN_RANGE = (0.05, 0.65)
-# Memory above this share of HBM leaves too little for the allocator's fragmentation and
-# NCCL/cuBLAS workspaces that the memory model does not itemise.
-MEMORY_WARN_SHARE = 0.95
-# Wall-clock days with failures above this multiple of the failure-free figure.
-FAILURE_SLOWDOWN_WARN = 2.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WithFailures:
-    """Days to train once failures and recovery are counted.
-
-    Attributes:
-        days: median wall-clock days to train.
-        days_p10, days_p90: spread across Monte Carlo trials (equal to ``days`` when
-            derived from a window's goodput).
-        goodput: useful share of the wall clock.
-        basis: ``"simulated to the end"`` or ``"goodput over a simulated window"`` (a
-            window campaign, e.g. Llama 3's 54-day snapshot, does not run to the end).
-    """
-
-    days: float
-    days_p10: float
-    days_p90: float
-    goodput: float
-    basis: str
+__all__ = ["NoFeasiblePlan", "ScenarioResults", "run_scenario", "step_phases"]
 
 
 class NoFeasiblePlan(ColossimError):
@@ -298,20 +225,40 @@ class ScenarioResults:
             gpus_per_node=c.gpus_per_node,
             fabric_power_w=self.fabric.power_w,
         )
+        ev = self.trace_events
+        if ev.checkpoint_interval_s is not None and cfg.checkpoint_interval_s is None:
+            cfg = dataclasses.replace(
+                cfg,
+                checkpoint_interval_s=ev.checkpoint_interval_s,
+                checkpoint_stall_s=ev.checkpoint_stall_s,
+            )
+        return simulate_facility(cfg, step_phases(self.estimate), outages=ev.outages)
+
+    @cached_property
+    def trace_events(self) -> TraceEvents:
+        """What the campaign puts into the power trace: the example trial's outages
+        (full-load drops and restarts) inside the trace, and, unless the scenario fixes
+        them (``facility.checkpoint_*``), its synchronous checkpoint stalls."""
         camp = self.campaign
+        fs = self.scenario.facility
         if camp is None:
-            return simulate_facility(cfg, step_phases(self.estimate))
-        # The trace sees what the campaign predicts: the example trial's outages (full-load
-        # drops and restarts) and, unless the scenario fixed them, its checkpoint stalls.
-        if cfg.checkpoint_interval_s is None and cfg.checkpoint_stall_s is None:
+            return TraceEvents(
+                outages=None,
+                checkpoint_interval_s=fs.checkpoint_interval_s,
+                checkpoint_stall_s=fs.checkpoint_stall_s,
+            )
+        outages = _outages_in(camp.outages_s, fs.trace_duration_s)
+        if fs.checkpoint_interval_s is not None or fs.checkpoint_stall_s is not None:
+            interval, stall = fs.checkpoint_interval_s, fs.checkpoint_stall_s
+        else:
             stall = self.campaign_config.checkpoint.blocking_s
-            if stall > 0:
-                interval = campaign_intervals(self.campaign_config).used_s
-                cfg = dataclasses.replace(
-                    cfg, checkpoint_interval_s=interval + stall, checkpoint_stall_s=stall
-                )
-        outages = _outages_in(camp.outages_s, cfg.trace.duration_s)
-        return simulate_facility(cfg, step_phases(self.estimate), outages=outages)
+            interval = (
+                campaign_intervals(self.campaign_config).used_s + stall if stall > 0 else None
+            )
+            stall = stall if stall > 0 else None
+        return TraceEvents(
+            outages=outages, checkpoint_interval_s=interval, checkpoint_stall_s=stall
+        )
 
     @property
     def run_days(self) -> float:
@@ -367,7 +314,7 @@ class ScenarioResults:
     @cached_property
     def campaign_config(self) -> CampaignConfig:
         """The reliability section resolved, with the estimate's throughput."""
-        return _campaign_config(
+        return campaign_config(
             self.scenario, self.ctx, self.estimate, trials=self._trials, seed=self._seed
         )
 
@@ -416,10 +363,10 @@ class ScenarioResults:
         out: list[str] = []
         est = self.__dict__.get("estimate")
         if est is not None:
-            out += _estimate_warnings(est, self.ctx)
+            out += estimate_warnings(est, self.ctx)
         camp = self.__dict__.get("_campaign", (None, ""))[0]
         if camp is not None:
-            out += _campaign_warnings(camp, self.with_failures, est)
+            out += campaign_warnings(camp, self.with_failures, est)
         return out
 
     @property
@@ -467,46 +414,6 @@ def run_scenario(
     )
 
 
-def _estimate_warnings(est: Estimate, ctx: Context) -> list[str]:
-    out = []
-    share = est.idle_gpus / ctx.cluster.num_gpus
-    if share > IDLE_GPU_WARN_SHARE:
-        out.append(
-            f"{est.idle_gpus:,} GPUs ({share:.0%}) sit idle: the GPU count does not factor "
-            "into a good layout for this model (try a nearby count or another batch)"
-        )
-    lo, hi = MFU_WARN_RANGE
-    if not lo <= est.mfu <= hi:
-        out.append(
-            f"MFU {est.mfu:.1%} is outside the plausible {lo:.0%}-{hi:.0%}: check the "
-            "batch, sequence length and GPU count"
-        )
-    use = est.memory_per_gpu_bytes / est.memory_capacity_bytes
-    if not est.fits:
-        out.append(
-            f"the plan does not fit in GPU memory ({est.memory_per_gpu_bytes / GB:,.1f} GB "
-            f"of {est.memory_capacity_bytes / GB:,.1f} GB)"
-        )
-    elif use > MEMORY_WARN_SHARE:
-        out.append(
-            f"the plan uses {use:.0%} of GPU memory: too little headroom for allocator "
-            "fragmentation and communication buffers in practice"
-        )
-    return out
-
-
-def _campaign_warnings(camp: CampaignResult, wf: WithFailures, est: Estimate) -> list[str]:
-    out = []
-    if wf.days > FAILURE_SLOWDOWN_WARN * est.days_to_train:
-        out.append(
-            f"with failures the run takes {wf.days:,.1f} days against "
-            f"{est.days_to_train:,.1f} without: recovery dominates (see `colossim campaign`)"
-        )
-    if camp.fraction_finished < 1.0:
-        out.append(f"only {camp.fraction_finished:.0%} of campaign trials finished in the horizon")
-    return out
-
-
 def _outages_in(outages_s: np.ndarray, horizon_s: float) -> Outages:
     """The campaign's (n, 2) [start, back up) outages that fall inside a power trace of
     ``horizon_s`` seconds, clipped to it."""
@@ -515,57 +422,3 @@ def _outages_in(outages_s: np.ndarray, horizon_s: float) -> Outages:
         return outages_from_arrays(np.empty(0), np.empty(0))
     end = np.minimum(inside[:, 1], horizon_s)
     return outages_from_arrays(inside[:, 0], end - inside[:, 0])
-
-
-# ---- campaign configuration --------------------------------------------------------------
-
-
-def default_trials(config: CampaignConfig, *, requested: int) -> int:
-    """Trials to run when the user did not choose: ``requested`` (the scenario default),
-    lowered to stay within :data:`DEFAULT_INTERRUPTION_BUDGET` simulated interruptions."""
-    interval_s = campaign_intervals(config).used_s
-    per_trial = expected_interruptions_to_simulate(
-        dataclasses.replace(config, n_trials=1), interval_s
-    )
-    if per_trial <= 0:
-        return requested
-    affordable = int(DEFAULT_INTERRUPTION_BUDGET // per_trial)
-    return max(min(requested, affordable), min(requested, MIN_DEFAULT_TRIALS))
-
-
-def _campaign_config(
-    sc: Scenario, ctx: Context, est: Estimate, *, trials: int | None, seed: int | None
-) -> CampaignConfig:
-    """The campaign of a scenario, run at the throughput of a plan estimate."""
-    rel = sc.reliability
-    gpn = ctx.cluster.gpus_per_node
-    # MODEL: the job occupies whole nodes: a plan whose GPU count is not a multiple of the
-    # node size still loses a whole node to a node failure.
-    job_nodes = math.ceil(est.num_gpus_used / gpn)
-    idle_nodes = max(ctx.cluster.num_gpus // gpn - job_nodes, 0)
-    gpu_id = ctx.cluster.gpu.id
-    profile = failure_profile(rel.profile_id(gpu_id))
-    switch_failures = any(c.unit is FailureUnit.SWITCH for c in profile.causes)
-    fabric = ctx.fabric
-    num_switches = int(sum(fabric.switches_per_tier)) if switch_failures and fabric else 0
-    config = rel.to_config(
-        num_gpus=job_nodes * gpn,
-        gpus_per_node=gpn,
-        tokens=float(ctx.training.tokens),
-        tokens_per_s=float(est.tokens_per_s),
-        params=float(ctx.model.total_params),
-        num_switches=num_switches,
-        # MODEL: whole nodes the plan leaves idle are hot spares too.
-        idle_nodes=idle_nodes,
-        gpu_id=gpu_id,
-        scaleup_domain=ctx.cluster.scaleup_domain,
-        dp=est.plan.dp,
-        step_s=est.step_time_s,
-    )
-    if seed is not None:
-        config = dataclasses.replace(config, seed=int(seed))
-    if trials is not None:
-        return dataclasses.replace(config, n_trials=int(trials))
-    if "trials" in rel.model_fields_set:
-        return config
-    return dataclasses.replace(config, n_trials=default_trials(config, requested=rel.trials))

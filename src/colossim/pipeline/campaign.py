@@ -1,0 +1,93 @@
+"""The campaign of a scenario: its reliability section resolved against the estimate
+(throughput, GPUs used, DP degree, step time) and the cluster, and how many trials to run."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from colossim.campaign import (
+    CampaignConfig,
+    FailureUnit,
+    campaign_intervals,
+    expected_interruptions_to_simulate,
+    failure_profile,
+)
+from colossim.perf.estimate import Context, Estimate
+from colossim.scenario.schema import Scenario
+
+__all__ = [
+    "CAMPAIGN_INTERRUPTION_LIMIT",
+    "DEFAULT_INTERRUPTION_BUDGET",
+    "MIN_DEFAULT_TRIALS",
+    "TIMELINE_MAX_GAPS",
+    "campaign_config",
+    "default_trials",
+]
+
+# A campaign that would draw more interruptions than this (closed-form estimate over all
+# trials) is left out of `plan`, `compare` and `report` (goodput None, with a note);
+# `colossim campaign` always runs it. About 2-4 s of work on one core.
+CAMPAIGN_INTERRUPTION_LIMIT = 1e7
+# When the trial count is not given (neither `reliability.trials` nor `--trials`), the
+# default is lowered so that the simulation draws at most about this many interruptions
+# (~1-2 s on one core); the standard errors grow accordingly and are reported.
+DEFAULT_INTERRUPTION_BUDGET = 5e6
+# ... but never fewer trials than this (percentiles need some trials).
+MIN_DEFAULT_TRIALS = 20
+# Gaps between interruptions kept in the example timeline (a plot cannot show more).
+TIMELINE_MAX_GAPS = 5_000
+
+
+# ---- campaign configuration --------------------------------------------------------------
+
+
+def default_trials(config: CampaignConfig, *, requested: int) -> int:
+    """Trials to run when the user did not choose: ``requested`` (the scenario default),
+    lowered to stay within :data:`DEFAULT_INTERRUPTION_BUDGET` simulated interruptions."""
+    interval_s = campaign_intervals(config).used_s
+    per_trial = expected_interruptions_to_simulate(
+        dataclasses.replace(config, n_trials=1), interval_s
+    )
+    if per_trial <= 0:
+        return requested
+    affordable = int(DEFAULT_INTERRUPTION_BUDGET // per_trial)
+    return max(min(requested, affordable), min(requested, MIN_DEFAULT_TRIALS))
+
+
+def campaign_config(
+    sc: Scenario, ctx: Context, est: Estimate, *, trials: int | None, seed: int | None
+) -> CampaignConfig:
+    """The campaign of a scenario, run at the throughput of a plan estimate."""
+    rel = sc.reliability
+    gpn = ctx.cluster.gpus_per_node
+    # MODEL: the job occupies whole nodes: a plan whose GPU count is not a multiple of the
+    # node size still loses a whole node to a node failure.
+    job_nodes = math.ceil(est.num_gpus_used / gpn)
+    idle_nodes = max(ctx.cluster.num_gpus // gpn - job_nodes, 0)
+    gpu_id = ctx.cluster.gpu.id
+    profile = failure_profile(rel.profile_id(gpu_id))
+    switch_failures = any(c.unit is FailureUnit.SWITCH for c in profile.causes)
+    fabric = ctx.fabric
+    num_switches = int(sum(fabric.switches_per_tier)) if switch_failures and fabric else 0
+    config = rel.to_config(
+        num_gpus=job_nodes * gpn,
+        gpus_per_node=gpn,
+        tokens=float(ctx.training.tokens),
+        tokens_per_s=float(est.tokens_per_s),
+        params=float(ctx.model.total_params),
+        num_switches=num_switches,
+        # MODEL: whole nodes the plan leaves idle are hot spares too.
+        idle_nodes=idle_nodes,
+        gpu_id=gpu_id,
+        scaleup_domain=ctx.cluster.scaleup_domain,
+        dp=est.plan.dp,
+        step_s=est.step_time_s,
+    )
+    if seed is not None:
+        config = dataclasses.replace(config, seed=int(seed))
+    if trials is not None:
+        return dataclasses.replace(config, n_trials=int(trials))
+    if "trials" in rel.model_fields_set:
+        return config
+    return dataclasses.replace(config, n_trials=default_trials(config, requested=rel.trials))
