@@ -64,6 +64,7 @@ PARAMS = [
     # module-by-module PyTorch (nanotron) <= 10 ms.
     *[(s, "layer_host_s", 0.0, HOST_MAX_S[s]) for s in STACKS],
     ("nanotron", "pp_p2p_host_s", 0.0, 0.03),  # blocking p2p with metadata handshake
+    ("nanotron", "tp_node_sync_s", 0.0, 2e-3),  # blocking TP collective, per node spanned
     ("nemo", "ep_overlap", 0.0, 1.0),  # overlapped MoE all-to-all (Megatron-Core / DeepEP)
     ("megatron", "ep_overlap", 0.0, 1.0),
     ("nemo", "tp_overlap", 0.0, 1.0),  # Megatron-Core tp_comm_overlap

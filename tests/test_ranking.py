@@ -17,12 +17,12 @@ from colossim.cli.main import main
 from colossim.validation import read_runs, validate_rows
 from colossim.validation.ranking import RankedRow, ranking, spearman
 
-PAIR_ORDER_MIN = 0.78
-SPEARMAN_MEDIAN_MIN = 0.67
+PAIR_ORDER_MIN = 0.80
+SPEARMAN_MEDIAN_MIN = 0.69
 REGRET_MEDIAN_MAX_PCT = 2.0
-SWEEPS_MAPE_MAX_PCT = 90.0
+SWEEPS_MAPE_MAX_PCT = 80.0
 PREDICTED_MIN_SHARE = 0.95
-FLAGGED_SLOWEST_MIN_SHARE = 0.30
+FLAGGED_SLOWEST_MIN_SHARE = 0.34
 
 
 @pytest.fixture(scope="session")

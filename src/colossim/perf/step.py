@@ -48,6 +48,7 @@ from colossim.parallel.plan import BF16_BYTES, PlanBatch, Recompute, Sharding, p
 from colossim.perf.comm import Collective, Network
 from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_shape_efficiency
 from colossim.perf.context import Context
+from colossim.perf.tp_nodes import tp_node_sync_s
 from colossim.workload.model import TransformerSpec
 from colossim.workload.stack import Efficiency, StackProfile
 from colossim.workload.training import Training
@@ -413,7 +414,9 @@ def _microbatch_comm(model, plans, shape, stack, c, mb: _MicroBatch, domain: int
     # MODEL: a stack hides its tp_overlap share behind GEMMs only inside the scale-up
     # domain; TP groups that span nodes wait on the NIC, latency-bound and exposed.
     hidden = stack.tp_overlap * (plans.tp <= domain)
-    tp = (1 - hidden) * layers * tp_layer
+    tp = (1 - hidden) * layers * tp_layer + tp_node_sync_s(
+        plans, layers, domain, stack.tp_node_sync_s
+    )
     # CP ring attention: (cp-1) K/V exchanges per layer forward, twice backward, hidden
     # behind the attention core where it is long enough (Liu et al. 2023).
     t_kv, cp = c.cp_kv_send_s, plans.cp

@@ -74,6 +74,8 @@ class StackProfile:
     dp_bucket_bytes: float = 0.0
     # Host time of one blocking pipeline p2p call (metadata handshake, CPU sync).
     pp_p2p_host_s: float = 0.0
+    # Exposed wait of one TP collective per node its group spans (blocking, eager hosts).
+    tp_node_sync_s: float = 0.0
     # Pipeline split: "uniform" (ceil(L/pp) layers per stage, LM head on the last) or
     # "cost" (blocks assigned to stages by compute cost).
     pp_balance: str = "uniform"
