@@ -202,3 +202,10 @@ def test_sigterm_stops_with_one_line_and_no_partial_file(tmp_path: Path) -> None
     assert "terminated" in err.decode() and "Traceback" not in err.decode()
     assert out.read_text() == "previous report"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_plan_tables_fit_80_columns_without_cutting_numbers(monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    text = cli("plan").output
+    assert "…" not in text  # rich's truncation mark: no figure is cut
+    assert max(len(line) for line in text.splitlines()) <= 80

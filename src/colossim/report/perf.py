@@ -125,31 +125,26 @@ def search_to_json(res: SearchResult, top: list[Estimate]) -> dict:
     }
 
 
+# Short labels, so that the top-plans table fits 80 columns without cutting a number.
+_RECOMPUTE_SHORT = {"none": "none", "selective": "sel", "full": "full"}
+_SHARDING_SHORT = {"none": "0", "zero1": "1", "zero2": "2", "zero3": "3"}
+
+
 def search_tables(res: SearchResult, top: list[Estimate]) -> list[Table]:
-    t = Table(title=f"Search: {res.candidates:,} candidates in {res.elapsed_s:.2f} s")
-    for col in (
-        "#",
-        "TP",
-        "PP",
-        "VP",
-        "DP",
-        "CP",
-        "EP",
-        "mb",
-        "recompute",
-        "ZeRO",
-        "GPUs",
-        "tok/s/GPU",
-        "MFU",
-        "mem GB",
-    ):
-        t.add_column(col, justify="right")
+    t = Table(
+        title=f"Search: {res.candidates:,} candidates in {res.elapsed_s:.2f} s",
+        caption="layout TP.PP.VP.DP.CP.EP; mb micro-batch; rc recompute; Z ZeRO stage",
+    )
+    for col in ("#", "layout", "mb", "rc", "Z", "GPUs", "tok/s/GPU", "MFU", "mem GB"):
+        # Numbers never wrap or shrink: the layout column folds first if space runs out.
+        t.add_column(col, justify="right", no_wrap=col != "layout", overflow="fold")
     for i, e in enumerate(top, 1):
         p = e.plan
         t.add_row(
-            str(i), str(p.tp), str(p.pp), str(p.vp), str(p.dp), str(p.cp), str(p.ep), str(p.micro_batch),
-            p.recompute.name.lower(), p.sharding.name.lower(), f"{e.num_gpus_used:,}",
-            f"{e.tokens_per_s_per_gpu:,.1f}", f"{e.mfu:.1%}", f"{e.memory_per_gpu_bytes / 1e9:.1f}",
+            str(i), f"{p.tp}.{p.pp}.{p.vp}.{p.dp}.{p.cp}.{p.ep}", str(p.micro_batch),
+            _RECOMPUTE_SHORT[p.recompute.name.lower()], _SHARDING_SHORT[p.sharding.name.lower()],
+            f"{e.num_gpus_used:,}", f"{e.tokens_per_s_per_gpu:,.1f}", f"{e.mfu:.1%}",
+            f"{e.memory_per_gpu_bytes / 1e9:.1f}",
         )  # fmt: skip
     r = Table(title="Rejected plans by reason")
     r.add_column("reason")
