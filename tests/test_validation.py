@@ -73,3 +73,43 @@ def test_blank_fields_take_the_stacks_defaults_not_the_best_score(tmp_path) -> N
     assert r.searched and r.plan["micro_batch"] == 1 and r.plan["sharding"] == "zero1"
     assert r.plan["recompute"] == "none" and r.plan["vp"] == 1
     assert r.fill_spread_pct > 0  # other fills (micro-batch, recompute, sharding) differ
+
+
+def _csv_with(tmp_path, published_csv, edits: dict[int, dict[str, str]], *, bom: bool = False):
+    import csv
+
+    with open(published_csv, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[:4]
+    for i, change in edits.items():
+        rows[i].update(change)
+    path = tmp_path / "runs.csv"
+    with open(path, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_bad_csv_values_name_column_and_line(tmp_path, published_csv) -> None:
+    from helpers import cli
+
+    path = _csv_with(
+        tmp_path,
+        published_csv,
+        {0: {"num_gpus": "sixty-four"}, 1: {"tp": "-2"}, 2: {"layers": "1e30"}},
+    )
+    r = cli("validate", str(path), "--no-search-check", catch=True)
+    assert r.exit_code == 2, r.output
+    assert f"{path}:2: column num_gpus: not a number" in r.stderr
+    assert f"{path}:3: column tp:" in r.stderr and f"{path}:4: column layers:" in r.stderr
+    assert "Traceback" not in r.output and "internal error" not in r.output
+
+
+def test_unknown_gpu_row_is_counted_with_its_reason_and_bom_is_accepted(
+    tmp_path, published_csv
+) -> None:
+    from helpers import cli_json
+
+    path = _csv_with(tmp_path, published_csv, {0: {"gpu": "h100-foo"}}, bom=True)
+    out = cli_json("validate", str(path), "--no-search-check")
+    assert out["summary"]["rows"] == 4 and out["summary"]["predicted"] == 3

@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from colossim.errors import InputError
+from colossim.errors import InputError, InputErrors
 from colossim.parallel.plan import Plan, PlanBatch, Sharding
 from colossim.perf.estimate import Context, context
 from colossim.search import SearchSpace, candidate_values, enumerate_plans, plan_search
@@ -224,7 +225,7 @@ def read_runs(path: str | Path) -> list[dict[str, str]]:
     ``path`` is a file, or the name of a bundled file (:data:`BUNDLED`)."""
     p = bundled_path(str(path)) if str(path) in BUNDLED else Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of "id"
     except FileNotFoundError:
         raise InputError(
             "FILE", "file not found", value=str(path), fix="give the path of a CSV file"
@@ -249,7 +250,53 @@ def read_runs(path: str | Path) -> list[dict[str, str]]:
     for i, row in enumerate(rows, start=2):
         if None in row or any(v is None for v in row.values()):
             raise InputError(f"{path}:{i}", "row has a different number of fields than the header")
+    problems = [e for i, row in enumerate(rows, start=2) for e in _bad_numbers(row, f"{path}:{i}")]
+    if problems:
+        raise InputErrors(problems, what=str(path))
     return rows
+
+
+# Columns that hold counts (integers) and the ones that may be zero.
+_INT_COLUMNS = (
+    "layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len", "experts",
+    "top_k", "moe_ffn_hidden", "shared_experts", "dense_layers", "num_gpus", "tp", "pp",
+    "dp", "cp", "ep", "vp", "micro_batch", "global_batch",
+)  # fmt: skip
+_MAY_BE_ZERO = (
+    "ffn_hidden",
+    "experts",
+    "top_k",
+    "moe_ffn_hidden",
+    "shared_experts",
+    "dense_layers",
+)
+# Far above any model or cluster: a larger count is a typo (and would overflow the model).
+_MAX_COUNT = 2**40
+
+
+def _bad_numbers(row: dict, where: str) -> list[InputError]:
+    """Every unreadable number of a row, each naming its column and line. A well-formed
+    row the model cannot predict (unknown GPU, ...) is not an error here: it is counted
+    with its reason."""
+    out = []
+    for col in (*_INT_COLUMNS, "measured_tokens_per_s_per_gpu"):
+        raw = (row.get(col) or "").strip()
+        if not raw:
+            continue
+        try:
+            x = float(raw)
+        except ValueError:
+            out.append(InputError(f"{where}: column {col}", "not a number", value=raw))
+            continue
+        lowest = 0 if col in _MAY_BE_ZERO else 1
+        if col == "measured_tokens_per_s_per_gpu":
+            ok, rule = math.isfinite(x) and x > 0, "must be a finite number > 0"
+        else:
+            ok = math.isfinite(x) and x == int(x) and lowest <= x <= _MAX_COUNT
+            rule = f"must be an integer from {lowest} to {_MAX_COUNT:,}"
+        if not ok:
+            out.append(InputError(f"{where}: column {col}", rule, value=raw))
+    return out
 
 
 def _bool(row: dict, col: str) -> bool:
