@@ -63,7 +63,15 @@ SMALL = {
 def _shrunk(data: dict, *, num_gpus: int) -> dict:
     """An example cut down to ``num_gpus`` GPUs, a matching batch and a fixed plan."""
     d = copy.deepcopy(data)
-    d["cluster"]["num_gpus"] = num_gpus
+    parts = d["cluster"].get("partitions")
+    if parts:  # a mixed cluster: the same GPU types, whole NVL72 racks each
+        racks = num_gpus // 72
+        for i, part in enumerate(parts):
+            share = racks // len(parts)
+            part["num_gpus"] = 72 * (racks - share * (len(parts) - 1) if i == 0 else share)
+        d["cluster"].pop("num_gpus", None)
+    else:
+        d["cluster"]["num_gpus"] = num_gpus
     d["workload"]["global_batch"] = num_gpus
     d["workload"].pop("global_batch_tokens", None)
     d["plan"] = {"tp": 8, "pp": 1, "dp": num_gpus // 8, "micro_batch": 1}

@@ -67,6 +67,8 @@ class CostConfig:
         battery_installed_usd: installed price per battery unit, USD.
         battery_opex_usd_per_year: upkeep per unit per year, USD.
         battery_lifetime_years: battery service life, years.
+        server_groups: a cluster of several GPU types: (GPUs, server price USD, GPUs per
+            server) of each; empty: one group from the fields above.
     """
 
     gpu_id: str
@@ -92,6 +94,7 @@ class CostConfig:
     network_lifetime_years: float = 5.0
     facility_capex_usd: float | None = None
     wacc: float = 0.0
+    server_groups: tuple[tuple[int, float, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.num_gpus, int) or self.num_gpus <= 0:
@@ -364,8 +367,8 @@ class _Capex:
 def _capex(c: CostConfig, *, nameplate_it_w: float) -> _Capex:
     """Capex per line: servers, NICs, fabric (bill of materials or Epoch's share), front-end
     network, storage (sized), facility (per MW of nameplate IT, or given) and batteries."""
-    servers = -(-c.num_gpus // c.gpus_per_server)
-    server_usd = servers * c.server_usd
+    groups = c.server_groups or ((c.num_gpus, c.server_usd, c.gpus_per_server),)
+    server_usd = sum(-(-n // per) * usd for n, usd, per in groups)
     storage_usd = c.storage_tb * c.storage_usd_per_tb
     frontend_usd = c.frontend_usd_per_gpu * c.num_gpus
     nics_usd = 0.0 if c.nic_cost_usd is None else c.nic_cost_usd

@@ -107,6 +107,12 @@ def plan(
         note.add_row("Result above", "the scenario's fixed plan")
         note.add_row("Best searched plan", f"{gain:+.1%} tokens/s (plan #1 of the search table)")
         tables.append(note)
+    if r.partitioned:
+        from colossim.report.partitions import partitions_table, partitions_to_json
+
+        with progress("each partition as its own job"):
+            payload |= partitions_to_json(r)
+        tables.append(partitions_table(payload))
     with progress("failures, fabric, power and cost"):
         payload["with_failures"], failures = _failure_summary(r)
         payload["facility"], summary = _facility_summary(r)
@@ -493,7 +499,7 @@ def catalog(kind: str, fmt: str) -> None:
 
 
 # Commands that live in their own modules (one module per command family).
-for _module in ("report", "campaign", "sweep", "facility"):
+for _module in ("report", "campaign", "sweep", "facility", "roadmap"):
     _mod = __import__(f"colossim.cli.{_module}", fromlist=["COMMANDS"])
     for _cmd in _mod.COMMANDS:
         main.add_command(_cmd)

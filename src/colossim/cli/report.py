@@ -68,6 +68,22 @@ def _sweep_sections(db: str) -> list:
     return sweep_sections(data, parse_objectives(default_objectives(data), data))
 
 
+def _build_out(main, trials: int | None) -> list:
+    """The partitions and build-out sections of the main scenario (empty without them)."""
+    from colossim.report.build_out import build_out_sections
+
+    if not main.partitioned and not main.scenario.phases:
+        return []
+    phases = None
+    if main.scenario.phases:
+        from colossim.pipeline.roadmap import roadmap
+
+        n = len(main.scenario.phases)
+        with counted_progress(n, "build-out phases") as bar:
+            phases = roadmap(main.loaded, trials=trials, on_phase=bar.stage)
+    return build_out_sections(main, phases)
+
+
 def _check_output(out: str) -> Path:
     """Fail early (exit 2) if ``-o`` cannot be written, before the expensive work."""
     check_writable(out, "-o/--output")
@@ -139,6 +155,7 @@ def report(
     if not paths:
         paths = [None]
     results = _collect_all(paths, overrides, with_campaign=with_campaign, trials=trials)
+    extra = _build_out(results[0], trials) + extra
     if title is None:
         title = report_title([r.name for r in results])
     with progress("rendering the HTML report"):

@@ -8,6 +8,7 @@ import math
 
 from colossim.campaign import (
     CampaignConfig,
+    CauseRate,
     FailureUnit,
     campaign_intervals,
     expected_interruptions_to_simulate,
@@ -91,3 +92,49 @@ def campaign_config(
     if "trials" in rel.model_fields_set:
         return config
     return dataclasses.replace(config, n_trials=default_trials(config, requested=rel.trials))
+
+
+def partition_causes(
+    sc: Scenario, ctx: Context, config: CampaignConfig, est: Estimate, *, job_share: list[float]
+) -> tuple[CauseRate, ...]:
+    """The failure causes of a job over several partitions (GPU types).
+
+    The whole job at the first partition's GPU (its fabric's switches and job-level causes
+    counted once), then, for each partition at its share of the job's GPUs (``job_share``),
+    its own GPU's failure profile and node size in place of the reference's. Exact when
+    every partition has the first's GPU; linear in each partition's size otherwise."""
+    rel = sc.reliability
+    parts = sc.cluster.partitions or []
+    rates: dict[tuple, float] = {}
+    kinds: dict[tuple, CauseRate] = {}
+
+    def add(causes: tuple[CauseRate, ...], sign: float) -> None:
+        for c in causes:
+            key = (c.name, c.category, c.replaces_node, c.planned)
+            kinds.setdefault(key, c)
+            rates[key] = rates.get(key, 0.0) + sign * c.rate_per_s
+
+    def at(num_gpus: int, gpn: int, gpu_id: str, switches: int) -> CampaignConfig:
+        return rel.to_config(
+            num_gpus=max(num_gpus, 1),
+            gpus_per_node=gpn,
+            tokens=config.tokens,
+            tokens_per_s=config.tokens_per_s,
+            params=1.0,
+            num_switches=switches,
+            gpu_id=gpu_id,
+            dp=est.plan.dp,
+            step_s=est.step_time_s,
+        )
+
+    gpn = config.gpus_per_node
+    switches = int(sum(ctx.fabric.switches_per_tier)) if ctx.fabric is not None else 0
+    ref_gpu = parts[0].gpu if parts else sc.cluster.gpu
+    add(at(config.num_gpus, gpn, ref_gpu, switches).causes, 1.0)
+    for p, share in zip(parts, job_share, strict=True):
+        p_gpn = p.gpus_per_node or sc.cluster.gpus_per_node or gpn
+        n = max(round(config.num_gpus * share / p_gpn), 1) * p_gpn
+        # This partition's own profile and node shape in place of the reference's.
+        add(at(n, p_gpn, p.gpu, 0).causes, 1.0)
+        add(at(n, p_gpn, ref_gpu, 0).causes, -1.0)
+    return tuple(dataclasses.replace(kinds[k], rate_per_s=max(r, 0.0)) for k, r in rates.items())

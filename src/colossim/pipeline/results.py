@@ -18,7 +18,7 @@ from colossim.campaign import (
 )
 from colossim.cluster import cluster_for
 from colossim.cost import CostResult, cluster_cost, server_price
-from colossim.errors import ColossimError, require_int
+from colossim.errors import ColossimError, InputError, require_int
 from colossim.fabric import Fabric, build_fabric
 from colossim.hardware import gpu
 from colossim.parallel.plan import Plan, Recompute, Sharding
@@ -27,21 +27,34 @@ from colossim.pipeline.campaign import (
     CAMPAIGN_INTERRUPTION_LIMIT,
     TIMELINE_MAX_GAPS,
     campaign_config,
+    partition_causes,
+)
+from colossim.pipeline.partitions import (
+    PartitionUse,
+    Spanning,
+    partition_list,
+    partition_scenarios,
+    spanning_contexts,
+    spanning_plans,
 )
 from colossim.pipeline.records import TraceEvents, WithFailures
 from colossim.pipeline.sanity import campaign_warnings, estimate_warnings
 from colossim.power import (
+    FacilityConfig,
     FacilityResult,
     Outages,
+    PowerConfig,
     StepPhases,
+    blend_power_configs,
     outages_from_arrays,
+    power_config,
     simulate_facility,
 )
 from colossim.scenario.load import LoadedScenario, load_scenario
 from colossim.scenario.schema import Scenario
 from colossim.search import SearchResult, SearchSpace, plan_search
 from colossim.units import GBIT_PER_S_TO_BYTES_PER_S, W_PER_MW
-from colossim.workload.model import preset, spec_from_dict
+from colossim.workload.model import TransformerSpec, preset, spec_from_dict
 from colossim.workload.training import Training
 
 __all__ = ["NoFeasiblePlan", "ScenarioResults", "run_scenario", "step_phases"]
@@ -102,11 +115,14 @@ class ScenarioResults:
 
     # ---- performance ------------------------------------------------------------------
 
+    @property
+    def partitioned(self) -> bool:
+        """True for a cluster of several partitions (``cluster.partitions``)."""
+        return bool(self.scenario.cluster.partitions)
+
     @cached_property
-    def ctx(self) -> Context:
-        """Model, training run, cluster, stack profile and the fabric that prices
-        every collective."""
-        w, c = self.scenario.workload, self.scenario.cluster
+    def _model_training(self) -> tuple[TransformerSpec, Training]:
+        w = self.scenario.workload
         model = (
             preset(w.model)
             if isinstance(w.model, str)
@@ -119,10 +135,21 @@ class ScenarioResults:
             precision=w.precision,
             framework=w.framework,
         )
+        return model, training
+
+    @cached_property
+    def ctx(self) -> Context:
+        """Model, training run, cluster, stack profile and the fabric that prices
+        every collective (partitioned: the pacing partition's, see :attr:`spanning`)."""
+        if self.partitioned:
+            if self.scenario.cluster.job == "separate":
+                return self.headline_job.ctx
+            return self.partition_ctxs[self.spanning.pacing()]
+        c = self.scenario.cluster
         nic = c.nic_gbit_per_s * GBIT_PER_S_TO_BYTES_PER_S if c.nic_gbit_per_s else None
         cluster = cluster_for(
             gpu(c.gpu),
-            c.num_gpus,
+            int(c.num_gpus or 0),
             gpus_per_node=c.gpus_per_node,
             scaleup_domain=c.scaleup_domain,
             nic_bw_bytes_per_s=nic,
@@ -136,12 +163,56 @@ class ScenarioResults:
             nic_gbit_per_s=c.nic_gbit_per_s,
         )
         return context(
-            model,
-            training,
+            *self._model_training,
             cluster,
             fabric=build_fabric(fabric_cfg),
             nic_efficiency=c.nic_efficiency,
         )
+
+    # ---- partitions (a cluster of several GPU types) ----------------------------------
+
+    @cached_property
+    def partition_ctxs(self) -> tuple[Context, ...]:
+        """One context per partition for a job spanning them (see ``partitions.py``)."""
+        return spanning_contexts(self.scenario, *self._model_training)
+
+    @cached_property
+    def spanning(self) -> Spanning:
+        """The job spanning every partition: plans ranked by the paced step."""
+        fixed = self.plan
+        exact = fixed is not None and not self.scenario.plan.idle_gpus
+        sp = spanning_plans(self.partition_ctxs, self.search_space, fixed=fixed, exact_gpus=exact)
+        if not sp.ranked:
+            raise NoFeasiblePlan(sp.searches[0])
+        return sp
+
+    @cached_property
+    def separate_jobs(self) -> tuple[ScenarioResults, ...]:
+        """One job per partition, each on its own fabric with the global batch scaled to
+        its share of the GPUs (failure-free; their campaigns are not run)."""
+        return tuple(
+            ScenarioResults(
+                LoadedScenario(scenario=sub, path=f"{self.source}[{label}]"), campaign=False
+            )
+            for label, sub in partition_scenarios(self.scenario)
+        )
+
+    @property
+    def headline_job(self) -> ScenarioResults:
+        """Separate jobs: the largest partition's job (the one the headline figures show)."""
+        if self.plan is not None:
+            raise InputError(
+                "plan",
+                "with cluster.job: separate, each partition's job is searched",
+                fix="use plan: search, or cluster.job: spanning for a fixed plan",
+            )
+        jobs = self.separate_jobs
+        return max(jobs, key=lambda j: j.scenario.cluster.num_gpus or 0)
+
+    @property
+    def partition_uses(self) -> tuple[PartitionUse, ...]:
+        """How each partition runs the chosen plan of the spanning job."""
+        return self.spanning.uses(partition_list(self.scenario))
 
     @cached_property
     def plan(self) -> Plan | None:
@@ -157,7 +228,7 @@ class ScenarioResults:
             ep=p.ep,
             vp=p.vp,
             micro_batch=p.micro_batch,
-            global_batch=self.ctx.training.global_batch,
+            global_batch=self._model_training[1].global_batch,
             recompute=Recompute[p.recompute.upper()],
             sharding=Sharding[p.sharding.upper()],
         )
@@ -172,12 +243,24 @@ class ScenarioResults:
 
     def check_priced(self) -> None:
         """InputError now (before a search) if the cost stage could not price the GPUs."""
+        self._server_groups()
+
+    def _server_groups(self) -> tuple[tuple[int, float, int], ...]:
+        """(GPUs, server price USD, GPUs per server) of each partition."""
         c = self.scenario.cost
-        server_price(self.scenario.cluster.gpu, c.server_usd, c.gpus_per_server)
+        return tuple(
+            (p.num_gpus, *server_price(p.gpu, c.server_usd, c.gpus_per_server))
+            for p in partition_list(self.scenario)
+        )
 
     @cached_property
     def search(self) -> SearchResult:
-        """Every plan the scenario's stack can run, searched (raises NoFeasiblePlan)."""
+        """Every plan the scenario's stack can run, searched (raises NoFeasiblePlan);
+        partitioned: on the pacing partition."""
+        if self.partitioned and self.scenario.cluster.job == "separate":
+            return self.headline_job.search
+        if self.partitioned and self.spanning.searches:
+            return self.spanning.searches[self.spanning.pacing()]
         res = plan_search(self.ctx, self.search_space)
         if res.feasible is None:
             raise NoFeasiblePlan(res)
@@ -190,6 +273,11 @@ class ScenarioResults:
 
     def best_plans(self, k: int) -> tuple[Estimate, ...]:
         """The best ``k`` searched plans (at most the search keeps), best first."""
+        if self.partitioned and self.scenario.cluster.job == "separate":
+            return self.headline_job.best_plans(k)
+        if self.partitioned:
+            n = min(k, len(self.spanning.ranked))
+            return tuple(self.spanning.paced(i) for i in range(n))
         res = self.search
         n = min(k, len(res.feasible))
         return tuple(Estimate.from_batch(res.feasible, i, self.ctx) for i in range(n))
@@ -197,6 +285,10 @@ class ScenarioResults:
     @cached_property
     def estimate(self) -> Estimate:
         """The fixed plan's prediction, or the best searched plan's."""
+        if self.partitioned and self.scenario.cluster.job == "separate":
+            return self.headline_job.estimate
+        if self.partitioned:
+            return self.spanning.paced(0)
         if self.plan is not None:
             # A fixed plan uses every GPU unless it says otherwise (`plan.idle_gpus`).
             exact = not self.scenario.plan.idle_gpus
@@ -218,13 +310,7 @@ class ScenarioResults:
     @cached_property
     def facility(self) -> FacilityResult:
         """Power per phase, the power trace, and grid + battery (sized or fixed)."""
-        c = self.ctx.cluster
-        cfg = self.scenario.facility.to_config(
-            gpu_id=c.gpu.id,
-            num_gpus=c.num_gpus,
-            gpus_per_node=c.gpus_per_node,
-            fabric_power_w=self.fabric.power_w,
-        )
+        cfg = self.facility_config
         ev = self.trace_events
         if ev.checkpoint_interval_s is not None and cfg.checkpoint_interval_s is None:
             cfg = dataclasses.replace(
@@ -233,6 +319,51 @@ class ScenarioResults:
                 checkpoint_stall_s=ev.checkpoint_stall_s,
             )
         return simulate_facility(cfg, step_phases(self.estimate), outages=ev.outages)
+
+    @cached_property
+    def facility_config(self) -> FacilityConfig:
+        """The facility section resolved for this cluster (power per GPU type, fabric
+        power, grid, battery), before any simulation."""
+        c = self.ctx.cluster
+        cfg = self.scenario.facility.to_config(
+            gpu_id=c.gpu.id,
+            num_gpus=c.num_gpus,
+            gpus_per_node=c.gpus_per_node,
+            fabric_power_w=self._fabric_sum("power_w"),
+        )
+        if self.partitioned:
+            cfg = dataclasses.replace(cfg, power=self._partition_power(cfg.power))
+        return cfg
+
+    def _fabric_sum(self, name: str) -> float | None:
+        """A fabric figure (``power_w``, ``cost_usd``, ``nic_cost_usd``): of the one
+        fabric, or summed over the partitions' own fabrics (separate jobs)."""
+        if self.partitioned and self.scenario.cluster.job == "separate":
+            values = [getattr(j.fabric, name) for j in self.separate_jobs]
+            return None if any(v is None for v in values) else float(sum(values))
+        return getattr(self.fabric, name)
+
+    def _partition_power(self, ref: PowerConfig) -> PowerConfig:
+        """The cluster's power configuration from each partition's (``ref``: the facility's
+        configuration at one GPU type, for PUE and the fabric's power)."""
+        sc, parts = self.scenario, partition_list(self.scenario)
+        configs = [
+            power_config(
+                gpu_id=p.gpu,
+                num_gpus=p.num_gpus,
+                gpus_per_node=p.gpus_per_node
+                or sc.cluster.gpus_per_node
+                or gpu(p.gpu).gpus_per_node,
+                fabric_power_w=0.0,
+                pue=ref.pue,
+            )
+            for p in parts
+        ]
+        if sc.cluster.job == "separate":
+            use = [1.0] * len(parts)
+        else:
+            use = [u.utilisation for u in self.partition_uses]
+        return blend_power_configs(configs, use, network_power_w=ref.network_power_w)
 
     @cached_property
     def trace_events(self) -> TraceEvents:
@@ -291,13 +422,17 @@ class ScenarioResults:
         cfg = self.scenario.cost.to_config(
             gpu_id=c.gpu.id,
             num_gpus=c.num_gpus,
-            fabric_cost_usd=self.fabric.cost_usd,
+            fabric_cost_usd=self._fabric_sum("cost_usd"),
             battery_id=self.scenario.facility.battery,
             battery_units=int(fac.battery_units),
-            nic_cost_usd=self.fabric.nic_cost_usd,
+            nic_cost_usd=self._fabric_sum("nic_cost_usd"),
             model_params=float(self.ctx.model.total_params),
             training_tokens=float(self.ctx.training.tokens),
         )
+        if self.partitioned:
+            cfg = dataclasses.replace(
+                cfg, num_gpus=fac.power.config.num_gpus, server_groups=self._server_groups()
+            )
         return cluster_cost(
             cfg,
             nameplate_it_w=fac.power.nameplate_it_w,
@@ -314,9 +449,21 @@ class ScenarioResults:
     @cached_property
     def campaign_config(self) -> CampaignConfig:
         """The reliability section resolved, with the estimate's throughput."""
-        return campaign_config(
+        cfg = campaign_config(
             self.scenario, self.ctx, self.estimate, trials=self._trials, seed=self._seed
         )
+        if not self.partitioned:
+            return cfg
+        parts = partition_list(self.scenario)
+        total = sum(p.num_gpus for p in parts)
+        causes = partition_causes(
+            self.scenario,
+            self.ctx,
+            cfg,
+            self.estimate,
+            job_share=[p.num_gpus / total for p in parts],
+        )
+        return dataclasses.replace(cfg, causes=causes)
 
     @cached_property
     def _campaign(self) -> tuple[CampaignResult | None, str]:

@@ -71,7 +71,8 @@ def compare_row(r: ScenarioResults) -> dict:
     wf = r.with_failures
     row = {
         "scenario": r.name,
-        "gpu": est["gpu"],
+        # A mixed cluster: every GPU type (the estimate is the pacing partition's).
+        "gpu": "+".join(r.scenario.cluster.gpu_counts) if r.partitioned else est["gpu"],
         "num_gpus": est["num_gpus"],
         "model": est["model"],
         "plan": est["plan"],

@@ -29,7 +29,13 @@ from colossim.report.power import power_to_json
 from colossim.report.topology import topology_figure
 from colossim.units import J_PER_MWH, SECONDS_PER_HOUR, W_PER_MW
 
-__all__ = ["PLOTLY_MARKER", "Section", "render_html", "report_sections", "report_title"]
+__all__ = [
+    "PLOTLY_MARKER",
+    "Section",
+    "render_html",
+    "report_sections",
+    "report_title",
+]
 
 # Comment placed just before the embedded plotly.js (tests use it to find the bundle).
 PLOTLY_MARKER = "<!-- plotly.js (embedded, MIT licence) -->"

@@ -55,7 +55,7 @@ class LoadedScenario:
         """``file:line:col`` of a dotted field (or of its closest enclosing key) in the
         file, for errors found after loading (e.g. a plan that does not multiply out to
         the GPU count); ``None`` if the file has no such key."""
-        parts: list = field_path.split(".")
+        parts: list = [int(x) if x.isdigit() else x for x in field_path.split(".")]
         while parts:
             line_col = self.positions.get(tuple(parts))
             if line_col:
@@ -162,13 +162,33 @@ def apply_overrides(data: Any, overrides: list[str]) -> Any:
             ) from None
         cur = data
         for p in parts[:-1]:
-            nxt = cur.get(p)
-            if not isinstance(nxt, dict):
+            nxt = _list_item(cur, p, key) if isinstance(cur, list) else cur.get(p)
+            if not isinstance(nxt, dict | list):
                 nxt = {}
-                cur[p] = nxt
+                cur[_list_index(cur, p, key) if isinstance(cur, list) else p] = nxt
             cur = nxt
-        cur[parts[-1]] = value
+        if isinstance(cur, list):
+            cur[_list_index(cur, parts[-1], key)] = value
+        else:
+            cur[parts[-1]] = value
     return data
+
+
+def _list_index(items: list, part: str, key: str) -> int:
+    """The index ``part`` names in ``items`` (a ``--set`` path through a list, e.g.
+    ``cluster.partitions.0.num_gpus``)."""
+    if not part.isdigit() or int(part) >= len(items):
+        raise InputError(
+            f"--set {key.strip()}",
+            f"'{part}' is not an index of a list of {len(items)}",
+            value=part,
+            fix=f"use 0 to {len(items) - 1}" if items else "the list is empty",
+        )
+    return int(part)
+
+
+def _list_item(items: list, part: str, key: str) -> object:
+    return items[_list_index(items, part, key)]
 
 
 def load_scenario(path: str | None = None, *, overrides: list[str] | None = None) -> LoadedScenario:
@@ -199,7 +219,7 @@ def dump_resolved(loaded: LoadedScenario) -> str:
     """The scenario with every default filled in, as YAML that :func:`load_scenario` reads
     back into an equal :class:`Scenario` (``null`` keeps its meaning, e.g. ``battery: null``
     is "no battery", so ``None`` fields are written, not dropped)."""
-    data = loaded.scenario.model_dump(mode="json")
+    data = _dumped(loaded.scenario)
     header = f"# resolved scenario (every default filled in) from {loaded.path}\n"
     return header + dump_yaml(data)
 
@@ -208,7 +228,7 @@ def dump_with_plan(loaded: LoadedScenario, plan: dict) -> str:
     """The scenario as YAML with ``plan`` (``Plan.as_dict()``) fixed in it; the plan's
     global batch becomes ``workload.global_batch``, so that the file reproduces the plan
     exactly (the search may round the batch within ``search.batch_tolerance``)."""
-    data = loaded.scenario.model_dump(mode="json")
+    data = _dumped(loaded.scenario)
     fixed = {k: plan[k] for k in ("tp", "pp", "dp", "cp", "ep", "vp", "micro_batch")}
     fixed |= {"recompute": plan["recompute"], "sharding": plan["sharding"]}
     used = plan["tp"] * plan["pp"] * plan["dp"] * plan["cp"]
@@ -218,6 +238,15 @@ def dump_with_plan(loaded: LoadedScenario, plan: dict) -> str:
     data["workload"]["global_batch_tokens"] = None
     header = f"# {loaded.path} with the plan chosen by `colossim plan` fixed\n"
     return header + dump_yaml(data)
+
+
+def _dumped(scenario: Scenario) -> dict:
+    """The scenario as plain data that validates back into it (a partitioned cluster's
+    ``gpu`` and ``num_gpus`` are derived from its partitions, so not written)."""
+    data = scenario.model_dump(mode="json")
+    if data["cluster"].get("partitions"):
+        del data["cluster"]["gpu"], data["cluster"]["num_gpus"]
+    return data
 
 
 def scenario_from_data(

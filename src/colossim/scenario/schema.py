@@ -15,6 +15,7 @@ from colossim.hardware import Precision
 from colossim.scenario.fabric import FabricSection
 from colossim.scenario.facility import CostSection, FacilitySection
 from colossim.scenario.known import require_known
+from colossim.scenario.partitions import MAX_PARTITIONS, MAX_PHASES, PartitionSection, PhaseSection
 from colossim.scenario.reliability import ReliabilitySection
 
 __all__ = ["ClusterSection", "PlanSection", "Scenario", "SearchSection", "WorkloadSection"]
@@ -77,8 +78,16 @@ class ModelArch(_Section):
 
 
 class ClusterSection(_Section):
-    gpu: str = Field("h100-sxm-80gb", description="GPU catalog id (see `colossim catalog`)")
-    num_gpus: int = Field(gt=0, le=MAX_GPUS, description="GPUs in the cluster")
+    gpu: str = Field(
+        "h100-sxm-80gb",
+        description="GPU catalog id (see `colossim catalog`); with partitions: the first's",
+    )
+    num_gpus: int | None = Field(
+        None,
+        gt=0,
+        le=MAX_GPUS,
+        description="GPUs in the cluster (required; with partitions: their sum, may be left out)",
+    )
     gpus_per_node: int | None = Field(
         None,
         gt=0,
@@ -98,11 +107,65 @@ class ClusterSection(_Section):
         None, gt=0, le=1, description="achievable fraction of NIC line rate for collectives"
     )
     fabric: FabricSection = Field(default_factory=FabricSection, description="scale-out network")
+    partitions: list[PartitionSection] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_PARTITIONS,
+        description="a mixed cluster: groups of one GPU type each (then gpu is not given)",
+    )
+    job: Literal["spanning", "separate"] = Field(
+        "spanning",
+        description="with partitions: one job spanning them (paced by the slowest, memory of "
+        "the smallest GPU) or one job per partition",
+    )
 
     @field_validator("gpu")
     @classmethod
     def _known_gpu(cls, v: str) -> str:
         return require_known(v, list(load_catalog("gpus")), "GPU id")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_partitions(cls, data: object) -> object:
+        """With partitions, ``gpu`` is the first partition's and ``num_gpus`` their sum."""
+        if not isinstance(data, dict) or not isinstance(data.get("partitions"), list):
+            return data
+        parts = [p for p in data["partitions"] if isinstance(p, dict)]
+        first = parts[0].get("gpu") if parts else None
+        if "gpu" in data and data["gpu"] != first:
+            raise ValueError(
+                "give the GPU of each partition (cluster.partitions[i].gpu), not cluster.gpu "
+                f"({data['gpu']!r} is not the first partition's)"
+            )
+        out = dict(data)
+        if parts and isinstance(parts[0].get("gpu"), str):
+            out["gpu"] = parts[0]["gpu"]
+        counts = [p.get("num_gpus") for p in parts]
+        total = sum(c for c in counts if isinstance(c, int) and not isinstance(c, bool))
+        if "num_gpus" not in data and total > 0:
+            out["num_gpus"] = total
+        elif isinstance(data.get("num_gpus"), int) and total and data["num_gpus"] != total:
+            raise ValueError(
+                f"num_gpus {data['num_gpus']:,} is not the sum of the partitions' GPUs "
+                f"({total:,}); leave num_gpus out or change cluster.partitions[i].num_gpus"
+            )
+        return out
+
+    @model_validator(mode="after")
+    def _count_given(self) -> ClusterSection:
+        if self.num_gpus is None:
+            raise ValueError("give num_gpus (GPUs in the cluster) or partitions")
+        return self
+
+    @property
+    def gpu_counts(self) -> dict[str, int]:
+        """GPUs per GPU type (one entry without partitions)."""
+        if not self.partitions:
+            return {self.gpu: int(self.num_gpus or 0)}
+        out: dict[str, int] = {}
+        for p in self.partitions:
+            out[p.gpu] = out.get(p.gpu, 0) + p.num_gpus
+        return out
 
 
 class WorkloadSection(_Section):
@@ -206,3 +269,23 @@ class Scenario(_Section):
         default_factory=FacilitySection, description="power, grid and battery"
     )
     cost: CostSection = Field(default_factory=CostSection, description="prices and amortisation")
+    phases: list[PhaseSection] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_PHASES,
+        description="build-out timeline (`colossim roadmap`): dated steps adding partitions "
+        "and power",
+    )
+
+    @field_validator("phases")
+    @classmethod
+    def _phases_in_order(cls, phases: list[PhaseSection] | None) -> list[PhaseSection] | None:
+        for i, (a, b) in enumerate(zip(phases or [], (phases or [])[1:], strict=False)):
+            if b.date <= a.date:
+                raise ValueError(
+                    f"phases[{i + 1}].date {b.date} is not after phases[{i}].date {a.date}; "
+                    "list phases in date order"
+                )
+        if phases and not phases[0].partitions:
+            raise ValueError("phases[0] adds no partitions: the first phase must add GPUs")
+        return phases
