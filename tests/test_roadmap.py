@@ -105,3 +105,15 @@ def test_roadmap_without_phases_says_so() -> None:
     res = cli("roadmap", "colossus-100k-h100")
     assert res.exit_code == 2
     assert "phases" in res.output
+
+
+def test_report_of_a_roadmap_has_partitions_and_build_out_figures(tmp_path) -> None:
+    """The HTML report of a partitioned scenario with phases adds the partitions table and
+    the build-out section with its three figures (capacity, power, capex over time)."""
+    out = tmp_path / "r.html"
+    js = cli_json("report", "colossus-roadmap", "-o", str(out), "--no-campaign")
+    assert {"partitions", "roadmap"} <= set(js["sections"])
+    html = out.read_text(encoding="utf-8")
+    for title in ("Capacity over time", "Power over time", "Capex spent over time"):
+        assert title in html
+    assert "gb200" in html and "2027-06-30" in html
