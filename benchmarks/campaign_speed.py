@@ -10,7 +10,9 @@ event count): in-memory checkpoints of a 2T-parameter model, 1 min detection, 2 
 restart, 1% hot-spare nodes, wait for repair when none is left. The case runs once per
 recovery design (issue #13 item 5: the target holds with the new policies): whole-job
 restart, hot spares + partial restart, and elastic DP + partial restart with stragglers
-(1 per 1,000 node-days, evicted after 10 min).
+(1 per 1,000 node-days, evicted after 10 min). Failure domains are on in every case (no
+fabric is built here: a leaf switch per 16 GPUs, the profile's default, and power zones of
+512 GPUs), so each trial also draws ~1,400 leaf-switch and ~27 zone failures.
 
 Usage::
 
@@ -123,6 +125,7 @@ def run(trials: int, repeat: int) -> dict:
         "goodput": big["goodput"],
         "goodput_stderr": big["goodput_stderr"],
         "wall_fraction": big["wall_fraction"],
+        "interruptions_by_domain": big["interruptions_by_domain"],
         "checkpoint_interval_s": big["checkpoint_interval_s"],
         "llama3_check": {
             "time_s": llama_s,
@@ -173,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{w['downtime']:.3f}, rework {w['rework']:.3f}, checkpoint {w['checkpoint']:.4f}; "
             f"interval {out['checkpoint_interval_s']:.1f} s"
         )
+        by_domain = ", ".join(f"{k} {v:,.0f}" for k, v in out["interruptions_by_domain"].items())
+        print(f"  per trial by domain: {by_domain}")
         for name, p in out["policies"].items():
             print(f"  {name}: {p['time_s']:.2f} s, goodput {p['goodput']:.3f}")
         print(

@@ -469,13 +469,16 @@ def test_report_json_and_tables() -> None:
         assert key in out
     json.dumps(out, allow_nan=False)
     assert out["interruptions_by_cause"]["faulty_gpu"] > 0
+    assert out["interruptions_by_domain"]["leaf_switch"] > 0
+    assert sum(out["interruptions_by_domain"].values()) == pytest.approx(out["interruptions_mean"])
     tables = campaign_tables(r)
-    assert len(tables) == 3
+    assert len(tables) == 4
     console = Console(width=120, record=True, color_system=None)
     for table in tables:
         console.print(table)
     text = console.export_text()
     assert "goodput" in text and "faulty gpu" in text
+    assert "leaf switch" in text and "power zone" in text
 
 
 def test_repair_queue_ring_grows_in_order_and_pops_a_prefix() -> None:

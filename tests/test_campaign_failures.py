@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from colossim.campaign.failures import (
     ClusterCounts,
+    FailureCause,
     FailureUnit,
     cause_rates,
     expected_interruptions,
@@ -23,7 +24,15 @@ from colossim.errors import InputError
 from colossim.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_MINUTE, SECONDS_PER_YEAR
 
 PROFILE = failure_profile("llama3-h100")
-LLAMA = ClusterCounts(num_gpus=16_384, gpus_per_node=8, nics_per_node=8, cpus_per_node=2)
+LLAMA = ClusterCounts(
+    num_gpus=16_384,
+    gpus_per_node=8,
+    nics_per_node=8,
+    cpus_per_node=2,
+    leaf_switches=1024,
+    leaf_gpus=16,
+    zone_gpus=512,
+)
 WINDOW_S = 54 * SECONDS_PER_DAY
 
 
@@ -33,20 +42,34 @@ def counts(num_gpus: int) -> ClusterCounts:
 
 def test_profile_is_listed_and_has_the_18_table5_causes_plus_planned() -> None:
     assert "llama3-h100" in failure_profile_ids()
-    unexpected = [c for c in PROFILE.causes if not c.planned]
-    assert len(unexpected) == 18
-    assert sum(c.reference_count for c in unexpected) == 419
+    table5 = [c for c in PROFILE.causes if not c.planned and c.domain is None]
+    assert len(table5) == 18
+    assert sum(c.reference_count for c in table5) == 419
     assert [c.reference_count for c in PROFILE.causes if c.planned] == [47]
+    # The shared failure domains come on top, with no Table 5 count of their own.
+    domains = [c for c in PROFILE.causes if c.domain is not None]
+    assert [c.domain.value for c in domains] == ["leaf_switch", "power_zone"]
+    assert all(c.reference_count is None and c.repair_s > 0 for c in domains)
+
+
+def _predicted(cause: FailureCause) -> float:
+    units = unit_count(PROFILE.reference_counts, cause.unit)
+    return cause.rate_per_unit_year * units * PROFILE.reference_window_s / SECONDS_PER_YEAR
 
 
 def test_every_catalog_rate_is_its_table5_count_over_the_exposure() -> None:
     # [DERIVED] rate = count / (units x 54 d / 365.25 d): recompute each one.
-    ref = PROFILE.reference_counts
-    assert ref == LLAMA
+    assert PROFILE.reference_counts == LLAMA
+    by_name = {c.name: c for c in PROFILE.causes}
     for cause in PROFILE.causes:
-        units = unit_count(ref, cause.unit)
-        predicted = cause.rate_per_unit_year * units * PROFILE.reference_window_s / SECONDS_PER_YEAR
-        assert predicted == pytest.approx(cause.reference_count, rel=1e-3), cause.name
+        if cause.reference_count is None or cause.name == "network_switch_cable":
+            continue
+        assert _predicted(cause) == pytest.approx(cause.reference_count, rel=1e-3), cause.name
+    # Network switch/cable: the per-GPU cause plus the leaf-switch failure domain on the
+    # reference's 1,024 leaves make Llama 3's 35; the leaf part alone is 12.2.
+    network = _predicted(by_name["network_switch_cable"]) + _predicted(by_name["leaf_switch"])
+    assert network == pytest.approx(35, rel=1e-3)
+    assert _predicted(by_name["leaf_switch"]) == pytest.approx(12.23, rel=1e-3)
 
 
 def test_llama3_window_expects_419_unexpected_and_47_planned() -> None:
@@ -122,9 +145,15 @@ def test_without_planned_and_unit_counts() -> None:
     rates = cause_rates(PROFILE, LLAMA, include_planned=False)
     assert not any(r.planned for r in rates)
     c = ClusterCounts(
-        num_gpus=64, gpus_per_node=8, nics_per_node=4, cpus_per_node=2, num_switches=3
+        num_gpus=64,
+        gpus_per_node=8,
+        nics_per_node=4,
+        cpus_per_node=2,
+        num_switches=3,
+        leaf_switches=5,
+        zone_gpus=24,
     )
-    assert [unit_count(c, u) for u in FailureUnit] == [64, 8, 32, 16, 3, 8, 1]
+    assert [unit_count(c, u) for u in FailureUnit] == [64, 8, 32, 16, 3, 8, 5, 3, 1]
 
 
 @pytest.mark.parametrize(

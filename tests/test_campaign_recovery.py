@@ -243,9 +243,21 @@ def test_gpu_generation_picks_its_profile_and_nvlink_domains_fail() -> None:
     assert "nvlink_domain" in names and "faulty_gpu" not in names
     h100 = section.to_config(num_gpus=72 * 1000, gpus_per_node=8, gpu_id="h100-sxm-80gb", **kw)
     assert "faulty_gpu" in {c.name for c in h100.causes}
-    # Per-GPU rates: 4-GPU trays do not double the rate of an 8-GPU node (domains aside).
-    domain = next(c for c in gb.causes if c.name == "nvlink_domain").rate_per_s
-    assert gb.unplanned_rate_per_s - domain == pytest.approx(h100.unplanned_rate_per_s, rel=1e-3)
+
+    # Per-GPU rates: 4-GPU trays do not double the rate of an 8-GPU node (NVLink, leaf and
+    # zone domains and HBM aside); HBM scales with the stacks per GPU (8 vs 5).
+    def rate(cfg, *, hbm: bool) -> float:
+        return sum(
+            c.rate_per_s
+            for c in cfg.causes
+            if not c.planned
+            and c.domain is None
+            and c.category != "nvlink_domain"
+            and (c.name in ("hbm", "gpu_hbm3")) == hbm
+        )
+
+    assert rate(gb, hbm=False) == pytest.approx(rate(h100, hbm=False), rel=1e-3)
+    assert rate(gb, hbm=True) == pytest.approx(8 / 5 * rate(h100, hbm=True), rel=1e-3)
     assert gb.recovery.replica_gpus == 144  # num_gpus / dp, at least one NVLink domain
     explicit = ReliabilitySection(failure_profile="llama3-h100").to_config(
         num_gpus=72 * 1000, gpus_per_node=4, gpu_id="gb300", **kw

@@ -28,6 +28,14 @@ __all__ = ["BLOCK_EVENTS", "run_chunk"]
 BLOCK_EVENTS = 64
 # Rows of the accumulators: work, useful, checkpoint, rework, down, debt.
 _ACC_ROWS = 6
+# Rows of the interruption counts: node-replacing, other unexpected (in place), planned;
+# the failure domains of RunScalars follow (row _FIRST_DOMAIN + i).
+_NODE, _OTHER, _PLANNED, _FIRST_DOMAIN = 0, 1, 2, 3
+
+
+def _n_kinds(p: RunScalars) -> int:
+    """Kinds of interruption: node, other, planned and one per failure domain."""
+    return _FIRST_DOMAIN + len(p.rate_domain_per_s)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -43,7 +51,8 @@ class _Live:
         work_left: work left to train, s at full throughput (0 in window mode).
         acc: (6, n) accumulated work, useful, checkpoint, rework and down times, and the
             work lost to reduced throughput (elastic debt), s.
-        counts: (3, n) node-replacing, other unexpected and planned interruptions.
+        counts: (kinds, n) node-replacing, other unexpected and planned interruptions,
+            then those of each failure domain.
     """
 
     ids: np.ndarray
@@ -66,7 +75,7 @@ class _Live:
             lam=np.full(n_trials, _full_size_rate(p)),
             work_left=np.full(n_trials, p.work_s),
             acc=np.zeros((_ACC_ROWS, n_trials)),
-            counts=np.zeros((3, n_trials), dtype=np.int64),
+            counts=np.zeros((_n_kinds(p), n_trials), dtype=np.int64),
         )
 
     def keep(self, live: np.ndarray) -> None:
@@ -77,12 +86,38 @@ class _Live:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class _DomainHits:
+    """The interruptions of a pass that are failure-domain failures, sparse (they are a
+    few percent of all): row, column and domain index of each."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    which: np.ndarray
+
+    def cut(self, n_events: int) -> _DomainHits:
+        """Only the hits in the first ``n_events`` columns."""
+        keep = self.cols < n_events
+        return _DomainHits(rows=self.rows[keep], cols=self.cols[keep], which=self.which[keep])
+
+    def shifted(self) -> _DomainHits:
+        """The hits moved one column right (the downtime a gap owes is its predecessor's)."""
+        return _DomainHits(rows=self.rows, cols=self.cols + 1, which=self.which)
+
+    def put(self, values: np.ndarray, per_domain: tuple[float, ...]) -> np.ndarray:
+        """``values`` (n, events) with each hit inside its columns set to its domain's value."""
+        ok = self.cols < values.shape[1]
+        values[self.rows[ok], self.cols[ok]] = np.asarray(per_domain)[self.which[ok]]
+        return values
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Pass:
     """One pass: up to ``BLOCK_EVENTS`` gaps of every live trial, (n_live, n_events) arrays.
 
     Attributes:
         frac: (n_live,) active fraction during the pass (a restart may change it after).
         node, planned: kind of the interruption ending each gap.
+        dom: the failure-domain failures among them (None when the run has no domains).
         node_cum: running count of ``node`` along each row (None without repairs).
         ends, starts: wall time each gap ends and starts, s.
         served: downtime served in each gap, s; ``run``: training time after it, s.
@@ -96,6 +131,7 @@ class _Pass:
     frac: np.ndarray
     node: np.ndarray
     planned: np.ndarray
+    dom: _DomainHits | None
     node_cum: np.ndarray | None
     ends: np.ndarray
     starts: np.ndarray
@@ -143,12 +179,12 @@ class _Outputs:
     counts: np.ndarray
 
     @classmethod
-    def empty(cls, n_trials: int) -> _Outputs:
+    def empty(cls, n_trials: int, n_kinds: int) -> _Outputs:
         return cls(
             wall=np.zeros(n_trials),
             finished=np.zeros(n_trials, dtype=bool),
             acc=np.zeros((_ACC_ROWS, n_trials)),
-            counts=np.zeros((3, n_trials), dtype=np.int64),
+            counts=np.zeros((n_kinds, n_trials), dtype=np.int64),
         )
 
     def totals(self) -> TrialTotals:
@@ -164,6 +200,7 @@ class _Outputs:
             n_node=self.counts[0],
             n_other=self.counts[1],
             n_planned=self.counts[2],
+            n_domain=self.counts[_FIRST_DOMAIN:],
         )
 
 
@@ -201,7 +238,7 @@ def run_chunk(p: RunScalars, *, n_trials: int, seed: np.random.SeedSequence) -> 
             nodes_in_repair_mean=p.rate_node_per_s * p.repair_s,
             events_per_pass=BLOCK_EVENTS,
         )
-    out = _Outputs.empty(n_trials)
+    out = _Outputs.empty(n_trials, _n_kinds(p))
     while live.ids.size:
         gaps = _pass_gaps(p, live, queues, rng)
         endings = _endings(p, live, gaps)
@@ -228,14 +265,12 @@ def _pass_gaps(
     as if each gap ended with its interruption (the end of a run is found afterwards)."""
     n = live.ids.size
     gaps_e = rng.standard_exponential((n, BLOCK_EVENTS))
-    kinds_u = rng.random((n, BLOCK_EVENTS))
-    # Kind of each interruption (competing Poisson risks): node-replacing unexpected,
-    # other unexpected, or planned (under shrink, unexpected rates scale with `frac`).
-    node = kinds_u < (p.rate_node_per_s * live.frac / live.lam)[:, None]
-    planned = kinds_u >= (p.rate_unplanned_per_s * live.frac / live.lam)[:, None]
+    node, planned, dom = _draw_kinds(p, live, rng.random((n, BLOCK_EVENTS)))
     n_events, exact_waits, node_cum = _pass_length(p, live, queues, node)
     node = node[:, :n_events]
     planned = planned[:, :n_events]
+    if dom is not None and n_events < BLOCK_EVENTS:
+        dom = dom.cut(n_events)
     if node_cum is not None:
         node_cum = node_cum[:, :n_events]
 
@@ -248,6 +283,8 @@ def _pass_gaps(
     owed = np.empty_like(ends)  # downtime owed at the start of each gap
     owed[:, 0] = live.down
     owed[:, 1:] = _stop_after(p, node[:, :-1], planned[:, :-1])
+    if dom is not None:
+        dom.shifted().put(owed, p.down_domain_s)
     if exact_waits:
         waits = waits_in_pass(
             ring=queues.ring,
@@ -273,10 +310,13 @@ def _pass_gaps(
     partial = np.minimum(rem, tau)
     # async: checkpoint k is durable only `lag` s after its stall ends.
     kept_lossy = (k - ((rem < lag) & (k >= 1.0))) * tau if lag > 0.0 else k * tau
-    if np.isfinite(p.loss_node_s) or np.isfinite(p.loss_other_s):
+    losses = (p.loss_node_s, p.loss_other_s, *p.loss_domain_s)
+    if any(np.isfinite(x) for x in losses):
         # Peer replicas: lose at most the work since the last in-memory snapshot,
         # kept = total - min(total - kept_lossy, L) = max(kept_lossy, total - L).
         cap = np.where(node, p.loss_node_s, p.loss_other_s)
+        if dom is not None:
+            dom.put(cap, p.loss_domain_s)
         kept_lossy = np.maximum(kept_lossy, k * tau + partial - cap)
     # An unexpected interruption loses the work since the last durable checkpoint; a
     # planned one (checkpoint first) and the end of the run lose nothing.
@@ -284,6 +324,7 @@ def _pass_gaps(
         frac=live.frac,
         node=node,
         planned=planned,
+        dom=dom,
         node_cum=node_cum,
         ends=ends,
         starts=starts,
@@ -294,14 +335,58 @@ def _pass_gaps(
         partial=partial,
         kept=np.where(planned, k * tau + partial, kept_lossy),
         ckpt=k * p.delta_s + np.where(planned, rem - partial, 0.0),
-        debt=node * p.debt_node_s if p.debt_node_s > 0.0 else None,
+        debt=_debt(p, node, dom),
         at_horizon=ends >= p.end_s,
     )
 
 
+def _draw_kinds(
+    p: RunScalars, live: _Live, u: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, _DomainHits | None]:
+    """Kind of each interruption from one uniform ``u`` each (competing Poisson risks):
+    node-replacing, a failure domain, other unexpected, or planned (under shrink, the
+    unexpected rates scale with ``frac``). Returns the node and planned masks and the
+    domain hits."""
+    share = (live.frac / live.lam)[:, None]  # probability per unit rate
+    node = u < p.rate_node_per_s * share
+    planned = u >= p.rate_unplanned_per_s * share
+    return node, planned, _domain_hits(p, u, share)
+
+
+def _domain_hits(p: RunScalars, u: np.ndarray, share: np.ndarray) -> _DomainHits | None:
+    """The failure-domain failures among a pass's interruptions (None without domains).
+
+    Competing Poisson risks on one uniform ``u`` per interruption: node-replacing on
+    [0, r_node), then each domain's interval, then the other unexpected causes, then planned
+    (each rate x the active fraction / total rate); the node and planned intervals are those
+    drawn without domains.
+    """
+    if not p.rate_domain_per_s:
+        return None
+    lo = p.rate_node_per_s
+    hi = lo + sum(p.rate_domain_per_s)
+    rows, cols = np.nonzero((u >= lo * share) & (u < hi * share))
+    # Which domain: the position of u among the domains' cumulative upper bounds.
+    x = u[rows, cols] / share[rows, 0]
+    bounds = lo + np.cumsum(p.rate_domain_per_s)
+    which = np.minimum(np.searchsorted(bounds, x, side="right"), bounds.size - 1)
+    return _DomainHits(rows=rows, cols=cols, which=which)
+
+
+def _debt(p: RunScalars, node: np.ndarray, dom: _DomainHits | None) -> np.ndarray | None:
+    """Work lost to reduced throughput after each interruption (elastic DP), s of full
+    job; None when no kind has any."""
+    if p.debt_node_s <= 0.0 and not any(d > 0.0 for d in p.debt_domain_s):
+        return None
+    debt = node * p.debt_node_s
+    if dom is not None:
+        dom.put(debt, p.debt_domain_s)
+    return debt
+
+
 def _stop_after(p: RunScalars, node: np.ndarray, planned: np.ndarray) -> np.ndarray:
     """Whole-job downtime owed after each interruption, by its kind (no wait for a
-    spare), s."""
+    spare; failure domains are set by the caller), s."""
     if p.down_node_s == p.down_other_s:
         return np.where(planned, p.down_planned_s, p.down_node_s)
     return np.where(planned, p.down_planned_s, np.where(node, p.down_node_s, p.down_other_s))
@@ -388,9 +473,16 @@ def _add_interrupted_gaps(p: RunScalars, live: _Live, g: _Pass, e: _Endings) -> 
     live.work_left = live.work_left - work
     n_planned = (g.planned & interrupted).sum(axis=1)
     n_node = (g.node & interrupted).sum(axis=1)
-    live.counts[0] += n_node
-    live.counts[1] += interrupted.sum(axis=1) - n_planned - n_node
-    live.counts[2] += n_planned
+    n_other = interrupted.sum(axis=1) - n_planned - n_node
+    if g.dom is not None:
+        hit = interrupted[g.dom.rows, g.dom.cols]
+        n_dom = np.zeros((live.counts.shape[0] - _FIRST_DOMAIN, interrupted.shape[0]), np.int64)
+        np.add.at(n_dom, (g.dom.which[hit], g.dom.rows[hit]), 1)
+        live.counts[_FIRST_DOMAIN:] += n_dom
+        n_other -= n_dom.sum(axis=0)
+    live.counts[_NODE] += n_node
+    live.counts[_OTHER] += n_other
+    live.counts[_PLANNED] += n_planned
     return n_node
 
 
@@ -402,6 +494,9 @@ def _restart(
     Trials that ended in the pass are updated too (they are dropped next)."""
     live.t = t = g.ends[:, -1]
     live.down = _stop_after(p, g.node[:, -1], g.planned[:, -1])
+    if g.dom is not None:
+        last = g.dom.cols == g.ends.shape[1] - 1
+        live.down[g.dom.rows[last]] = np.asarray(p.down_domain_s)[g.dom.which[last]]
     if queues is not None and queues.max_queued > p.spares:
         # Some trial may lack a spare after its last interruption: count exactly.
         queues.pop_returned(live.ids, t - p.repair_s)

@@ -28,14 +28,17 @@ from colossim.campaign.checkpoint import (
 from colossim.campaign.failures import (
     CauseRate,
     ClusterCounts,
+    FailureDomain,
     cause_rates,
     failure_profile,
     total_rate_per_s,
 )
 from colossim.campaign.recovery import (
+    DomainCosts,
     InterruptionCosts,
     RecoveryDesign,
     RecoveryPolicy,
+    domain_costs,
     interruption_costs,
     speed_factor,
 )
@@ -46,6 +49,7 @@ from colossim.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR, 
 __all__ = [
     "CampaignConfig",
     "CampaignIntervals",
+    "DomainKind",
     "RunScalars",
     "SimulationMode",
     "SparePolicy",
@@ -70,6 +74,25 @@ class SimulationMode(StrEnum):
 
     TO_TRAIN = "to_train"  # run until the tokens are trained (or the horizon)
     WINDOW = "window"  # run a fixed wall-clock window (Llama 3 style snapshot)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DomainKind:
+    """The failures of one failure domain in the job, summed over its causes.
+
+    Attributes:
+        domain: which domain (leaf switch, power/cooling zone).
+        rate_per_s: failures of the domain in the whole job, 1/s.
+        gpus: GPUs one failure takes down (whole nodes).
+        nodes: nodes one failure takes down.
+        repair_s: until the domain is back, s.
+    """
+
+    domain: FailureDomain
+    rate_per_s: float
+    gpus: int
+    nodes: int
+    repair_s: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,12 +207,58 @@ class CampaignConfig:
     @property
     def node_replacing_rate_per_s(self) -> float:
         """Rate of unexpected interruptions that send a node to repair (need a spare), 1/s."""
-        return total_rate_per_s(self.causes, planned=False, replaces_node=True)
+        return total_rate_per_s(self.causes, planned=False, replaces_node=True, domain=False)
 
     @property
     def other_unplanned_rate_per_s(self) -> float:
         """Rate of unexpected interruptions that restart in place (no spare needed), 1/s."""
-        return total_rate_per_s(self.causes, planned=False, replaces_node=False)
+        return total_rate_per_s(self.causes, planned=False, replaces_node=False, domain=False)
+
+    @property
+    def domains(self) -> tuple[DomainKind, ...]:
+        """The failure domains with a non-zero rate, in :class:`FailureDomain` order."""
+        out = []
+        for domain in FailureDomain:
+            causes = [c for c in self.causes if c.domain is domain and not c.planned]
+            rate = total_rate_per_s(tuple(causes), domain=domain)
+            if rate <= 0.0:
+                continue
+            gpus = max(c.domain_gpus for c in causes)
+            out.append(
+                DomainKind(
+                    domain=domain,
+                    rate_per_s=rate,
+                    gpus=gpus,
+                    nodes=-(-gpus // self.gpus_per_node),
+                    # MODEL: causes of one domain share its repair time (rate-weighted).
+                    repair_s=sum(c.rate_per_s * c.repair_s for c in causes) / rate,
+                )
+            )
+        return tuple(out)
+
+    @property
+    def free_spare_nodes(self) -> float:
+        """Spare nodes free on average: the pool less the mean nodes in repair."""
+        return max(self.spare_nodes - self.nodes_in_repair_mean, 0.0)
+
+    @property
+    def domain_costs(self) -> tuple[DomainCosts, ...]:
+        """Stop, loss and debt of a failure of each of :attr:`domains` under the recovery
+        design (:func:`~colossim.campaign.recovery.domain_costs`)."""
+        return tuple(
+            domain_costs(
+                self.recovery,
+                detection_s=self.detection_s,
+                restart_s=self.restart_s,
+                restore_s=self.checkpoint.restore_s,
+                num_gpus=self.num_gpus,
+                domain_gpus=d.gpus,
+                domain_nodes=d.nodes,
+                repair_s=d.repair_s,
+                free_spare_nodes=self.free_spare_nodes,
+            )
+            for d in self.domains
+        )
 
     # ------------------------------------------------------------------ recovery and spares
 
@@ -246,6 +315,9 @@ class CampaignConfig:
             rate += self.node_replacing_rate_per_s
         if math.isinf(c.other_max_loss_s):
             rate += self.other_unplanned_rate_per_s
+        for d, dc in zip(self.domains, self.domain_costs, strict=True):
+            if math.isinf(dc.max_loss_s):
+                rate += d.rate_per_s
         return rate
 
     @property
@@ -347,6 +419,9 @@ class RunScalars:
         loss_node_s, loss_other_s: most training time such a failure loses (inf: back to
             the last durable checkpoint), s.
         debt_node_s: work lost to reduced throughput after a node failure, s of full job.
+        rate_domain_per_s, down_domain_s, loss_domain_s, debt_domain_s: per failure domain
+            (:attr:`CampaignConfig.domains`): its rate (1/s), whole-job stop (s), most
+            training time lost (s) and debt (s of full job).
         speed: throughput factor while running (snapshots, stragglers).
         down_planned_s: downtime of a planned interruption, s.
         repair_s: repair time of a failed node, s.
@@ -372,6 +447,10 @@ class RunScalars:
     loss_node_s: float
     loss_other_s: float
     debt_node_s: float
+    rate_domain_per_s: tuple[float, ...] = ()
+    down_domain_s: tuple[float, ...] = ()
+    loss_domain_s: tuple[float, ...] = ()
+    debt_domain_s: tuple[float, ...] = ()
     speed: float
     down_planned_s: float
     repair_s: float
@@ -389,6 +468,7 @@ class RunScalars:
         tau = float(interval_s)
         window = config.mode is SimulationMode.WINDOW
         costs = config.interruption_costs
+        dom_costs = config.domain_costs
         return cls(
             tau_s=tau,
             delta_s=config.checkpoint.blocking_s,
@@ -403,6 +483,10 @@ class RunScalars:
             loss_node_s=costs.node_max_loss_s,
             loss_other_s=costs.other_max_loss_s,
             debt_node_s=costs.node_debt_s,
+            rate_domain_per_s=tuple(d.rate_per_s for d in config.domains),
+            down_domain_s=tuple(c.stop_s for c in dom_costs),
+            loss_domain_s=tuple(c.max_loss_s for c in dom_costs),
+            debt_domain_s=tuple(c.debt_s for c in dom_costs),
             speed=config.speed_factor,
             down_planned_s=config.planned_recovery_s,
             repair_s=config.repair_s,
@@ -439,6 +523,10 @@ def reference_case_config(
         gpus_per_node=int(case["gpus_per_node"]),
         nics_per_node=ref.nics_per_node if ref else 0,
         cpus_per_node=ref.cpus_per_node if ref else 0,
+        # The reference's leaf switches: the case is run on the reference cluster.
+        leaf_switches=ref.leaf_switches if ref else 0,
+        leaf_gpus=profile.leaf_gpus,
+        zone_gpus=profile.zone_gpus,
     )
     recovery = lookup("reliability", str(case["recovery"]), field="campaign.case").values
     defaults = checkpoint_defaults(str(case["checkpoint"]))

@@ -142,6 +142,10 @@ def _useful_fraction_estimate(config: CampaignConfig, interval_s: float) -> floa
         if math.isfinite(loss):
             exposure += rate * (stop + loss)
     debt = config.node_replacing_rate_per_s * costs.node_debt_s
+    for d, dc in zip(config.domains, config.domain_costs, strict=True):
+        if math.isfinite(dc.max_loss_s):
+            exposure += d.rate_per_s * (dc.stop_s + dc.max_loss_s)
+        debt += d.rate_per_s * dc.debt_s
     return useful * math.exp(-exposure) * config.speed_factor - debt
 
 
@@ -175,7 +179,7 @@ def _run_trials(config: CampaignConfig, interval_s: float) -> TrialTotals:
         return parts[0]
     return TrialTotals(
         **{
-            f.name: np.concatenate([getattr(p, f.name) for p in parts])
+            f.name: np.concatenate([getattr(p, f.name) for p in parts], axis=-1)
             for f in dataclasses.fields(TrialTotals)
         }
     )

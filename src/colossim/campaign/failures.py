@@ -21,12 +21,13 @@ import numpy as np
 
 from colossim.catalog import load_catalog, lookup
 from colossim.errors import InputError, did_you_mean, require_int, require_number
-from colossim.units import SECONDS_PER_DAY, SECONDS_PER_YEAR
+from colossim.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, SECONDS_PER_YEAR
 
 __all__ = [
     "CauseRate",
     "ClusterCounts",
     "FailureCause",
+    "FailureDomain",
     "FailureProfile",
     "FailureUnit",
     "cause_rates",
@@ -49,7 +50,20 @@ class FailureUnit(StrEnum):
     CPU = "cpu"
     SWITCH = "switch"
     DOMAIN = "nvlink_domain"  # one NVLink (scale-up) domain, e.g. an NVL72 rack
+    LEAF_SWITCH = "leaf_switch"  # one leaf (ToR / rail) switch of the scale-out fabric
+    POWER_ZONE = "power_zone"  # one power/cooling zone (a row behind one busway, PDU, CDU)
     JOB = "job"
+
+
+class FailureDomain(StrEnum):
+    """Failure domains that take down many GPUs at once (not the node: that is the default).
+
+    Each is its own kind of interruption in the engine, with its own cost under each
+    recovery policy (:func:`colossim.campaign.recovery.domain_costs`).
+    """
+
+    LEAF_SWITCH = "leaf_switch"
+    POWER_ZONE = "power_zone"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +77,10 @@ class ClusterCounts:
         cpus_per_node: host CPU sockets per node.
         num_switches: fabric switches serving the job (only used by ``switch`` causes).
         scaleup_domain: GPUs per NVLink domain (0: the node is the domain).
+        leaf_switches: leaf switches serving the job (``leaf_switch`` causes).
+        leaf_gpus: GPUs a leaf switch takes down (the nodes under its downlinks), >= 1 when
+            ``leaf_switches`` > 0.
+        zone_gpus: GPUs in one power/cooling zone (0: no zone failures).
     """
 
     num_gpus: int
@@ -71,6 +89,9 @@ class ClusterCounts:
     cpus_per_node: int
     num_switches: int = 0
     scaleup_domain: int = 0
+    leaf_switches: int = 0
+    leaf_gpus: int = 0
+    zone_gpus: int = 0
 
     def __post_init__(self) -> None:
         for name, minimum in (
@@ -80,6 +101,9 @@ class ClusterCounts:
             ("cpus_per_node", 0),
             ("num_switches", 0),
             ("scaleup_domain", 0),
+            ("leaf_switches", 0),
+            ("leaf_gpus", 0),
+            ("zone_gpus", 0),
         ):
             # Frozen: store the checked value as an int (``1e3`` from YAML is a count too).
             object.__setattr__(self, name, require_int(name, getattr(self, name), minimum=minimum))
@@ -103,6 +127,17 @@ class ClusterCounts:
         return -(-self.num_gpus // domain)
 
     @property
+    def num_zones(self) -> int:
+        """Power/cooling zones the job touches (0 without zones)."""
+        return -(-self.num_gpus // self.zone_gpus) if self.zone_gpus else 0
+
+    def domain_gpus(self, domain: FailureDomain) -> int:
+        """GPUs one failure of ``domain`` takes down (whole nodes, at most the job)."""
+        gpus = self.leaf_gpus if domain is FailureDomain.LEAF_SWITCH else self.zone_gpus
+        nodes = -(-max(gpus, 1) // self.gpus_per_node)
+        return min(nodes * self.gpus_per_node, self.num_gpus)
+
+    @property
     def num_nics(self) -> int:
         """Backend NICs in the job."""
         return self.num_nodes * self.nics_per_node
@@ -122,6 +157,8 @@ def unit_count(counts: ClusterCounts, unit: FailureUnit) -> int:
         FailureUnit.CPU: counts.num_cpus,
         FailureUnit.SWITCH: counts.num_switches,
         FailureUnit.DOMAIN: counts.num_domains,
+        FailureUnit.LEAF_SWITCH: counts.leaf_switches,
+        FailureUnit.POWER_ZONE: counts.num_zones,
         FailureUnit.JOB: 1,
     }[unit]
 
@@ -138,6 +175,8 @@ class FailureCause:
         replaces_node: the failed node is swapped for a spare and sent to repair.
         planned: a planned interruption (announced: checkpoint first, no work lost).
         reference_count: the published count the rate was derived from, if any.
+        domain: the failure domain it takes down (None: one node, or in place).
+        repair_s: a domain's time until it is back (switch swapped, power restored), s.
     """
 
     name: str
@@ -147,6 +186,8 @@ class FailureCause:
     replaces_node: bool = False
     planned: bool = False
     reference_count: int | None = None
+    domain: FailureDomain | None = None
+    repair_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +201,8 @@ class FailureProfile:
         reference_window_s: the observation window of the reference, s.
         scaleup_domain_gpus: GPUs per NVLink domain of the systems the profile describes
             (0: the node), used when the cluster does not say.
+        leaf_gpus: GPUs under one leaf switch when the fabric is not known.
+        zone_gpus: GPUs in one power/cooling zone of the systems the profile describes.
     """
 
     id: str
@@ -167,6 +210,8 @@ class FailureProfile:
     reference_counts: ClusterCounts | None = None
     reference_window_s: float | None = None
     scaleup_domain_gpus: int = 0
+    leaf_gpus: int = 0
+    zone_gpus: int = 0
 
     def cause_names(self) -> tuple[str, ...]:
         """Names of every cause, in order."""
@@ -183,6 +228,9 @@ class CauseRate:
         rate_per_s: interruptions of the job per second of wall clock.
         replaces_node: the failed node needs a spare (see :class:`FailureCause`).
         planned: announced interruption, no work lost.
+        domain: the failure domain it takes down (None: one node, or in place).
+        domain_gpus: GPUs one such failure takes down (domains only).
+        repair_s: until the domain is back, s (domains only).
     """
 
     name: str
@@ -190,9 +238,16 @@ class CauseRate:
     rate_per_s: float
     replaces_node: bool = False
     planned: bool = False
+    domain: FailureDomain | None = None
+    domain_gpus: int = 0
+    repair_s: float = 0.0
 
     def __post_init__(self) -> None:
         require_number(f"failure_rates.{self.name}", self.rate_per_s, minimum=0.0, unit="1/s")
+        if self.domain is not None:
+            object.__setattr__(self, "domain", FailureDomain(self.domain))
+            require_number(f"failure_rates.{self.name}.repair_s", self.repair_s, minimum=0.0)
+            require_int(f"failure_rates.{self.name}.domain_gpus", self.domain_gpus, minimum=1)
 
 
 def failure_profile_ids() -> list[str]:
@@ -220,17 +275,12 @@ def failure_profile(
             value=profile_id,
             fix=f"use one of: {', '.join(failure_profile_ids())}",
         )
-    causes = [
-        FailureCause(
-            name=str(name),
-            category=str(c["category"]),
-            unit=FailureUnit(c["unit"]),
-            rate_per_unit_year=float(c["rate_per_unit_year"]),
-            replaces_node=bool(c.get("replaces_node", False)),
-            reference_count=c.get("count"),
-        )
-        for name, c in values["causes"].items()
-    ]
+    causes = [_cause(str(name), c) for name, c in values["causes"].items()]
+    domains_id = values.get("failure_domains")
+    if domains_id:
+        # Failure domains (leaf switch, power/cooling zone) are shared by the profiles.
+        domains = lookup("reliability", str(domains_id), field=field).values
+        causes += [_cause(str(name), c) for name, c in domains["causes"].items()]
     planned = values.get("planned_maintenance")
     if planned:
         causes.append(
@@ -250,6 +300,9 @@ def failure_profile(
             gpus_per_node=int(values["reference_gpus_per_node"]),
             nics_per_node=int(values["reference_nics_per_node"]),
             cpus_per_node=int(values["reference_cpus_per_node"]),
+            leaf_switches=int(values.get("reference_leaf_switches", 0)),
+            leaf_gpus=int(values.get("leaf_gpus", 0)),
+            zone_gpus=int(values.get("power_zone_gpus", 0)),
         )
     window = values.get("reference_window_days")
     return FailureProfile(
@@ -258,6 +311,23 @@ def failure_profile(
         reference_counts=reference,
         reference_window_s=None if window is None else float(window) * SECONDS_PER_DAY,
         scaleup_domain_gpus=int(values.get("scaleup_domain_gpus", 0)),
+        leaf_gpus=int(values.get("leaf_gpus", 0)),
+        zone_gpus=int(values.get("power_zone_gpus", 0)),
+    )
+
+
+def _cause(name: str, c: Mapping) -> FailureCause:
+    """One cause of a catalog profile (or of its shared failure domains)."""
+    domain = c.get("domain")
+    return FailureCause(
+        name=name,
+        category=str(c["category"]),
+        unit=FailureUnit(c["unit"]),
+        rate_per_unit_year=float(c["rate_per_unit_year"]),
+        replaces_node=bool(c.get("replaces_node", False)),
+        reference_count=c.get("count"),
+        domain=None if domain is None else FailureDomain(domain),
+        repair_s=float(c.get("repair_h", 0.0)) * SECONDS_PER_HOUR,
     )
 
 
@@ -313,13 +383,20 @@ def cause_rates(
                 rate_per_s=per_unit * scale * unit_count(counts, cause.unit) / SECONDS_PER_YEAR,
                 replaces_node=cause.replaces_node,
                 planned=cause.planned,
+                domain=cause.domain,
+                domain_gpus=counts.domain_gpus(cause.domain) if cause.domain else 0,
+                repair_s=cause.repair_s,
             )
         )
     return tuple(out)
 
 
 def total_rate_per_s(
-    rates: tuple[CauseRate, ...], *, planned: bool | None = None, replaces_node: bool | None = None
+    rates: tuple[CauseRate, ...],
+    *,
+    planned: bool | None = None,
+    replaces_node: bool | None = None,
+    domain: bool | FailureDomain | None = None,
 ) -> float:
     """Sum of the cause rates, 1/s: the one place where cause rates are summed (the
     ``*_rate_per_s`` properties of ``CampaignConfig`` call it).
@@ -328,13 +405,24 @@ def total_rate_per_s(
         rates: job-level cause rates.
         planned: None sums all; False only unexpected causes; True only planned ones.
         replaces_node: None sums all; True only node-replacing causes; False only the others.
+        domain: None sums all; False only causes of no failure domain (node or in place);
+            True only failure-domain causes; a :class:`FailureDomain` only that domain's.
     """
+
+    def domain_ok(r: CauseRate) -> bool:
+        if domain is None:
+            return True
+        if isinstance(domain, FailureDomain):
+            return r.domain is domain
+        return (r.domain is not None) == domain
+
     return float(
         sum(
             r.rate_per_s
             for r in rates
             if (planned is None or r.planned == planned)
             and (replaces_node is None or r.replaces_node == replaces_node)
+            and domain_ok(r)
         )
     )
 

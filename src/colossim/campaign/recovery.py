@@ -26,8 +26,20 @@ iteration; docs/sources.md: GEMINI-2023); ByteRobust's every-step in-memory chec
 average job-completion delay from fail-slows (Wu et al. 2024, arXiv:2410.12588;
 docs/sources.md: FALCON-2024).
 
+A failure domain (leaf switch, power/cooling zone: :func:`domain_costs`) takes down many
+nodes at once; each policy handles it as below, where "covered" means the free spare pool
+holds a whole domain's nodes, and "repair" is the domain's time until it is back:
+
+| policy | domain failure |
+|---|---|
+| ``full_restart`` | detection + restart + restore (+ repair if not covered); lose since last checkpoint |
+| ``hot_spare`` | covered: detection + hot swap + peer restore; else detection + repair + restart + peer restore; lose since last snapshot |
+| ``elastic_dp`` | detection + reconfigure; drop every replica the domain touches until spares rejoin (covered) or the domain is back; lose since last snapshot |
+
 # MODEL: an in-memory / peer replica never loses both copies (no fallback to storage for
-# node failures); a failed NVLink domain counts as one node-replacing event for the spares.
+# node failures; peers are placed outside the node's leaf and zone, as GEMINI places its
+# replica groups across failure domains); a failed NVLink domain counts as one
+# node-replacing event for the spares.
 """
 
 from __future__ import annotations
@@ -42,10 +54,12 @@ from colossim.catalog import lookup
 from colossim.errors import InputError, require_number
 
 __all__ = [
+    "DomainCosts",
     "InterruptionCosts",
     "RecoveryDesign",
     "RecoveryPolicy",
     "fixed_loss_goodput",
+    "domain_costs",
     "interruption_costs",
     "speed_factor",
     "straggler_throughput_factor",
@@ -203,6 +217,90 @@ def interruption_costs(
         node_max_loss_s=node_loss,
         other_max_loss_s=other_loss,
         node_debt_s=debt,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DomainCosts:
+    """What one failure of a failure domain costs (see the module docstring).
+
+    Attributes:
+        stop_s: whole-job stop, s.
+        max_loss_s: most training time lost (inf: since the last durable checkpoint), s.
+        debt_s: work lost to reduced throughput afterwards (elastic DP), s of full job.
+        covered: the free spare pool holds the domain's nodes.
+        replicas_dropped: data-parallel replicas dropped (elastic DP; 0 otherwise).
+    """
+
+    stop_s: float
+    max_loss_s: float
+    debt_s: float
+    covered: bool
+    replicas_dropped: int = 0
+
+
+def domain_costs(
+    design: RecoveryDesign,
+    *,
+    detection_s: float,
+    restart_s: float,
+    restore_s: float,
+    num_gpus: int,
+    domain_gpus: int,
+    domain_nodes: int,
+    repair_s: float,
+    free_spare_nodes: float,
+) -> DomainCosts:
+    """Cost of one failure of a domain of ``domain_gpus`` GPUs (``domain_nodes`` nodes)
+    under ``design`` (table in the module docstring).
+
+    Args:
+        design: the recovery mechanisms.
+        detection_s: failure to detection, s.
+        restart_s: whole-job restart, s.
+        restore_s: load of the persistent checkpoint, s.
+        num_gpus: GPUs in the job.
+        domain_gpus: GPUs the domain takes down (whole nodes).
+        domain_nodes: nodes the domain takes down.
+        repair_s: until the domain is back (switch replaced, power restored), s.
+        free_spare_nodes: spare nodes free when the domain fails, on average.
+
+    # MODEL: a domain failure draws from the spare pool at its mean free size (spares less
+    # the mean nodes in repair), not from the simulated repair queues: domain failures are
+    # rare next to node failures, and the domain comes back whole after ``repair_s``.
+    """
+    covered = free_spare_nodes >= domain_nodes
+    wait = 0.0 if covered else repair_s
+    snap_loss = 0.5 * design.snapshot_interval_s
+    policy = design.policy
+    if policy is RecoveryPolicy.FULL_RESTART:
+        return DomainCosts(
+            stop_s=detection_s + restart_s + restore_s + wait,
+            max_loss_s=math.inf,
+            debt_s=0.0,
+            covered=covered,
+        )
+    if policy is RecoveryPolicy.ELASTIC_DP:
+        # MODEL: replicas are laid out contiguously, so a domain touches
+        # ceil(domain / replica) replicas; all of them are dropped.
+        replicas = -(-domain_gpus // design.replica_gpus)
+        lost = min(replicas * design.replica_gpus / num_gpus, 1.0)
+        if lost < 1.0:
+            out_s = min(design.elastic_rejoin_s, repair_s) if covered else repair_s
+            return DomainCosts(
+                stop_s=detection_s + design.elastic_reconfigure_s,
+                max_loss_s=snap_loss,
+                debt_s=lost * out_s,
+                covered=covered,
+                replicas_dropped=replicas,
+            )
+        # The domain holds every replica: nothing is left to continue (as a hot spare).
+    swap = design.hot_swap_s if covered else repair_s + restart_s
+    return DomainCosts(
+        stop_s=detection_s + swap + design.peer_restore_s,
+        max_loss_s=snap_loss,
+        debt_s=0.0,
+        covered=covered,
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from colossim.campaign.config import CampaignConfig, CampaignIntervals, SimulationMode
-from colossim.campaign.recovery import InterruptionCosts
+from colossim.campaign.recovery import DomainCosts, InterruptionCosts
 from colossim.campaign.timeline import CampaignTimeline, GapEnd, gap_end_of
 from colossim.units import SECONDS_PER_DAY, SECONDS_PER_HOUR
 
@@ -46,6 +46,9 @@ class CampaignResult:
         unexpected_interruptions_mean: mean unexpected interruptions.
         planned_interruptions_mean: mean planned interruptions.
         interruptions_by_cause: mean interruptions per trial, by cause.
+        interruptions_by_domain: mean interruptions per trial, by what they take down:
+            ``node``, ``nvlink_domain``, ``leaf_switch``, ``power_zone``, ``in_place``
+            (restart in place: software, network links) and ``planned``.
         expected_interruptions: closed form: total rate x mean wall time (wait policy: exact).
         mtbi_s: closed-form mean time between interruptions (all causes, full job), s.
         wall_days_mean: mean wall-clock days per trial.
@@ -67,6 +70,7 @@ class CampaignResult:
         recovery_policy: what a hardware failure triggers (``full_restart``, ...).
         partial_restart: in-place failures restart only the affected replica group.
         costs: stop, loss and debt of each kind of unexpected interruption.
+        domain_costs: stop, loss and debt of a failure of each failure domain, by name.
         timeline: optional timeline of one example trial (:func:`trial_timeline`), e.g.
             attached by ``colossim.scenario.campaign.build_campaign``; None otherwise.
     """
@@ -117,6 +121,8 @@ class CampaignResult:
     recovery_policy: str = "full_restart"
     partial_restart: bool = False
     costs: InterruptionCosts | None = None
+    interruptions_by_domain: dict[str, float] = field(default_factory=dict)
+    domain_costs: dict[str, DomainCosts] = field(default_factory=dict)
     timeline: CampaignTimeline | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -169,6 +175,8 @@ class TrialTotals:
         n_node: unexpected interruptions that sent a node to repair.
         n_other: other unexpected interruptions.
         n_planned: planned interruptions.
+        n_domain: (domains, n_trials) failures of each failure domain of the config's
+            :attr:`~colossim.campaign.config.CampaignConfig.domains`.
     """
 
     wall_s: np.ndarray
@@ -182,6 +190,12 @@ class TrialTotals:
     n_node: np.ndarray
     n_other: np.ndarray
     n_planned: np.ndarray
+    n_domain: np.ndarray
+
+    @property
+    def n_unexpected(self) -> np.ndarray:
+        """Unexpected interruptions of each trial (node, other and domain failures)."""
+        return self.n_node + self.n_other + self.n_domain.sum(axis=0)
 
     @property
     def goodput(self) -> np.ndarray:
@@ -220,10 +234,38 @@ def _by_cause(config: CampaignConfig, totals: TrialTotals) -> dict[str, float]:
         GapEnd.OTHER_FAILURE: config.other_unplanned_rate_per_s,
         GapEnd.PLANNED: config.planned_rate_per_s,
     }
+    domains = {d.domain: i for i, d in enumerate(config.domains)}
     out: dict[str, float] = {}
     for c in config.causes:
+        if c.domain is not None and not c.planned:
+            i = domains.get(c.domain)
+            if i is None:  # a domain of zero rate
+                out[c.name] = 0.0
+                continue
+            d_rate = config.domains[i].rate_per_s
+            out[c.name] = float(totals.n_domain[i].mean()) * c.rate_per_s / d_rate
+            continue
         kind = gap_end_of(c)
         out[c.name] = count[kind] * (c.rate_per_s / rate[kind] if rate[kind] > 0 else 0.0)
+    return out
+
+
+def _by_domain(config: CampaignConfig, by_cause: dict[str, float]) -> dict[str, float]:
+    """Mean interruptions per trial by what they take down (see
+    :attr:`CampaignResult.interruptions_by_domain`), summed from the causes."""
+    out = dict.fromkeys(
+        ("node", "nvlink_domain", "leaf_switch", "power_zone", "in_place", "planned"), 0.0
+    )
+    for c in config.causes:
+        if c.planned:
+            key = "planned"
+        elif c.domain is not None:
+            key = c.domain.value
+        elif c.category == "nvlink_domain":
+            key = "nvlink_domain"
+        else:
+            key = "node" if c.replaces_node else "in_place"
+        out[key] += by_cause[c.name]
     return out
 
 
@@ -235,7 +277,7 @@ def summarise(
     safe_wall = np.maximum(wall, MIN_WALL_S)
     goodput = totals.goodput
     effective = totals.useful_s / safe_wall
-    unexpected = totals.n_node + totals.n_other
+    unexpected = totals.n_unexpected
     interruptions = unexpected + totals.n_planned
     days = wall / SECONDS_PER_DAY
     total_rate = config.total_rate_per_s
@@ -243,6 +285,7 @@ def summarise(
     i10, i50, i90 = _pcts(interruptions.astype(float))
     d10, d50, d90 = _pcts(days)
     lost_gpu_s = (config.num_gpus * (wall - totals.work_s)).mean()
+    by_cause = _by_cause(config, totals)
     return CampaignResult(
         mode=config.mode,
         n_trials=config.n_trials,
@@ -265,7 +308,8 @@ def summarise(
         interruptions_p90=i90,
         unexpected_interruptions_mean=float(unexpected.mean()),
         planned_interruptions_mean=float(totals.n_planned.mean()),
-        interruptions_by_cause=_by_cause(config, totals),
+        interruptions_by_cause=by_cause,
+        interruptions_by_domain=_by_domain(config, by_cause),
         expected_interruptions=float(total_rate * wall.mean()),
         mtbi_s=float(1.0 / total_rate) if total_rate > 0 else float(config.horizon_s),
         wall_days_mean=float(days.mean()),
@@ -290,4 +334,7 @@ def summarise(
         recovery_policy=config.recovery.policy.value,
         partial_restart=config.recovery.partial_restart,
         costs=config.interruption_costs,
+        domain_costs={
+            d.domain.value: c for d, c in zip(config.domains, config.domain_costs, strict=True)
+        },
     )

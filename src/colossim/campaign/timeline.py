@@ -34,6 +34,7 @@ class GapEnd(StrEnum):
 
     NODE_FAILURE = "node_failure"  # unexpected, the node goes to repair
     OTHER_FAILURE = "other_failure"  # unexpected, restart in place (network, software)
+    DOMAIN_FAILURE = "domain_failure"  # unexpected, a leaf switch or power zone goes down
     PLANNED = "planned"  # planned maintenance (checkpoint first, nothing lost)
     END = "end"  # training finished, or the window / horizon ended
 
@@ -42,6 +43,8 @@ def gap_end_of(cause: CauseRate) -> GapEnd:
     """The kind of interruption a cause produces (never :attr:`GapEnd.END`)."""
     if cause.planned:
         return GapEnd.PLANNED
+    if cause.domain is not None:
+        return GapEnd.DOMAIN_FAILURE
     return GapEnd.NODE_FAILURE if cause.replaces_node else GapEnd.OTHER_FAILURE
 
 
@@ -136,12 +139,12 @@ def trial_timeline(
     rows: list[_Row] = []
     ends: list[GapEnd] = []
     while len(rows) < max_gaps:
-        row, kind = _next_gap(p, trial, rng)
+        row, kind, domain = _next_gap(p, trial, rng)
         rows.append(row)
         ends.append(kind)
         if kind is GapEnd.END:
             break
-        _restart(p, trial, kind, at_s=row[2])
+        _restart(p, trial, kind, at_s=row[2], domain=domain)
     cols = np.array(rows, dtype=float).reshape(-1, 8).T
     return CampaignTimeline(
         start_s=cols[0],
@@ -159,10 +162,11 @@ def trial_timeline(
     )
 
 
-def _next_gap(p: RunScalars, trial: _Trial, rng: np.random.Generator) -> tuple[_Row, GapEnd]:
+def _next_gap(p: RunScalars, trial: _Trial, rng: np.random.Generator) -> tuple[_Row, GapEnd, int]:
     """Draw the next interruption of ``trial`` and account for the gap it ends: the row of
-    the gap and what ended it (:attr:`GapEnd.END` when training or the window ends first).
-    Updates ``trial.work``, ``trial.work_left`` and ``trial.finished``."""
+    the gap, what ended it (:attr:`GapEnd.END` when training or the window ends first) and
+    the index of the failure domain (-1 if none). Updates ``trial.work``,
+    ``trial.work_left`` and ``trial.finished``."""
     tau, delta = p.tau_s, p.delta_s
     t, frac = trial.t, trial.frac
     lam = max(p.rate_unplanned_per_s * frac + p.rate_planned_per_s, TINY_RATE_PER_S)
@@ -182,37 +186,51 @@ def _next_gap(p: RunScalars, trial: _Trial, rng: np.random.Generator) -> tuple[_
             trial.work += frac * p.speed * need
             trial.finished = True
             row = (t, t + served, t + served + t_done, need, n_ck * delta, 0.0, trial.work, frac)
-            return row, GapEnd.END
+            return row, GapEnd.END, -1
     if end >= p.end_s:  # the window (or horizon) ends while running: nothing lost
         kept, ckpt = k * tau + partial, k * delta + rem - partial
         trial.work += frac * p.speed * kept
-        return (t, t + served, p.end_s, kept, ckpt, 0.0, trial.work, frac), GapEnd.END
+        return (t, t + served, p.end_s, kept, ckpt, 0.0, trial.work, frac), GapEnd.END, -1
     u = rng.random() * lam
+    domain, debt = -1, 0.0
     if u >= p.rate_unplanned_per_s * frac:  # planned: checkpoint first, nothing lost
         kept, ckpt, kind = k * tau + partial, k * delta + rem - partial, GapEnd.PLANNED
     else:
         # The checkpoint written last is durable only `lag` s after its stall ends.
         kept = (k - (1 if (p.lag_s > 0.0 and rem < p.lag_s and k >= 1) else 0)) * tau
         ckpt = k * delta
-        node = u < p.rate_node_per_s * frac
-        kind = GapEnd.NODE_FAILURE if node else GapEnd.OTHER_FAILURE
+        kind, loss, debt = GapEnd.OTHER_FAILURE, p.loss_other_s, 0.0
+        if u < p.rate_node_per_s * frac:
+            kind, loss, debt = GapEnd.NODE_FAILURE, p.loss_node_s, p.debt_node_s
+        else:
+            # Same competing-risk order as the engine: node, each domain, other, planned.
+            lo = p.rate_node_per_s
+            for i, rate in enumerate(p.rate_domain_per_s):
+                if lo * frac <= u < (lo + rate) * frac:
+                    kind, domain = GapEnd.DOMAIN_FAILURE, i
+                    loss, debt = p.loss_domain_s[i], p.debt_domain_s[i]
+                lo += rate
         # Peer replicas: lose at most the work since the last in-memory snapshot.
-        kept = max(kept, k * tau + partial - (p.loss_node_s if node else p.loss_other_s))
-    gained = frac * p.speed * kept - (p.debt_node_s if kind is GapEnd.NODE_FAILURE else 0.0)
+        kept = max(kept, k * tau + partial - loss)
+    gained = frac * p.speed * kept - debt
     trial.work += gained
     trial.work_left -= gained
-    return (t, t + served, end, kept, ckpt, run - kept - ckpt, trial.work, frac), kind
+    row = (t, t + served, end, kept, ckpt, run - kept - ckpt, trial.work, frac)
+    return row, kind, domain
 
 
-def _restart(p: RunScalars, trial: _Trial, kind: GapEnd, *, at_s: float) -> None:
+def _restart(p: RunScalars, trial: _Trial, kind: GapEnd, *, at_s: float, domain: int) -> None:
     """Move ``trial`` to the interruption at ``at_s`` (s) that ended its last gap: the
     downtime owed (a wait for a spare included), the repair queue and the job size after
-    the restart."""
+    the restart. ``domain`` is the failure domain's index for a domain failure."""
     trial.t = t = at_s
-    trial.down = {
-        GapEnd.PLANNED: p.down_planned_s,
-        GapEnd.NODE_FAILURE: p.down_node_s,
-    }.get(kind, p.down_other_s)
+    if kind is GapEnd.DOMAIN_FAILURE:
+        trial.down = p.down_domain_s[domain]
+    else:
+        trial.down = {
+            GapEnd.PLANNED: p.down_planned_s,
+            GapEnd.NODE_FAILURE: p.down_node_s,
+        }.get(kind, p.down_other_s)
     queue = trial.queue
     if kind is GapEnd.NODE_FAILURE:
         queue.append(t)

@@ -71,6 +71,14 @@ def campaign_config(
     switch_failures = any(c.unit is FailureUnit.SWITCH for c in profile.causes)
     fabric = ctx.fabric
     num_switches = int(sum(fabric.switches_per_tier)) if switch_failures and fabric else 0
+    leaf_switches = leaf_gpus = None
+    if fabric is not None:
+        # A leaf failure takes down the nodes under its downlinks (rail-aware: a stripe
+        # of rail leaves serves whole nodes, fabric.gpus_per_level[1]); the job uses its
+        # share of the fabric's leaves.
+        leaf_gpus = int(fabric.gpus_per_level[1])
+        share = job_nodes * gpn / max(fabric.config.num_gpus, 1)
+        leaf_switches = math.ceil(fabric.switches_per_tier[0] * min(share, 1.0))
     config = rel.to_config(
         num_gpus=job_nodes * gpn,
         gpus_per_node=gpn,
@@ -84,6 +92,8 @@ def campaign_config(
         scaleup_domain=ctx.cluster.scaleup_domain,
         dp=est.plan.dp,
         step_s=est.step_time_s,
+        leaf_switches=leaf_switches,
+        leaf_gpus=leaf_gpus,
     )
     if seed is not None:
         config = dataclasses.replace(config, seed=int(seed))
@@ -95,14 +105,15 @@ def campaign_config(
 
 
 def partition_causes(
-    sc: Scenario, ctx: Context, config: CampaignConfig, est: Estimate, *, job_share: list[float]
+    sc: Scenario, config: CampaignConfig, est: Estimate, *, job_share: list[float]
 ) -> tuple[CauseRate, ...]:
     """The failure causes of a job over several partitions (GPU types).
 
-    The whole job at the first partition's GPU (its fabric's switches and job-level causes
-    counted once), then, for each partition at its share of the job's GPUs (``job_share``),
-    its own GPU's failure profile and node size in place of the reference's. Exact when
-    every partition has the first's GPU; linear in each partition's size otherwise."""
+    ``config`` is the whole job's campaign at the first partition's GPU (its fabric's
+    switches, leaves and job-level causes counted once); for each partition at its share of
+    the job's GPUs (``job_share``), its own GPU's failure profile and node size replace the
+    reference's. Exact when every partition has the first's GPU; linear in each
+    partition's size otherwise."""
     rel = sc.reliability
     parts = sc.cluster.partitions or []
     rates: dict[tuple, float] = {}
@@ -110,31 +121,29 @@ def partition_causes(
 
     def add(causes: tuple[CauseRate, ...], sign: float) -> None:
         for c in causes:
-            key = (c.name, c.category, c.replaces_node, c.planned)
+            key = (c.name, c.category, c.replaces_node, c.planned, c.domain)
             kinds.setdefault(key, c)
             rates[key] = rates.get(key, 0.0) + sign * c.rate_per_s
 
-    def at(num_gpus: int, gpn: int, gpu_id: str, switches: int) -> CampaignConfig:
+    def at(num_gpus: int, gpn: int, gpu_id: str) -> tuple[CauseRate, ...]:
         return rel.to_config(
             num_gpus=max(num_gpus, 1),
             gpus_per_node=gpn,
             tokens=config.tokens,
             tokens_per_s=config.tokens_per_s,
             params=1.0,
-            num_switches=switches,
             gpu_id=gpu_id,
             dp=est.plan.dp,
             step_s=est.step_time_s,
-        )
+        ).causes
 
     gpn = config.gpus_per_node
-    switches = int(sum(ctx.fabric.switches_per_tier)) if ctx.fabric is not None else 0
     ref_gpu = parts[0].gpu if parts else sc.cluster.gpu
-    add(at(config.num_gpus, gpn, ref_gpu, switches).causes, 1.0)
+    add(config.causes, 1.0)
     for p, share in zip(parts, job_share, strict=True):
         p_gpn = p.gpus_per_node or sc.cluster.gpus_per_node or gpn
         n = max(round(config.num_gpus * share / p_gpn), 1) * p_gpn
         # This partition's own profile and node shape in place of the reference's.
-        add(at(n, p_gpn, p.gpu, 0).causes, 1.0)
-        add(at(n, p_gpn, ref_gpu, 0).causes, -1.0)
+        add(at(n, p_gpn, p.gpu), 1.0)
+        add(at(n, p_gpn, ref_gpu), -1.0)
     return tuple(dataclasses.replace(kinds[k], rate_per_s=max(r, 0.0)) for k, r in rates.items())

@@ -458,7 +458,6 @@ class ScenarioResults:
         total = sum(p.num_gpus for p in parts)
         causes = partition_causes(
             self.scenario,
-            self.ctx,
             cfg,
             self.estimate,
             job_share=[p.num_gpus / total for p in parts],

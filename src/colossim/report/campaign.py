@@ -51,6 +51,7 @@ def campaign_to_json(result: CampaignResult) -> dict:
         "planned_interruptions_mean": _f(r.planned_interruptions_mean),
         "expected_interruptions": _f(r.expected_interruptions),
         "interruptions_by_cause": {k: _f(v) for k, v in r.interruptions_by_cause.items()},
+        "interruptions_by_domain": {k: _f(v) for k, v in r.interruptions_by_domain.items()},
         "mtbi_s": _f(r.mtbi_s),
         "wall_days_mean": _f(r.wall_days_mean),
         "time_to_train_days_mean": _f(r.time_to_train_days_mean),
@@ -92,6 +93,12 @@ def _recovery_json(r: CampaignResult) -> dict:
         for key, loss in (("node", c.node_max_loss_s), ("other", c.other_max_loss_s)):
             if math.isfinite(loss):
                 out[f"{key}_failure_max_loss_s"] = _f(loss)
+    for name, dc in r.domain_costs.items():
+        out[f"{name}_failure_stop_s"] = _f(dc.stop_s)
+        out[f"{name}_failure_debt_s"] = _f(dc.debt_s)
+        out[f"{name}_spares_cover"] = bool(dc.covered)
+        if math.isfinite(dc.max_loss_s):
+            out[f"{name}_failure_max_loss_s"] = _f(dc.max_loss_s)
     return out
 
 
@@ -204,4 +211,25 @@ def campaign_tables(result: CampaignResult) -> list[Table]:
     for name, count in sorted(r.interruptions_by_cause.items(), key=lambda kv: -kv[1]):
         share = count / total if total > 0 else 0.0
         causes.add_row(name.replace("_", " "), f"{count:,.1f}", f"{100 * share:.1f}%")
-    return [summary, wall, causes]
+    return [summary, wall, causes, _domain_table(r)]
+
+
+def _domain_table(r: CampaignResult) -> Table:
+    """Interruptions by what they take down, with each failure domain's stop."""
+    table = Table(title="Interruptions by domain (mean per trial)")
+    table.add_column("takes down")
+    table.add_column("count", justify="right")
+    table.add_column("whole-job stop", justify="right")
+    stops = {
+        "node": r.costs.node_stop_s if r.costs else None,
+        "nvlink_domain": r.costs.node_stop_s if r.costs else None,
+        "in_place": r.costs.other_stop_s if r.costs else None,
+        **{k: v.stop_s for k, v in r.domain_costs.items()},
+    }
+    for name, count in r.interruptions_by_domain.items():
+        stop = stops.get(name)
+        label = name.replace("_", " ")
+        if name in r.domain_costs and not r.domain_costs[name].covered:
+            label += " (spares short: waits)"
+        table.add_row(label, f"{count:,.1f}", "" if stop is None else f"{stop:,.0f} s")
+    return table

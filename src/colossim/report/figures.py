@@ -254,7 +254,8 @@ def campaign_timeline_figure(
         up_s: wall time training resumes in each gap, s.
         end_s: wall time each gap ends, s.
         work_s: cumulative useful work at the end of each gap, s at full throughput.
-        ends: what ends each gap (``node_failure``, ``other_failure``, ``planned``, ``end``).
+        ends: what ends each gap (``node_failure``, ``other_failure``, ``domain_failure``,
+            ``planned``, ``end``).
         total_work_s: work to train, s at full throughput (None: window mode).
     """
     st, up, en, wk = (_finite(a) for a in (start_s, up_s, end_s, work_s))
@@ -271,6 +272,7 @@ def campaign_timeline_figure(
     for k, color in (
         ("node_failure", "firebrick"),
         ("other_failure", "#ff7f0e"),
+        ("domain_failure", "#9467bd"),
         ("planned", "#2ca02c"),
     ):
         sel = kinds == k

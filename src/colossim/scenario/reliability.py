@@ -256,6 +256,8 @@ class ReliabilitySection(BaseModel):
         scaleup_domain: int | None = None,
         dp: int | None = None,
         step_s: float | None = None,
+        leaf_switches: int | None = None,
+        leaf_gpus: int | None = None,
     ) -> CampaignConfig:
         """Build the core campaign config from this section and the rest of the model.
 
@@ -268,13 +270,14 @@ class ReliabilitySection(BaseModel):
             num_switches: fabric switches of the job (used by per-switch failure causes).
             nics_per_node: backend NICs per node (default: the profile's reference node).
             cpus_per_node: CPU sockets per node (default: the profile's reference node).
-            idle_nodes: whole nodes of the cluster the job leaves idle; they serve as hot
-                spares on top of ``spare_nodes``.
+            idle_nodes: whole nodes the job leaves idle (hot spares on top of spare_nodes).
             gpu_id: catalog GPU id; picks the failure profile of its generation when the
                 section names none (``failure-profiles-by-gpu``).
             scaleup_domain: GPUs per NVLink domain (an NVL72 rack fails as one unit).
             dp: data-parallel degree (elastic DP drops num_gpus / dp GPUs per replica).
             step_s: training step time, s (the default in-memory snapshot interval).
+            leaf_switches, leaf_gpus: the fabric's leaves serving the job and GPUs under one
+                (default: the profile's leaf size, one leaf per leaf_gpus GPUs).
         """
         profile = failure_profile(self.profile_id(gpu_id))
         ref = profile.reference_counts
@@ -285,9 +288,11 @@ class ReliabilitySection(BaseModel):
             cpus_per_node=cpus_per_node if cpus_per_node is not None else _ref(ref, "cpus"),
             num_switches=num_switches,
             scaleup_domain=scaleup_domain or profile.scaleup_domain_gpus,
+            **_domain_counts(profile, num_gpus, leaf_switches, leaf_gpus),
         )
         rates = self._rates(profile, counts)
         recovery = lookup("reliability", "recovery-default", field="reliability").values
+        min_active = _pick(self.min_active_fraction, 1.0, recovery["min_active_fraction"])
         repair_s = _pick(self.repair_h, SECONDS_PER_HOUR, recovery["repair_h"], SECONDS_PER_HOUR)
         return CampaignConfig(
             tokens=tokens,
@@ -306,9 +311,7 @@ class ReliabilitySection(BaseModel):
             fixed_interval_s=self.checkpoint_interval_s,
             spare_nodes=self._spare_nodes(rates, repair_s) + max(idle_nodes, 0),
             spare_policy=SparePolicy(self.spare_policy),
-            min_active_fraction=_pick(
-                self.min_active_fraction, 1.0, recovery["min_active_fraction"]
-            ),
+            min_active_fraction=min_active,
             horizon_s=self.horizon_days * SECONDS_PER_DAY,
             window_s=None if self.window_days is None else self.window_days * SECONDS_PER_DAY,
             n_trials=self.trials,
@@ -451,6 +454,22 @@ class ReliabilitySection(BaseModel):
             repair_s=repair_s,
             coverage=self.spare_coverage,
         )
+
+
+def _domain_counts(
+    profile: FailureProfile, num_gpus: int, leaf_switches: int | None, leaf_gpus: int | None
+) -> dict[str, int]:
+    """Leaf switches, GPUs per leaf and GPUs per power zone of the job: the fabric's when
+    given, else the profile's leaf size with one leaf per ``leaf_gpus`` GPUs (MODEL: one
+    plane, as a top-of-rack leaf)."""
+    gpus = leaf_gpus if leaf_gpus else profile.leaf_gpus
+    if leaf_switches is None:
+        leaf_switches = -(-num_gpus // gpus) if gpus else 0
+    return {
+        "leaf_switches": int(leaf_switches),
+        "leaf_gpus": int(gpus),
+        "zone_gpus": profile.zone_gpus,
+    }
 
 
 def _pick(value: float | None, scale: float, default: object, default_scale: float = 1.0) -> float:
