@@ -9,6 +9,7 @@ import pytest
 
 from colossim import load_scenario, run_scenario
 from colossim.errors import InputError, InputErrors
+from colossim.pipeline.partitions import pace
 from colossim.power import power_config
 from colossim.scenario.load import scenario_from_data
 from helpers import cli, cli_json
@@ -198,3 +199,43 @@ def test_separate_jobs_refuse_a_fixed_plan() -> None:
     data["plan"] = {"tp": 1, "pp": 1, "dp": 128}
     with pytest.raises(InputError, match="each partition's job is searched"):
         run_scenario(scenario_from_data(data)).estimate  # noqa: B018
+
+
+def test_micro_batches_by_speed_recover_what_faster_gpus_lose() -> None:
+    """Placement by speed deals the step's micro-batches to each partition's replicas so
+    that the slowest finishes first: never slower than uniform, every micro-batch of the
+    batch placed, the faster partition gets more, and two equal partitions change nothing."""
+    parts = [{"gpu": H100, "num_gpus": 256}, {"gpu": "b200", "num_gpus": 256, "gpus_per_node": 8}]
+    uniform = _run(_scenario(parts, batch=4096))
+    fast = _run(_scenario(parts, batch=4096, placement="by_speed"))
+    assert fast.estimate.tokens_per_s > uniform.estimate.tokens_per_s * 1.2
+    sp = fast.spanning
+    ests = sp.ranked[0]
+    run = pace(ests, sp.shares, by_speed=True)
+    plan = ests[0].plan
+    needed = plan.global_batch // (plan.dp * plan.micro_batch) * plan.dp
+    placed = sum(plan.dp * sh * k for sh, k in zip(sp.shares, run.micro_batches, strict=True))
+    assert placed >= needed - 1e-9
+    assert run.micro_batches[1] > run.micro_batches[0]  # the B200s take more
+    assert run.step_time_s <= pace(ests, sp.shares, by_speed=False).step_time_s
+    uses = {u.gpu_id: u for u in fast.partition_uses}
+    assert min(u.utilisation for u in uses.values()) > 0.8
+    # Equal partitions: by speed is uniform.
+    same = [{"gpu": H100, "num_gpus": 256}, {"gpu": H100, "num_gpus": 256}]
+    a = _run(_scenario(same, batch=4096))
+    b = _run(_scenario(same, batch=4096, placement="by_speed"))
+    assert b.estimate.step_time_s == pytest.approx(a.estimate.step_time_s, rel=1e-6)
+
+
+def test_cluster_mfu_counts_every_gpus_peak() -> None:
+    """The job's MFU is model FLOPs over the step x every GPU's peak: H100 + B200 at the
+    H100's pace has a lower MFU than the H100 partition's own."""
+    parts = [{"gpu": H100, "num_gpus": 256}, {"gpu": "b200", "num_gpus": 256, "gpus_per_node": 8}]
+    r = _run(_scenario(parts, batch=2048))
+    h100 = {u.gpu_id: u for u in r.partition_uses}[H100]
+    b200 = {u.gpu_id: u for u in r.partition_uses}["b200"]
+    assert r.estimate.mfu < h100.mfu
+    # Weighted by peaks, the partitions' MFUs average to the job's.
+    peaks = r.spanning.peaks
+    weighted = (h100.mfu * peaks[0] + b200.mfu * peaks[1]) / sum(peaks)
+    assert r.estimate.mfu == pytest.approx(weighted, rel=1e-6)

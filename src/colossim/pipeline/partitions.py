@@ -10,9 +10,12 @@ Spanning job (``cluster.job: spanning``). Every rank runs the same plan in lock 
   partition and the union of their best plans is re-ranked by that paced step time (the
   plan best for the slowest GPU is nearly always the answer; a plan that only a mix of
   partitions would choose is not searched for).
-Each partition's utilisation is its own step time over the paced one: what its faster
-GPUs lose waiting. MODEL: a plan that gives faster partitions more layers or replicas
-(heterogeneity-aware placement) could recover part of that loss; it is not modelled.
+Each partition's utilisation is its busy time over the job's step: what its faster GPUs
+lose waiting. ``cluster.placement: by_speed`` recovers part of it the way heterogeneity-
+aware schedulers do: the step's micro-batches are dealt to each partition's data-parallel
+replicas in proportion to their speed (whole micro-batches, so a step of few micro-batches
+per replica gains little). MODEL: layers are not moved between pipeline stages by
+partition (a stage of a replica stays within one partition).
 
 Separate jobs (``cluster.job: separate``): each partition runs its own copy of the
 workload on its own fabric, with the global batch scaled to its share of the GPUs (each
@@ -38,8 +41,10 @@ from colossim.workload.model import TransformerSpec
 from colossim.workload.training import Training
 
 __all__ = [
+    "Paced",
     "PartitionUse",
     "Spanning",
+    "pace",
     "partition_list",
     "partition_scenarios",
     "spanning_contexts",
@@ -106,6 +111,23 @@ def spanning_contexts(
     )
 
 
+# Parts of a step that every micro-batch repeats (the rest, pipeline fill and drain, the
+# data-parallel gradient sync, the optimizer and the step overhead, happen once a step).
+PER_MICRO_BATCH = (
+    "gemm",
+    "attention",
+    "memory_bound",
+    "recompute",
+    "tp_comm_exposed",
+    "cp_comm_exposed",
+    "ep_comm_exposed",
+    "pp_p2p",
+    "host_launch_exposed",
+)
+# Bisection steps for the by-speed step time (relative precision 2^-60).
+_BISECT = 60
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PartitionUse:
     """One partition running the chosen plan of a spanning job.
@@ -113,70 +135,161 @@ class PartitionUse:
     Attributes:
         label / gpu_id / num_gpus: the partition.
         step_time_s: the plan's step on this partition's GPUs alone, s.
-        utilisation: ``step_time_s`` / the paced step (1 for the pacing partition).
-        mfu: model FLOPs utilisation of this partition's GPUs at the paced step.
+        micro_batches: micro-batches per data-parallel replica in a step (by speed: more
+            on faster partitions).
+        utilisation: this partition's busy time / the job's step (1 for the pacing one).
+        mfu: model FLOPs utilisation of this partition's GPUs at the job's step.
     """
 
     label: str
     gpu_id: str
     num_gpus: int
     step_time_s: float
+    micro_batches: int
     utilisation: float
     mfu: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Paced:
+    """A plan run by every partition: the job's step and each partition's share."""
+
+    step_time_s: float
+    micro_batches: tuple[int, ...]
+    busy_s: tuple[float, ...]
+    pacing: int
+
+
+def _split(e: Estimate) -> tuple[float, float, float]:
+    """(micro-batches per replica, time per micro-batch, once-a-step time) of a plan."""
+    m = e.plan.global_batch / (e.plan.dp * e.plan.micro_batch)
+    per = sum(e.time_breakdown_s[k] for k in PER_MICRO_BATCH) / m
+    return m, per, e.step_time_s - per * m
+
+
+def pace(ests: tuple[Estimate, ...], shares: tuple[float, ...], *, by_speed: bool) -> Paced:
+    """The step of one plan over partitions (``ests``: the plan on each partition's GPUs;
+    ``shares``: each partition's share of the GPUs).
+
+    Uniform: every replica runs the same micro-batches, the step is the slowest
+    partition's. By speed: the step's micro-batches are dealt to the partitions' replicas
+    (``dp x share`` each) so that the slowest finishes first: the smallest T with
+    sum_i r_i floor((T - once_i) / per_i) >= dp x m (whole micro-batches)."""
+    m, _, _ = _split(ests[0])
+    if not by_speed:
+        steps = tuple(e.step_time_s for e in ests)
+        mbs = (round(m),) * len(ests)
+        return Paced(step_time_s=max(steps), micro_batches=mbs, busy_s=steps, pacing=_argmax(steps))
+    split = [_split(e) for e in ests]
+    replicas = [ests[0].plan.dp * sh for sh in shares]
+    need = ests[0].plan.dp * m
+
+    def fits(t: float) -> bool:
+        return (
+            sum(r * max((t - o) // c, 0) for r, (_, c, o) in zip(replicas, split, strict=True))
+            >= need - 1e-9
+        )
+
+    # Slightly above the slowest step, so that rounding cannot drop its last micro-batch.
+    lo, hi = 0.0, max(e.step_time_s for e in ests) * (1 + 1e-9)
+    for _ in range(_BISECT):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if fits(mid) else (mid, hi)
+    mbs = tuple(int(max((hi - o) // c, 0)) for _, c, o in split)
+    busy = tuple(k * c + o if k else 0.0 for k, (_, c, o) in zip(mbs, split, strict=True))
+    return Paced(step_time_s=max(busy), micro_batches=mbs, busy_s=busy, pacing=_argmax(busy))
+
+
+def _argmax(values: tuple[float, ...]) -> int:
+    return max(range(len(values)), key=lambda i: values[i])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Spanning:
-    """A spanning job's plans, ranked by the paced step, and how each partition is used.
+    """A spanning job's plans, ranked by the job's throughput, and how each partition is
+    used.
 
     Attributes:
-        ranked: per plan (best first), its estimate on each partition.
+        ranked: per plan (best first), its estimate on each partition's GPUs.
         searches: each partition's search (empty for a fixed plan).
+        shares: each partition's share of the GPUs.
+        peaks: each partition's GPU peak FLOP/s at the run's precision.
+        by_speed: micro-batches dealt by speed (``cluster.placement: by_speed``).
     """
 
     ranked: tuple[tuple[Estimate, ...], ...]
     searches: tuple[SearchResult, ...]
+    shares: tuple[float, ...]
+    peaks: tuple[float, ...]
+    by_speed: bool
+
+    def paced_run(self, rank: int = 0, *, by_speed: bool | None = None) -> Paced:
+        mode = self.by_speed if by_speed is None else by_speed
+        return pace(self.ranked[rank], self.shares, by_speed=mode)
 
     def pacing(self, rank: int = 0) -> int:
         """Index of the partition that paces plan ``rank``."""
-        ests = self.ranked[rank]
-        return max(range(len(ests)), key=lambda i: ests[i].step_time_s)
+        return self.paced_run(rank).pacing
 
-    def paced(self, rank: int = 0) -> Estimate:
-        return self.ranked[rank][self.pacing(rank)]
+    def paced(self, rank: int = 0, *, by_speed: bool | None = None) -> Estimate:
+        """Plan ``rank`` as the whole job runs it: the pacing partition's estimate at the
+        job's step (its per-micro-batch parts for the micro-batches it runs), with the
+        cluster-wide MFU (model FLOPs over the step x every GPU's peak)."""
+        run = self.paced_run(rank, by_speed=by_speed)
+        e = self.ranked[rank][run.pacing]
+        m, _, _ = _split(e)
+        scale = run.micro_batches[run.pacing] / m
+        parts = {k: v * scale if k in PER_MICRO_BATCH else v for k, v in e.time_breakdown_s.items()}
+        ratio = e.step_time_s / run.step_time_s
+        mean_peak = sum(sh * pk for sh, pk in zip(self.shares, self.peaks, strict=True))
+        flops_share = self.peaks[run.pacing] / mean_peak
+        return dataclasses.replace(
+            e,
+            step_time_s=run.step_time_s,
+            tokens_per_s=e.tokens_per_s * ratio,
+            tokens_per_s_per_gpu=e.tokens_per_s_per_gpu * ratio,
+            mfu=e.mfu * ratio * flops_share,
+            hfu=e.hfu * ratio * flops_share,
+            days_to_train=e.days_to_train / ratio,
+            time_breakdown_s=parts,
+        )
 
     def uses(self, parts: tuple[PartitionSection, ...]) -> tuple[PartitionUse, ...]:
         """How each partition runs the best plan."""
-        paced = self.paced(0)
-        return tuple(
-            PartitionUse(
-                label=p.label,
-                gpu_id=p.gpu,
-                num_gpus=p.num_gpus,
-                step_time_s=e.step_time_s,
-                utilisation=e.step_time_s / paced.step_time_s,
-                mfu=e.mfu * e.step_time_s / paced.step_time_s,
+        run = self.paced_run(0)
+        out = []
+        for p, e, k, busy in zip(parts, self.ranked[0], run.micro_batches, run.busy_s, strict=True):
+            m, _, _ = _split(e)
+            out.append(
+                PartitionUse(
+                    label=p.label,
+                    gpu_id=p.gpu,
+                    num_gpus=p.num_gpus,
+                    step_time_s=e.step_time_s,
+                    micro_batches=k,
+                    utilisation=busy / run.step_time_s,
+                    mfu=e.mfu * e.step_time_s / run.step_time_s * k / m,
+                )
             )
-            for p, e in zip(parts, self.ranked[0], strict=True)
-        )
-
-
-def _paced_key(ests: tuple[Estimate, ...]) -> float:
-    """Sort key: the paced (slowest partition's) total tokens/s, highest first, as the
-    search ranks plans."""
-    return -min(e.tokens_per_s for e in ests)
+        return tuple(out)
 
 
 def spanning_plans(
-    ctxs: tuple[Context, ...], space: SearchSpace, *, fixed: Plan | None, exact_gpus: bool
+    ctxs: tuple[Context, ...],
+    space: SearchSpace,
+    *,
+    fixed: Plan | None,
+    exact_gpus: bool,
+    shares: tuple[float, ...],
+    by_speed: bool,
 ) -> Spanning:
     """The spanning job: a fixed plan on every partition, or each partition's best searched
-    plans re-ranked by the paced step (the slowest partition's)."""
+    plans re-ranked by the job's throughput."""
+    peaks = tuple(c.cluster.gpu.peak(c.training.precision) for c in ctxs)
+    common = {"shares": shares, "peaks": peaks, "by_speed": by_speed}
     if fixed is not None:
-        return Spanning(
-            ranked=(tuple(estimate(c, fixed, exact_gpus=exact_gpus) for c in ctxs),),
-            searches=(),
-        )
+        ranked = (tuple(estimate(c, fixed, exact_gpus=exact_gpus) for c in ctxs),)
+        return Spanning(ranked=ranked, searches=(), **common)
     searches = tuple(plan_search(c, space) for c in ctxs)
     plans: dict[tuple, Plan] = {}
     for res in searches:
@@ -190,8 +303,14 @@ def spanning_plans(
         ests = tuple(estimate(c, p, exact_gpus=False) for c in ctxs)
         if all(e.fits for e in ests):
             ranked.append(ests)
-    ranked.sort(key=_paced_key)
-    return Spanning(ranked=tuple(ranked), searches=searches)
+
+    def key(ests: tuple[Estimate, ...]) -> float:
+        # The job's total tokens/s, highest first, as the search ranks plans.
+        run = pace(ests, shares, by_speed=by_speed)
+        return -ests[0].tokens_per_s * ests[0].step_time_s / run.step_time_s
+
+    ranked.sort(key=key)
+    return Spanning(ranked=tuple(ranked), searches=searches, **common)
 
 
 def partition_scenarios(sc: Scenario) -> list[tuple[str, Scenario]]:

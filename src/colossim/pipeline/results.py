@@ -181,7 +181,16 @@ class ScenarioResults:
         """The job spanning every partition: plans ranked by the paced step."""
         fixed = self.plan
         exact = fixed is not None and not self.scenario.plan.idle_gpus
-        sp = spanning_plans(self.partition_ctxs, self.search_space, fixed=fixed, exact_gpus=exact)
+        parts = partition_list(self.scenario)
+        total = sum(p.num_gpus for p in parts)
+        sp = spanning_plans(
+            self.partition_ctxs,
+            self.search_space,
+            fixed=fixed,
+            exact_gpus=exact,
+            shares=tuple(p.num_gpus / total for p in parts),
+            by_speed=self.scenario.cluster.placement == "by_speed",
+        )
         if not sp.ranked:
             raise NoFeasiblePlan(sp.searches[0])
         return sp

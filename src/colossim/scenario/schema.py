@@ -119,6 +119,12 @@ class ClusterSection(_Section):
         "the smallest GPU) or one job per partition",
     )
 
+    placement: Literal["uniform", "by_speed"] = Field(
+        "uniform",
+        description="spanning job: every replica runs the same micro-batches (uniform) or "
+        "each partition's replicas get micro-batches in proportion to their speed (by_speed)",
+    )
+
     @field_validator("gpu")
     @classmethod
     def _known_gpu(cls, v: str) -> str:
