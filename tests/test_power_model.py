@@ -240,3 +240,19 @@ def test_bad_outages_raise_input_error():
         outages_from_arrays([1.0], [-1.0])
     with pytest.raises(InputError, match="resolution_s"):
         trace_config(duration_s=10.0, resolution_s=0.0)
+
+
+def test_idle_gpus_draw_idle_power_through_every_phase() -> None:
+    """GPUs a plan leaves idle draw idle power in the compute and communication phases
+    too: half the GPUs idle puts each phase's GPU draw halfway to idle."""
+    from colossim.power import phase_power, power_config, with_idle_gpus
+
+    cfg = power_config(gpu_id="h100-sxm-80gb", num_gpus=1024, gpus_per_node=8)
+    half = with_idle_gpus(cfg, 512)
+    assert with_idle_gpus(cfg, 0) == cfg
+    for name in ("compute_frac_of_tdp", "communication_frac_of_tdp"):
+        expect = 0.5 * getattr(cfg, name) + 0.5 * cfg.idle_frac_of_tdp
+        assert getattr(half, name) == pytest.approx(expect)
+    assert half.idle_frac_of_tdp == cfg.idle_frac_of_tdp
+    full = phase_power(cfg, gpu_frac_of_tdp=cfg.compute_frac_of_tdp).gpu_w
+    assert phase_power(half, gpu_frac_of_tdp=half.compute_frac_of_tdp).gpu_w < full

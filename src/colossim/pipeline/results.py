@@ -49,6 +49,7 @@ from colossim.power import (
     outages_from_arrays,
     power_config,
     simulate_facility,
+    with_idle_gpus,
 )
 from colossim.scenario.load import LoadedScenario, load_scenario
 from colossim.scenario.schema import Scenario
@@ -342,7 +343,9 @@ class ScenarioResults:
         )
         if self.partitioned:
             cfg = dataclasses.replace(cfg, power=self._partition_power(cfg.power))
-        return cfg
+        # GPUs the plan leaves idle draw idle power all along.
+        idle = with_idle_gpus(cfg.power, self.estimate.idle_gpus)
+        return dataclasses.replace(cfg, power=idle)
 
     def _fabric_sum(self, name: str) -> float | None:
         """A fabric figure (``power_w``, ``cost_usd``, ``nic_cost_usd``): of the one

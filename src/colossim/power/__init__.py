@@ -33,6 +33,7 @@ from colossim.power.phases import (
     cooling_profiles,
     phase_power,
     power_config,
+    with_idle_gpus,
 )
 from colossim.power.racks import RackLayout, rack_layout
 from colossim.power.rules import GridRules, RuleCheck, check_rules, grid_rules
@@ -78,6 +79,7 @@ __all__ = [
     "TraceConfig",
     "battery_spec",
     "blend_power_configs",
+    "with_idle_gpus",
     "cluster_power",
     "cooling_profiles",
     "grid_config",

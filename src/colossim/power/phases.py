@@ -13,7 +13,7 @@ CHOUKSE-2025).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from colossim.catalog import load_catalog, lookup, lookup_prefixed
 from colossim.errors import InputError, require_number
@@ -176,6 +176,24 @@ def power_config(
         network_power_w=float(fabric_power_w),
         storage_power_w=float(aux["storage_share_of_server_peak"]) * server_peak_w,
         pue=float(pue),
+    )
+
+
+def with_idle_gpus(config: PowerConfig, idle_gpus: int) -> PowerConfig:
+    """``config`` with ``idle_gpus`` of its GPUs left out of the job (a plan whose degrees
+    do not use them all): they draw idle power through every phase of the step."""
+    if idle_gpus <= 0:
+        return config
+    share = min(idle_gpus / config.num_gpus, 1.0)
+    idle = config.idle_frac_of_tdp
+
+    def mix(frac: float) -> float:
+        return (1.0 - share) * frac + share * idle
+
+    return replace(
+        config,
+        compute_frac_of_tdp=mix(config.compute_frac_of_tdp),
+        communication_frac_of_tdp=mix(config.communication_frac_of_tdp),
     )
 
 
