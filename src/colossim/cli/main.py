@@ -96,7 +96,14 @@ def plan(
     }
     # -v: the time and memory breakdowns too (as `colossim estimate` prints them)
     detail = (click.get_current_context().find_root().obj or {}).get("verbose", 0) >= 1
-    tables = estimate_tables(best, ctx, breakdown=detail) + search_tables(res, top)[:1]
+    gpus = None
+    if r.partitioned:
+        mix = " + ".join(f"{n:,} {g}" for g, n in r.scenario.cluster.gpu_counts.items())
+        if r.scenario.cluster.job == "spanning":
+            gpus = f"{mix} (one job, paced by the {ctx.cluster.gpu.id}s)"
+        else:
+            gpus = f"{mix} (one job per partition; shown: the {ctx.cluster.gpu.id} job)"
+    tables = estimate_tables(best, ctx, breakdown=detail, gpus=gpus) + search_tables(res, top)[:1]
     payload["plan_source"] = r.plan_source
     if r.plan is not None:
         gain = top[0].tokens_per_s / best.tokens_per_s - 1.0

@@ -50,12 +50,17 @@ def estimate_to_json(est: Estimate, ctx: Context, *, scenario: str = "") -> dict
     }
 
 
-def estimate_tables(est: Estimate, ctx: Context, *, breakdown: bool = True) -> list[Table]:
+def estimate_tables(
+    est: Estimate, ctx: Context, *, breakdown: bool = True, gpus: str | None = None
+) -> list[Table]:
+    """Cluster, plan, prediction (and, with ``breakdown``, time and memory) tables;
+    ``gpus`` replaces the GPUs line (a cluster of several partitions)."""
     c, m, t = ctx.cluster, ctx.model, ctx.training
     summary = Table(title="Cluster and workload", show_header=False)
     summary.add_row(
         "GPUs",
-        f"{c.num_gpus:,} x {c.gpu.name} ({c.gpus_per_node}/node, NVLink domain {c.scaleup_domain})",
+        gpus
+        or f"{c.num_gpus:,} x {c.gpu.name} ({c.gpus_per_node}/node, NVLink domain {c.scaleup_domain})",
     )
     summary.add_row("Scale-out", f"{c.nic_bw_bytes_per_s * 8 / 1e9:,.0f} Gb/s per GPU")
     summary.add_row(
