@@ -72,7 +72,8 @@ PARAMS = [
     ("nanotron", "tp_overlap", 0.0, 1.0),  # nanotron async TP (notes)
     ("nanotron", "dp_overlap", 0.0, 1.0),  # DP bucket overlap with backward
     ("megatron-deepspeed", "dp_overlap", 0.0, 1.0),  # ZeRO-3 prefetch overlap
-    ("global", "alloc_pressure_penalty", 0.0, 3.0),  # allocator retries near full memory
+    ("global", "alloc_pressure_start", 0.8, 0.97),  # share of HBM where retries begin
+    ("global", "alloc_pressure_penalty", 0.0, 10.0),  # allocator retries near full memory
 ]
 
 

@@ -17,12 +17,13 @@ from colossim.cli.main import main
 from colossim.validation import read_runs, validate_rows
 from colossim.validation.ranking import RankedRow, ranking, spearman
 
-PAIR_ORDER_MIN = 0.80
-SPEARMAN_MEDIAN_MIN = 0.69
+PAIR_ORDER_MIN = 0.805
+SPEARMAN_MEDIAN_MIN = 0.75
 REGRET_MEDIAN_MAX_PCT = 2.0
-SWEEPS_MAPE_MAX_PCT = 80.0
+REGRET_MAX_MAX_PCT = 175.0
+SWEEPS_MAPE_MAX_PCT = 76.0
 PREDICTED_MIN_SHARE = 0.95
-FLAGGED_SLOWEST_MIN_SHARE = 0.34
+FLAGGED_SLOWEST_MIN_SHARE = 0.345
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +69,7 @@ def test_layout_sweeps_ranking(sweeps_report) -> None:
     assert summary["pair_order_acc"] >= PAIR_ORDER_MIN, summary
     assert summary["spearman_median"] >= SPEARMAN_MEDIAN_MIN, summary
     assert summary["top1_regret_median_pct"] <= REGRET_MEDIAN_MAX_PCT, summary
+    assert summary["top1_regret_max_pct"] <= REGRET_MAX_MAX_PCT, summary
     assert flagged["flagged_slower_than_all_share"] >= FLAGGED_SLOWEST_MIN_SHARE, flagged
 
 

@@ -161,6 +161,9 @@ def memory_breakdown(
     full_layer, full_moe = activation_bytes_per_token(model, np.zeros_like(rc))
     worst_layer = np.where(model.moe_layers > 0, full_moe, full_layer)
     act = act + np.where(rc == Recompute.FULL, tokens * worst_layer, 0.0)
+    # MODEL: a stack that runs eager, unfused modules keeps more of each layer than the
+    # tensors listed above (stack ``activation_memory_factor``, >= 1).
+    act = act * max(stack.activation_memory_factor, 1.0)
     # MODEL: logits in 16 bit plus fp32 for the loss on the stage with the LM head.
     logits = mb * training.seq_len / cp * model.vocab / tp * (BF16_BYTES + FP32_BYTES)
     # ZeRO-3 gathers the current and the prefetched layer's full parameters.

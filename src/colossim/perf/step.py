@@ -48,6 +48,7 @@ from colossim.parallel.plan import BF16_BYTES, PlanBatch, Recompute, Sharding, p
 from colossim.perf.comm import Collective, Network
 from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_shape_efficiency
 from colossim.perf.context import Context
+from colossim.perf.pressure import allocator_pressure
 from colossim.perf.tp_nodes import tp_node_sync_s
 from colossim.workload.model import TransformerSpec
 from colossim.workload.stack import Efficiency, StackProfile
@@ -253,7 +254,9 @@ def evaluate(
     if memory is None:
         memory = memory_breakdown(model, training, plans, stack, eff)
     busy = pipeline + dp_comm + optimizer
-    overhead = eff.step_overhead_s + busy * _allocator_pressure(memory, cluster, eff)
+    overhead = eff.step_overhead_s + busy * stack.alloc_pressure * allocator_pressure(
+        memory, cluster, eff
+    )
     step = busy + overhead
 
     tokens_per_step = (plans.global_batch * training.seq_len).astype(np.float64)
@@ -288,19 +291,6 @@ def evaluate(
         memory=memory,
         host_s=m * host_mb,
     )
-
-
-def _allocator_pressure(memory: MemoryBreakdown, cluster: Cluster, eff: Efficiency) -> np.ndarray:
-    """Relative slowdown of a plan whose memory nears the GPU's capacity.
-
-    MODEL: above ``alloc_pressure_start`` of HBM the caching allocator runs out of cached
-    blocks, frees them and retries cudaMalloc, each time synchronising the device
-    (PyTorch CUDA semantics, "Memory management"; ``num_alloc_retries`` in
-    torch.cuda.memory_stats); the slowdown grows linearly to ``alloc_pressure_penalty``
-    at full memory (fitted)."""
-    used = memory.total / cluster.gpu.hbm_bytes
-    start = eff.alloc_pressure_start
-    return eff.alloc_pressure_penalty * np.clip((used - start) / (1 - start), 0.0, 1.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -454,7 +444,17 @@ def _data_parallel(model, plans, shape, stack, c, mb: _MicroBatch, r: _Rates, m)
     exposed_z3 = m * (
         np.maximum(0.0, t_ag - ov * mb.fwd) + np.maximum(0.0, t_ag + t_rs - ov * mb.bwd)
     )
-    dp_comm = np.where(sh == Sharding.ZERO3, exposed_z3, exposed_std)
+    # MODEL: ZeRO-2 keeps only its shard of the gradients, so it cannot accumulate them
+    # over micro-batches: every micro-batch's backward reduce-scatters its gradients
+    # (DeepSpeed stage 2 reduces during each micro-step's backward; FSDP SHARD_GRAD_OP
+    # keeps unsharded gradients only under no_sync, which costs ZeRO-1 memory). The
+    # reductions run on their own stream behind every later backward and forward, so m
+    # of them are exposed only where they outrun the compute (comm-bound layouts).
+    window = m * mb.bwd + (m - 1) * mb.fwd
+    exposed_z2 = np.maximum(0.0, m * t_rs - ov * window) + np.maximum(0.0, t_ag - ov * mb.fwd)
+    dp_comm = np.select(
+        [sh == Sharding.ZERO3, sh == Sharding.ZERO2], [exposed_z3, exposed_z2], exposed_std
+    )
     d_dense = (plans.dp * plans.cp).astype(np.float64)
     d_exp = np.maximum(d_dense / plans.ep, 1.0)
     opt_params = shape.dense_params / np.where(sh >= 1, d_dense, 1.0) + (

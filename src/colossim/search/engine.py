@@ -476,9 +476,11 @@ def _rank(
     group = np.concatenate([c.group for c in chunks])
     front = _pareto(-key if objective == "tokens_per_s" else steps.tokens_per_s, head, group)
     # Keep the best plans and the Pareto front; the rest is only counted. Order: by
-    # objective, ties by enumeration order (as a stable sort of all plans would give).
+    # objective, exact ties by memory headroom (of two equally fast plans the one with
+    # more free memory is the better: e.g. ZeRO-2 and ZeRO-1 with one micro-batch), then
+    # by enumeration order (lexsort is stable).
     kept = np.union1d(_smallest(key, keep_top), front)
-    kept = kept[np.argsort(key[kept], kind="stable")]
+    kept = kept[np.lexsort((-head[kept], key[kept]))]
     feasible = _take_steps(steps, kept) if len(kept) else None
     return feasible, np.flatnonzero(np.isin(kept, front))
 
@@ -569,7 +571,7 @@ def _pareto(tps: np.ndarray, head: np.ndarray, gpus: np.ndarray) -> np.ndarray:
 
 def stack_space(space: SearchSpace, stack: StackProfile) -> SearchSpace:
     """``space`` narrowed to what the software stack can run: parallel dimensions it
-    lacks stay at 1 and only its sharding modes are enumerated. Values the space names
+    lacks stay at 1 and only its sharding and recompute modes are enumerated. Values the space names
     explicitly are kept (a published plan is what its stack ran)."""
     fixed = {
         d: (1,)
@@ -578,6 +580,8 @@ def stack_space(space: SearchSpace, stack: StackProfile) -> SearchSpace:
     }
     if space.sharding is None:
         fixed["sharding"] = tuple(Sharding[m.upper()] for m in stack.sharding)
+    if space.recompute is None:
+        fixed["recompute"] = tuple(Recompute[m.upper()] for m in stack.recompute_modes)
     return replace(space, **fixed) if fixed else space
 
 

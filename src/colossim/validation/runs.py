@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from colossim.errors import InputError, InputErrors
-from colossim.parallel.plan import Plan, PlanBatch, Sharding
+from colossim.parallel.plan import Plan, PlanBatch, Recompute, Sharding
 from colossim.perf.estimate import Context, context
 from colossim.search import SearchSpace, candidate_values, enumerate_plans, plan_search
 from colossim.validation.prepare import (
@@ -423,9 +423,11 @@ def _search_check(
     }
     widened = tuple(k for k, v in published.items() if v not in getattr(vals, k))
     dims = {k: tuple(sorted({*getattr(vals, k), v})) for k, v in published.items()}
-    # Recompute defaults to every value; sharding to the stack's modes plus the published.
+    # Recompute and sharding: the stack's modes plus the published one.
     modes = {Sharding[m.upper()] for m in ctx.stack.sharding} | {Sharding(ref.sharding)}
     dims["sharding"] = tuple(sorted(modes))
+    rc = {Recompute[m.upper()] for m in ctx.stack.recompute_modes} | {Recompute(ref.recompute)}
+    dims["recompute"] = tuple(sorted(rc))
     wide = SearchSpace(**dims, batch_tolerance=0.0, allow_idle=False)
     # Membership: the candidates of the wide space with the published degrees (the
     # enumeration decides per degree combination, so this is a slice of the wide set).

@@ -76,6 +76,14 @@ class StackProfile:
     pp_p2p_host_s: float = 0.0
     # Exposed wait of one TP collective per node its group spans (blocking, eager hosts).
     tp_node_sync_s: float = 0.0
+    # Activation memory relative to the fused-kernel count of parallel/memory.py: eager
+    # PyTorch modules keep unfused intermediates (fp32 norm inputs, separate SiLU and
+    # product outputs, rotary copies); 1 = fused kernels (Transformer Engine, compile).
+    activation_memory_factor: float = 1.0
+    # 1: the stack runs PyTorch's default caching allocator, whose cudaMalloc retries slow
+    # a step near full memory (global alloc_pressure_*); 0: expandable segments or a
+    # stack with no measured collapse.
+    alloc_pressure: float = 0.0
     # Pipeline split: "uniform" (ceil(L/pp) layers per stage, LM head on the last) or
     # "cost" (blocks assigned to stages by compute cost).
     pp_balance: str = "uniform"
@@ -83,6 +91,8 @@ class StackProfile:
     # every other dimension at 1 and only these sharding modes.
     parallel_dims: tuple[str, ...] = ("tp", "pp", "cp", "ep")
     sharding: tuple[str, ...] = ("none", "zero1", "zero2", "zero3")
+    # Activation recompute modes the stack can run (catalog ``recompute_modes``).
+    recompute_modes: tuple[str, ...] = ("none", "selective", "full")
     defaults: StackDefaults = StackDefaults()
 
 
@@ -113,7 +123,7 @@ def stack_profile(name: str, *, field: str = "workload.framework") -> StackProfi
             raise ValueError(f"alias loop in efficiency.yaml at {target!r}")
         seen.add(target)
         values = entries[target].values
-    caps = ("name", "parallel_dims", "sharding", "defaults", "pp_balance")
+    caps = ("name", "parallel_dims", "sharding", "recompute_modes", "defaults", "pp_balance")
     kw = {
         f.name: float(values[f.name])
         for f in fields(StackProfile)
@@ -125,6 +135,8 @@ def stack_profile(name: str, *, field: str = "workload.framework") -> StackProfi
         kw["parallel_dims"] = tuple(str(d) for d in values["parallel"])
     if "sharding" in values:
         kw["sharding"] = tuple(str(m) for m in values["sharding"])
+    if "recompute_modes" in values:
+        kw["recompute_modes"] = tuple(str(m) for m in values["recompute_modes"])
     if "defaults" in values:
         kw["defaults"] = _defaults(values["defaults"])
     return StackProfile(name=name, **kw)

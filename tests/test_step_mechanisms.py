@@ -1,0 +1,111 @@
+"""Mechanisms of the step and memory model added for the layout sweeps: eager-stack
+activation memory, allocator pressure near full memory, ZeRO-2 gradient reduction per
+micro-batch, and the recompute modes a stack can run."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from colossim.cluster import cluster_for
+from colossim.hardware import gpu
+from colossim.parallel.memory import memory_breakdown
+from colossim.parallel.plan import Plan, PlanBatch, Recompute, Sharding
+from colossim.perf.estimate import context
+from colossim.perf.step import evaluate
+from colossim.search import SearchSpace, stack_space
+from colossim.workload.model import preset
+from colossim.workload.stack import efficiency, stack_profile
+from colossim.workload.training import Training
+
+
+def _ctx(framework: str, *, n: int = 64, gb: int = 256, model: str = "llama3-8b"):
+    training = Training(
+        seq_len=4096, global_batch=gb, tokens=1e12, precision="bf16", framework=framework
+    )
+    return context(preset(model), training, cluster_for(gpu("h100-sxm-80gb"), n))
+
+
+def _plans(**kw) -> PlanBatch:
+    return PlanBatch.from_plans([Plan(**kw)])
+
+
+def test_eager_stack_keeps_more_activations_and_nothing_else() -> None:
+    ctx = _ctx("nanotron")
+    plans = _plans(tp=2, pp=4, dp=8, micro_batch=2, global_batch=256)
+    eager = ctx.stack
+    assert eager.activation_memory_factor > 1.0
+    fused = replace(eager, activation_memory_factor=1.0)
+    a = memory_breakdown(ctx.model, ctx.training, plans, eager, ctx.eff)
+    b = memory_breakdown(ctx.model, ctx.training, plans, fused, ctx.eff)
+    assert a.activations[0] == pytest.approx(eager.activation_memory_factor * b.activations[0])
+    for part in ("weights", "gradients", "optimizer", "logits", "buffers"):
+        assert getattr(a, part)[0] == pytest.approx(getattr(b, part)[0])
+    # fused stacks keep the listed tensors only
+    assert stack_profile("megatron").activation_memory_factor == 1.0
+
+
+def test_allocator_pressure_only_near_full_memory_and_only_where_the_stack_pays_it() -> None:
+    ctx = _ctx("nanotron")
+    eff = replace(efficiency(), alloc_pressure_start=0.5, alloc_pressure_penalty=2.0)
+    plans = PlanBatch.from_plans(
+        [
+            Plan(tp=1, pp=1, dp=64, micro_batch=4, global_batch=256),  # large activations
+            Plan(tp=8, pp=1, dp=8, micro_batch=1, global_batch=256),  # small footprint
+        ]
+    )
+    paying = replace(ctx, eff=eff)
+    free = replace(ctx, eff=eff, stack=replace(ctx.stack, alloc_pressure=0.0))
+    a, b = evaluate(paying, plans), evaluate(free, plans)
+    used = a.memory.total / ctx.cluster.gpu.hbm_bytes
+    assert used[0] > 0.5 > used[1]
+    assert a.step_time_s[0] > b.step_time_s[0] * 1.01  # above the onset: slower
+    assert a.step_time_s[1] == pytest.approx(b.step_time_s[1])  # below it: unchanged
+
+
+def test_zero2_reduces_gradients_every_microbatch() -> None:
+    """ZeRO-2 keeps only a gradient shard, so each micro-batch reduce-scatters: with more
+    micro-batches its exposed DP time grows, while ZeRO-1's stays one reduction."""
+    ctx = replace(
+        _ctx("megatron", n=64, gb=1024), stack=replace(stack_profile("megatron"), dp_overlap=0.0)
+    )
+
+    def dp(sharding: Sharding, mb: int) -> float:
+        p = _plans(tp=1, pp=1, dp=64, micro_batch=mb, global_batch=1024, sharding=sharding)
+        return float(evaluate(ctx, p).dp_comm_s[0])
+
+    z1_many, z1_few = dp(Sharding.ZERO1, 1), dp(Sharding.ZERO1, 16)
+    z2_many, z2_few = dp(Sharding.ZERO2, 1), dp(Sharding.ZERO2, 16)
+    assert z1_many == pytest.approx(z1_few, rel=1e-9)
+    assert z2_few == pytest.approx(z1_few, rel=1e-9)  # one micro-batch: the same calls
+    assert z2_many > 4 * z1_many  # 16 reduce-scatters instead of one
+
+
+def test_search_enumerates_only_the_recompute_modes_a_stack_runs() -> None:
+    foundry = stack_profile("llm-foundry")
+    assert set(foundry.recompute_modes) == {"none", "full"}
+    space = stack_space(SearchSpace(), foundry)
+    assert set(space.recompute) == {Recompute.NONE, Recompute.FULL}
+    # an explicit request is what the user asked for and is kept
+    asked = stack_space(SearchSpace(recompute=(Recompute.SELECTIVE,)), foundry)
+    assert asked.recompute == (Recompute.SELECTIVE,)
+    assert set(stack_space(SearchSpace(), stack_profile("megatron")).recompute) == set(Recompute)
+    assert np.all(np.isin([Recompute.NONE], space.recompute))
+
+
+def test_equally_fast_plans_rank_by_memory_headroom() -> None:
+    """With one micro-batch ZeRO-2 costs ZeRO-1's time and holds less memory: of the two
+    the search ranks ZeRO-2 first (before, enumeration order put ZeRO-1 first)."""
+    from colossim.search import plan_search
+
+    ctx = _ctx("megatron", n=64, gb=64)
+    space = SearchSpace(
+        tp=(1,), pp=(1,), cp=(1,), micro_batch=(1,), recompute=(Recompute.NONE,),
+        sharding=(Sharding.ZERO1, Sharding.ZERO2), batch_tolerance=0.0,
+    )  # fmt: skip
+    best = plan_search(ctx, space).feasible
+    assert best.plans.sharding[0] == Sharding.ZERO2
+    assert best.tokens_per_s[0] == best.tokens_per_s[1]
+    assert best.memory.total[0] < best.memory.total[1]
