@@ -48,6 +48,10 @@ CASES = {
         SearchSpace(sharding=(Sharding.NONE, Sharding.ZERO3), recompute=(Recompute.FULL,)),
     ),
     "nothing-fits": (_ctx("megatron-1t", "h100-sxm-80gb", 8, 64), SearchSpace()),
+    "headroom": (
+        _ctx("llama3-70b", "h100-sxm-80gb", 256, 128, 8192),
+        SearchSpace(memory_headroom=0.3),
+    ),
 }
 
 
@@ -67,9 +71,12 @@ def _reference(ctx, space, *, ignore_memory=False):
     plans = plans.take(np.flatnonzero(alive))
     mem = memory_breakdown(ctx.model, ctx.training, plans, ctx.stack, ctx.eff)
     if not ignore_memory:
-        fits = mem.total <= ctx.cluster.gpu.hbm_bytes
-        if (~fits).any():
-            rejected[Infeasible.MEMORY.value] = int((~fits).sum())
+        hbm = ctx.cluster.gpu.hbm_bytes
+        fits = mem.total <= hbm * (1 - space.memory_headroom)
+        over = mem.total > hbm
+        for reason, bad in ((Infeasible.MEMORY, over), (Infeasible.MEMORY_HEADROOM, ~fits & ~over)):
+            if bad.any():
+                rejected[reason.value] = int(bad.sum())
         plans = plans.take(np.flatnonzero(fits))
     steps = evaluate(ctx, plans)
     return rejected, steps

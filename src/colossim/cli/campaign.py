@@ -79,11 +79,14 @@ def campaign(
     from rich.table import Table
 
     from colossim.campaign import sweep_checkpoint_intervals
+    from colossim.pipeline.campaign import check_default_work
     from colossim.report.campaign import campaign_tables, campaign_to_json
 
     r = searched(run(scenario, overrides, trials=trials, seed=seed, campaign_limit=None))
     sc = r.scenario
     est, config = r.estimate, r.campaign_config
+    if trials is None and "trials" not in sc.reliability.model_fields_set:
+        check_default_work(config)  # the default count of trials never runs for minutes
     with progress(f"simulating {config.n_trials:,} campaign trials"):
         result = r.campaign
     payload = {"scenario": sc.name, **campaign_to_json(result)}
@@ -191,7 +194,7 @@ def _sensitivity(config):
 
 def _notes(config, result, *, requested: int) -> list[str]:
     """What the reader must know about this simulation: fewer trials than asked, spares
-    short, unfinished trials (stderr, and the JSON's ``warnings``)."""
+    short (unfinished trials: the pipeline warns) (stderr, and the JSON's ``warnings``)."""
     out = []
     if result.n_trials < requested:
         out.append(
@@ -206,11 +209,7 @@ def _notes(config, result, *, requested: int) -> list[str]:
             f"{config.spare_nodes:,} hot spares: the job often waits for repairs "
             "(raise reliability.spare_nodes, or leave it out for a sized pool)"
         )
-    if result.fraction_finished < 1.0:
-        out.append(
-            f"only {result.fraction_finished:.0%} of trials finished within "
-            f"{config.horizon_s / SECONDS_PER_DAY:,.0f} days (reliability.horizon_days)"
-        )
+    # Unfinished trials: in the pipeline's warnings (ScenarioResults.warnings).
     return out
 
 

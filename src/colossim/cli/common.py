@@ -18,7 +18,7 @@ from rich.console import Console
 
 from colossim.errors import InputError, InputErrors
 from colossim.pipeline import NoFeasiblePlan, ScenarioResults, run_scenario
-from colossim.report.jsonsafe import dumps
+from colossim.report.jsonsafe import dumps, to_jsonable
 
 # Exit codes: 0 ok; 1 ran but nothing feasible; 2 bad input; 3 internal error (a bug:
 # the message asks for a report, -vv prints the traceback).
@@ -217,13 +217,64 @@ def output(
     if fmt == "json":
         click.echo(dumps(payload))
     else:
-        _, quiet = _verbosity()
+        verbose, quiet = _verbosity()
         con = console()
         for t in tables[essential] if quiet else tables:
             con.print(t)
+        figures = _all_figures(payload) if verbose >= 1 and not quiet else None
+        if figures is not None:
+            con.print(figures)
     err = console(stderr=True)
     for w in warnings or ():
         err.print(f"warning: {w}", soft_wrap=True)
+
+
+# `-v` lists every figure of the JSON output; beyond this many (a whole catalog) the
+# tables already show them all.
+_MAX_VERBOSE_FIGURES = 600
+# Not figures of the answer: warnings (printed apart) and the wall-clock time of this run.
+_NOT_FIGURES = frozenset({"warnings", "elapsed_s", "plans_per_s"})
+
+
+def _all_figures(payload: object):
+    """``-v``: every scalar of the JSON payload (nested keys joined by dots; lists of up to
+    8 numbers inline, longer series only counted), as one table; None if there is none or
+    the payload is a whole listing."""
+    from rich.table import Table
+
+    rows: list[tuple[str, str]] = []
+
+    def walk(obj: object, key: str) -> None:
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if k not in _NOT_FIGURES:
+                    walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(obj, list | tuple):
+            if all(isinstance(v, int | float) for v in obj) and len(obj) <= 8:
+                rows.append((key, ", ".join(_figure(v) for v in obj)))
+            elif all(isinstance(v, int | float) for v in obj):
+                rows.append((key, f"({len(obj):,} values)"))
+            else:
+                for i, v in enumerate(obj):
+                    walk(v, f"{key}[{i}]")
+        elif obj is not None:
+            rows.append((key, _figure(obj)))
+
+    walk(to_jsonable(payload), "")
+    if not rows or len(rows) > _MAX_VERBOSE_FIGURES:
+        return None
+    t = Table(title="All figures (-v; the same as --format json)", show_header=False)
+    t.add_column("figure", overflow="fold")
+    t.add_column("value", justify="right", overflow="fold")
+    for k, v in rows:
+        t.add_row(k, v)  # the console reads no markup: user text prints as written
+    return t
+
+
+def _figure(v: object) -> str:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return str(v)
+    return f"{v:,}" if isinstance(v, int) else f"{v:,.6g}"
 
 
 @contextlib.contextmanager

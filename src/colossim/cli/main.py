@@ -92,9 +92,10 @@ def plan(
     payload["search"] = {
         "candidates": res.candidates,
         "rejected": res.rejected,
+        "memory_headroom": res.memory_headroom,
         "elapsed_s": res.elapsed_s,
     }
-    # -v: the time and memory breakdowns too (as `colossim estimate` prints them)
+    # -v: the time and memory breakdowns and the rejections by reason too
     detail = (click.get_current_context().find_root().obj or {}).get("verbose", 0) >= 1
     gpus = None
     if r.partitioned:
@@ -103,7 +104,8 @@ def plan(
             gpus = f"{mix} (one job, paced by the {ctx.cluster.gpu.id}s)"
         else:
             gpus = f"{mix} (one job per partition; shown: the {ctx.cluster.gpu.id} job)"
-    tables = estimate_tables(best, ctx, breakdown=detail, gpus=gpus) + search_tables(res, top)[:1]
+    tables = estimate_tables(best, ctx, breakdown=detail, gpus=gpus)
+    tables += search_tables(res, top)[: 2 if detail else 1]
     payload["plan_source"] = r.plan_source
     if r.plan is not None:
         gain = top[0].tokens_per_s / best.tokens_per_s - 1.0
@@ -157,17 +159,48 @@ def _failure_summary(r):
         "recovery_policy": r.campaign.recovery_policy,
         "trials": r.campaign.n_trials,
     }
+    hours = wf.days < 1  # a failure-free run at scale may take minutes
+    scale, unit, spec = (24, "hours", ",.3g") if hours else (1, "days", ",.1f")
     spread = (
         "from the window's goodput"
-        if wf.days_p10 == wf.days_p90
-        else f"p10-p90 {wf.days_p10:,.1f}-{wf.days_p90:,.1f}"
+        if wf.basis.startswith("goodput")
+        else f"p10-p90 {wf.days_p10 * scale:{spec}}-{wf.days_p90 * scale:{spec}} {unit}"
     )
-    t.add_row(
-        "Days to train",
-        f"{wf.days:,.1f} with failures ({spread}) vs {est.days_to_train:,.1f} failure-free",
+    finished = r.campaign.fraction_finished
+    with_failures = (
+        f"{_days(wf.days)} with failures ({spread})"
+        if finished >= 0.5 or wf.basis.startswith("goodput")
+        else f"most runs do not finish within {r.scenario.reliability.horizon_days:,.0f} days "
+        f"with failures ({finished:.0%} of trials do)"
     )
+    t.add_row("Time to train", f"{with_failures} vs {_days(est.days_to_train)} failure-free")
+    data["fraction_finished"] = finished
     t.add_row("Goodput", f"{wf.goodput:.1%} ({data['recovery_policy']} recovery)")
+    asked = r.scenario.reliability.trials
+    data["trials_requested"] = asked
+    cut = data["trials"] < asked and "trials" not in r.scenario.reliability.model_fields_set
+    t.add_row(
+        "Trials",
+        f"{data['trials']:,} of {asked:,}: cut to bound the work "
+        "(`colossim campaign --trials N` insists)"
+        if cut
+        else f"{data['trials']:,}",
+    )
     return data, t
+
+
+def _usd(x: float) -> str:
+    """Dollars in the unit that keeps 2-3 significant figures (a run may cost $40)."""
+    for scale, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"${x / scale:,.{2 if unit == 'B' else 1}f}{unit}"
+    return f"${x:,.2f}"
+
+
+def _days(days: float) -> str:
+    from colossim.pipeline.sanity import duration_text
+
+    return duration_text(days)
 
 
 def _facility_summary(r):
@@ -196,7 +229,7 @@ def _facility_summary(r):
     t.add_row(
         "Cost",
         f"capex ${cst.capex_usd / 1e9:,.2f}B, ${cst.usd_per_gpu_hour:,.2f}/GPU-hour"
-        + (f", ${cst.usd_per_run / 1e6:,.0f}M per run" if cst.usd_per_run else ""),
+        + (f", {_usd(cst.usd_per_run)} per run" if cst.usd_per_run else ""),
     )
     return data, t
 
@@ -360,12 +393,12 @@ def cost(scenario: str | None, fmt: str, overrides: tuple[str, ...]) -> None:
     }
     run_t = Table(title="One training run", show_header=False)
     run_t.add_row(
-        f"$ per run, {r.run_days_basis} ({r.run_days:,.1f} days)",
-        f"${result.usd_per_run / 1e6:,.1f}M",
+        f"$ per run, {r.run_days_basis} ({_days(r.run_days)})",
+        _usd(result.usd_per_run),
     )
     run_t.add_row(
-        f"$ per run, failure-free ({r.estimate.days_to_train:,.1f} days)",
-        f"${r.usd_per_run_failure_free / 1e6:,.1f}M",
+        f"$ per run, failure-free ({_days(r.estimate.days_to_train)})",
+        _usd(r.usd_per_run_failure_free),
     )
     # -q: the totals and the run (the breakdown by item is the detail)
     output(

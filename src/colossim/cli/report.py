@@ -180,6 +180,7 @@ def report(
         output(fmt, payload, [])
         return
     click.echo(f"wrote {path} ({size / 1e6:.1f} MB): {', '.join(ids)}")
+    output(fmt, payload, [])  # -v: every figure of the JSON (title, sections, scenarios)
     if results[0].campaign is None and results[0].campaign_note:
         click.echo(f"note: {results[0].campaign_note}", err=True)
 
@@ -216,7 +217,7 @@ def compare(
 
         click.echo(dumps(rows))
         return
-    output(fmt, {}, compare_tables(rows))
+    output(fmt, {"scenarios": rows}, compare_tables(rows))
 
 
 COMMANDS = [report, compare]

@@ -80,6 +80,7 @@ class Infeasible(StrEnum):
     EP_WITHOUT_MOE = "ep_without_moe"
     BATCH = "batch"  # global batch not reachable with dp * micro_batch
     MEMORY = "memory"  # does not fit in HBM
+    MEMORY_HEADROOM = "memory_headroom"  # fits in HBM but not within the kept-free share
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

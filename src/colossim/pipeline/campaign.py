@@ -14,8 +14,10 @@ from colossim.campaign import (
     expected_interruptions_to_simulate,
     failure_profile,
 )
+from colossim.errors import InputError
 from colossim.perf.estimate import Context, Estimate
 from colossim.scenario.schema import Scenario
+from colossim.units import SECONDS_PER_DAY
 
 __all__ = [
     "CAMPAIGN_INTERRUPTION_LIMIT",
@@ -23,6 +25,7 @@ __all__ = [
     "MIN_DEFAULT_TRIALS",
     "TIMELINE_MAX_GAPS",
     "campaign_config",
+    "check_default_work",
     "default_trials",
 ]
 
@@ -53,7 +56,27 @@ def default_trials(config: CampaignConfig, *, requested: int) -> int:
     if per_trial <= 0:
         return requested
     affordable = int(DEFAULT_INTERRUPTION_BUDGET // per_trial)
-    return max(min(requested, affordable), min(requested, MIN_DEFAULT_TRIALS))
+    # The floor of trials gives way when trials are so long that it alone would exceed the
+    # limit (a 100,000-day window on 1M GPUs: 48M interruptions per trial).
+    floor = min(requested, MIN_DEFAULT_TRIALS, int(CAMPAIGN_INTERRUPTION_LIMIT // per_trial))
+    return max(min(requested, affordable), floor, 1)
+
+
+def check_default_work(config: CampaignConfig) -> None:
+    """Refuse a campaign whose trial count was chosen by default but whose single trial
+    already simulates more than :data:`CAMPAIGN_INTERRUPTION_LIMIT` interruptions
+    (minutes of work): the user insists with ``--trials`` or ``reliability.trials``."""
+    work = expected_interruptions_to_simulate(config, campaign_intervals(config).used_s)
+    if work <= CAMPAIGN_INTERRUPTION_LIMIT:
+        return
+    window = config.window_s is not None
+    raise InputError(
+        "reliability.window_days" if window else "reliability.horizon_days",
+        f"{config.n_trials:,} trial(s) would simulate about {work:,.2g} interruptions (more "
+        f"than {CAMPAIGN_INTERRUPTION_LIMIT:,.0f}: minutes of work)",
+        value=(config.window_s if window else config.horizon_s) / SECONDS_PER_DAY,
+        fix="shorten it, lower the failure rate or speed up recovery; or insist with --trials",
+    )
 
 
 def campaign_config(

@@ -29,10 +29,12 @@ import dataclasses
 from dataclasses import dataclass
 
 from colossim.cluster import cluster_for
+from colossim.cost import server_price
 from colossim.fabric import build_fabric
 from colossim.hardware import gpu as gpu_spec
 from colossim.parallel.plan import Plan
 from colossim.perf.estimate import Context, Estimate, context, estimate
+from colossim.power import PowerConfig, blend_power_configs, power_config
 from colossim.scenario.partitions import PartitionSection
 from colossim.scenario.schema import ClusterSection, Scenario
 from colossim.search import SearchResult, SearchSpace, plan_search
@@ -46,7 +48,9 @@ __all__ = [
     "Spanning",
     "pace",
     "partition_list",
+    "partition_power",
     "partition_scenarios",
+    "server_groups",
     "spanning_contexts",
     "spanning_plans",
 ]
@@ -344,3 +348,34 @@ def partition_scenarios(sc: Scenario) -> list[tuple[str, Scenario]]:
         )
         out.append((p.label, sub))
     return out
+
+
+def partition_power(sc: Scenario, ref: PowerConfig, utilisation: list[float] | None) -> PowerConfig:
+    """The cluster's power configuration from each partition's node power (``ref``: the
+    facility's configuration at one GPU type, for PUE and the fabric's power;
+    ``utilisation``: each partition's busy share of the step, None: all busy)."""
+    parts = partition_list(sc)
+    configs = [
+        power_config(
+            gpu_id=p.gpu,
+            num_gpus=p.num_gpus,
+            gpus_per_node=p.gpus_per_node
+            or sc.cluster.gpus_per_node
+            or gpu_spec(p.gpu).gpus_per_node,
+            fabric_power_w=0.0,
+            pue=ref.pue,
+        )
+        for p in parts
+    ]
+    use = utilisation if utilisation is not None else [1.0] * len(parts)
+    return blend_power_configs(configs, use, network_power_w=ref.network_power_w)
+
+
+def server_groups(sc: Scenario) -> tuple[tuple[int, float, int], ...]:
+    """(GPUs, server price USD, GPUs per server) of each partition (InputError for a GPU
+    without a price)."""
+    c = sc.cost
+    return tuple(
+        (p.num_gpus, *server_price(p.gpu, c.server_usd, c.gpus_per_server))
+        for p in partition_list(sc)
+    )

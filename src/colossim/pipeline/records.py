@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from colossim.power import Outages
+import numpy as np
 
-__all__ = ["TraceEvents", "WithFailures"]
+from colossim.power import Outages, outages_from_arrays
+
+__all__ = ["TraceEvents", "WithFailures", "outages_in"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,3 +44,13 @@ class TraceEvents:
     outages: Outages | None
     checkpoint_interval_s: float | None
     checkpoint_stall_s: float | None
+
+
+def outages_in(outages_s: np.ndarray, horizon_s: float) -> Outages:
+    """The campaign's (n, 2) [start, back up) outages that fall inside a power trace of
+    ``horizon_s`` seconds, clipped to it."""
+    inside = outages_s[outages_s[:, 0] < horizon_s] if len(outages_s) else outages_s
+    if not len(inside):
+        return outages_from_arrays(np.empty(0), np.empty(0))
+    end = np.minimum(inside[:, 1], horizon_s)
+    return outages_from_arrays(inside[:, 0], end - inside[:, 0])

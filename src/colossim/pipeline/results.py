@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 from functools import cached_property
 
-import numpy as np
-
 from colossim.campaign import (
     CampaignConfig,
     CampaignResult,
@@ -17,12 +15,19 @@ from colossim.campaign import (
     trial_timeline,
 )
 from colossim.cluster import cluster_for
-from colossim.cost import CostResult, cluster_cost, server_price
+from colossim.cost import CostResult, cluster_cost
 from colossim.errors import ColossimError, InputError, require_int
 from colossim.fabric import Fabric, build_fabric
 from colossim.hardware import gpu
-from colossim.parallel.plan import Plan, Recompute, Sharding
-from colossim.perf.estimate import Context, Estimate, context, estimate
+from colossim.parallel.plan import (
+    Infeasible,
+    Plan,
+    PlanBatch,
+    Recompute,
+    Sharding,
+    check_plans,
+)
+from colossim.perf.estimate import PLAN_FIX, Context, Estimate, context, estimate
 from colossim.pipeline.campaign import (
     CAMPAIGN_INTERRUPTION_LIMIT,
     TIMELINE_MAX_GAPS,
@@ -33,28 +38,31 @@ from colossim.pipeline.partitions import (
     PartitionUse,
     Spanning,
     partition_list,
+    partition_power,
     partition_scenarios,
+    server_groups,
     spanning_contexts,
     spanning_plans,
 )
-from colossim.pipeline.records import TraceEvents, WithFailures
-from colossim.pipeline.sanity import campaign_warnings, estimate_warnings
+from colossim.pipeline.records import TraceEvents, WithFailures, outages_in
+from colossim.pipeline.sanity import (
+    Headroom,
+    campaign_warnings,
+    estimate_warnings,
+    memory_headroom,
+)
 from colossim.power import (
     FacilityConfig,
     FacilityResult,
-    Outages,
     PowerConfig,
     StepPhases,
-    blend_power_configs,
-    outages_from_arrays,
-    power_config,
     simulate_facility,
     with_idle_gpus,
 )
 from colossim.scenario.load import LoadedScenario, load_scenario
 from colossim.scenario.schema import Scenario
 from colossim.search import SearchResult, SearchSpace, plan_search
-from colossim.units import GBIT_PER_S_TO_BYTES_PER_S, W_PER_MW
+from colossim.units import GBIT_PER_S_TO_BYTES_PER_S, SECONDS_PER_DAY, W_PER_MW
 from colossim.workload.model import TransformerSpec, preset, spec_from_dict
 from colossim.workload.training import Training
 
@@ -248,20 +256,23 @@ class ScenarioResults:
         """The plan space the scenario's ``search:`` section describes."""
         s = self.scenario.search
         return SearchSpace(
-            batch_tolerance=s.batch_tolerance, allow_idle=s.allow_idle, max_tp=s.max_tp
+            batch_tolerance=s.batch_tolerance,
+            allow_idle=s.allow_idle,
+            max_tp=s.max_tp,
+            memory_headroom=self.memory_headroom.share,
         )
+
+    @property
+    def memory_headroom(self) -> Headroom:
+        """Share of HBM every plan must leave free, and the setting it comes from."""
+        return memory_headroom(self.scenario)
 
     def check_priced(self) -> None:
         """InputError now (before a search) if the cost stage could not price the GPUs."""
         self._server_groups()
 
     def _server_groups(self) -> tuple[tuple[int, float, int], ...]:
-        """(GPUs, server price USD, GPUs per server) of each partition."""
-        c = self.scenario.cost
-        return tuple(
-            (p.num_gpus, *server_price(p.gpu, c.server_usd, c.gpus_per_server))
-            for p in partition_list(self.scenario)
-        )
+        return server_groups(self.scenario)
 
     @cached_property
     def search(self) -> SearchResult:
@@ -302,6 +313,8 @@ class ScenarioResults:
         if self.plan is not None:
             # A fixed plan uses every GPU unless it says otherwise (`plan.idle_gpus`).
             exact = not self.scenario.plan.idle_gpus
+            if not exact or self.plan.num_gpus == self.ctx.cluster.num_gpus:
+                _check_plan_fields(self.ctx, self.plan)
             return estimate(self.ctx, self.plan, exact_gpus=exact)
         return self.top[0]
 
@@ -356,26 +369,10 @@ class ScenarioResults:
         return getattr(self.fabric, name)
 
     def _partition_power(self, ref: PowerConfig) -> PowerConfig:
-        """The cluster's power configuration from each partition's (``ref``: the facility's
-        configuration at one GPU type, for PUE and the fabric's power)."""
-        sc, parts = self.scenario, partition_list(self.scenario)
-        configs = [
-            power_config(
-                gpu_id=p.gpu,
-                num_gpus=p.num_gpus,
-                gpus_per_node=p.gpus_per_node
-                or sc.cluster.gpus_per_node
-                or gpu(p.gpu).gpus_per_node,
-                fabric_power_w=0.0,
-                pue=ref.pue,
-            )
-            for p in parts
-        ]
-        if sc.cluster.job == "separate":
-            use = [1.0] * len(parts)
-        else:
-            use = [u.utilisation for u in self.partition_uses]
-        return blend_power_configs(configs, use, network_power_w=ref.network_power_w)
+        """The cluster's power from each partition's (see :func:`partition_power`)."""
+        separate = self.scenario.cluster.job == "separate"
+        use = None if separate else [u.utilisation for u in self.partition_uses]
+        return partition_power(self.scenario, ref, use)
 
     @cached_property
     def trace_events(self) -> TraceEvents:
@@ -390,7 +387,7 @@ class ScenarioResults:
                 checkpoint_interval_s=fs.checkpoint_interval_s,
                 checkpoint_stall_s=fs.checkpoint_stall_s,
             )
-        outages = _outages_in(camp.outages_s, fs.trace_duration_s)
+        outages = outages_in(camp.outages_s, fs.trace_duration_s)
         if fs.checkpoint_interval_s is not None or fs.checkpoint_stall_s is not None:
             interval, stall = fs.checkpoint_interval_s, fs.checkpoint_stall_s
         else:
@@ -521,10 +518,11 @@ class ScenarioResults:
         out: list[str] = []
         est = self.__dict__.get("estimate")
         if est is not None:
-            out += estimate_warnings(est, self.ctx)
+            out += estimate_warnings(est, self.ctx, headroom=self.memory_headroom)
         camp = self.__dict__.get("_campaign", (None, ""))[0]
         if camp is not None:
-            out += campaign_warnings(camp, self.with_failures, est)
+            horizon = self.campaign_config.horizon_s / SECONDS_PER_DAY
+            out += campaign_warnings(camp, self.with_failures, est, horizon_days=horizon)
         return out
 
     @property
@@ -572,11 +570,22 @@ def run_scenario(
     )
 
 
-def _outages_in(outages_s: np.ndarray, horizon_s: float) -> Outages:
-    """The campaign's (n, 2) [start, back up) outages that fall inside a power trace of
-    ``horizon_s`` seconds, clipped to it."""
-    inside = outages_s[outages_s[:, 0] < horizon_s] if len(outages_s) else outages_s
-    if not len(inside):
-        return outages_from_arrays(np.empty(0), np.empty(0))
-    end = np.minimum(inside[:, 1], horizon_s)
-    return outages_from_arrays(inside[:, 0], end - inside[:, 0])
+def _check_plan_fields(ctx: Context, plan: Plan) -> None:
+    """InputError naming the plan field at fault (``plan.pp`` for pp * vp above the
+    layers, ...) for a fixed plan that breaks a structural rule (the first, in the order
+    of ``check_plans``); ``estimate`` would name only ``plan``."""
+    m, t = ctx.model, ctx.training
+    batch = PlanBatch.from_plans([plan])
+    for reason, bad in check_plans(m, t, ctx.cluster, batch).items():
+        if not bad[0] or reason is Infeasible.GPU_COUNT:
+            continue  # the GPU product involves every degree: `estimate` names the plan
+        field, problem = {
+            Infeasible.HEADS_NOT_DIVISIBLE: ("tp", f"does not divide the {m.heads} attention heads and {m.kv_heads} KV heads"),
+            Infeasible.LAYERS: ("vp" if plan.vp > 1 else "pp", f"pp * vp = {plan.pp * plan.vp} is above the model's {m.layers} layers"),
+            Infeasible.VP_WITHOUT_PP: ("vp", "virtual stages need pipeline parallelism (pp > 1)"),
+            Infeasible.SEQ_NOT_DIVISIBLE: ("cp" if plan.cp > 1 else "tp", f"seq_len {t.seq_len} is not divisible by 2 * cp and tp * cp"),
+            Infeasible.EXPERTS_NOT_DIVISIBLE: ("ep", f"does not divide the {m.experts} experts and dp * cp = {plan.dp * plan.cp}"),
+            Infeasible.EP_WITHOUT_MOE: ("ep", "expert parallelism needs an MoE model"),
+            Infeasible.BATCH: ("micro_batch", f"the global batch of {t.global_batch} sequences is not a multiple of dp * micro_batch = {plan.dp * plan.micro_batch}"),
+        }[reason]  # fmt: skip
+        raise InputError(f"plan.{field}", problem, value=getattr(plan, field), fix=PLAN_FIX[reason])

@@ -234,7 +234,8 @@ def _smoothed_plan(load_w: np.ndarray, max_step_w: float, cap_w: float) -> np.nd
     span = float(load_w.max() - load_w.min())
     if not math.isfinite(max_step_w) or span <= max_step_w:
         return np.minimum(load_w, cap_w)
-    w = math.ceil(span / max_step_w)
+    ratio = span / max_step_w  # inf for a limit of 5e-324 W/s: the trace never moves
+    w = math.ceil(ratio) if math.isfinite(ratio) else math.inf
     # mean of the last w bins, the ones before t=0 equal to load_w[0]: load_w[0] plus the
     # windowed sum of the deviations from it. No array of w (a tiny ramp limit makes w far
     # longer than the trace) is ever built.
@@ -321,7 +322,7 @@ def simulate_grid(
     _check_load(load, grid)
     if not isinstance(units, int | np.integer) or units < 0:
         raise InputError("facility.battery_units", "must be an integer >= 0", value=units)
-    require_number("facility.trace.resolution_s", resolution_s, minimum=0.0, strict=True)
+    require_number("facility.trace_resolution_s", resolution_s, minimum=0.0, strict=True)
     if battery is None and units:
         raise InputError("facility.battery", "battery_units > 0 needs a battery id", value=units)
     n = load.size

@@ -50,20 +50,20 @@ class TraceConfig:
     restart_ramp_s: float
 
     def __post_init__(self) -> None:
-        for name, strict in (
-            ("duration_s", True),
-            ("resolution_s", True),
-            ("restart_ramp_s", False),
+        # Each figure named by its scenario field (facility.trace_duration_s, ...).
+        for name, field, strict in (
+            ("duration_s", "trace_duration_s", True),
+            ("resolution_s", "trace_resolution_s", True),
+            ("restart_ramp_s", "restart_ramp_s", False),
         ):
-            require_number(
-                f"facility.trace.{name}", getattr(self, name), minimum=0.0, strict=strict
-            )
+            require_number(f"facility.{field}", getattr(self, name), minimum=0.0, strict=strict)
         if self.duration_s / self.resolution_s > _MAX_BINS:
             raise InputError(
-                "facility.trace.duration_s",
-                f"trace would have more than {_MAX_BINS:,} bins",
-                value=self.duration_s,
-                fix="shorten the trace or coarsen facility.trace.resolution_s",
+                "facility.trace_resolution_s",
+                f"a {self.duration_s:,.0f} s trace in bins this fine would have more than "
+                f"{_MAX_BINS:,} bins",
+                value=self.resolution_s,
+                fix="coarsen facility.trace_resolution_s or shorten facility.trace_duration_s",
             )
 
     @property
@@ -139,7 +139,7 @@ def checkpoint_stalls(*, interval_s: float, stall_s: float, horizon_s: float) ->
     """
     require_number("facility.checkpoint_interval_s", interval_s, minimum=0.0, strict=True)
     require_number("facility.checkpoint_stall_s", stall_s, minimum=0.0)
-    require_number("facility.trace.duration_s", horizon_s, minimum=0.0)
+    require_number("facility.trace_duration_s", horizon_s, minimum=0.0)
     period = interval_s + stall_s
     starts = np.arange(interval_s, horizon_s, period) if stall_s > 0 else np.empty(0)
     return outages_from_arrays(starts, np.full(starts.size, stall_s))

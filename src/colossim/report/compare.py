@@ -101,7 +101,9 @@ def compare_to_json(results: list[ScenarioResults]) -> list[dict]:
 
 
 def _usd(x: float) -> str:
-    return f"${x / 1e9:,.2f}B" if abs(x) >= 1e9 else f"${x / 1e6:,.1f}M"
+    if abs(x) >= 1e9:
+        return f"${x / 1e9:,.2f}B"
+    return f"${x / 1e6:,.1f}M" if abs(x) >= 1e6 else f"${x / 1e3:,.1f}k"
 
 
 def _watts(x: float) -> str:

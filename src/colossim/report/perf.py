@@ -6,6 +6,7 @@ import dataclasses
 
 from rich.table import Table
 
+from colossim.parallel.plan import Infeasible
 from colossim.perf.estimate import Context, Estimate
 from colossim.search import SearchResult
 from colossim.validation import SearchCheck, ValidationReport
@@ -112,6 +113,7 @@ def search_to_json(res: SearchResult, top: list[Estimate]) -> dict:
         "candidates": res.candidates,
         "feasible": res.feasible_count,
         "rejected": res.rejected,
+        "memory_headroom": res.memory_headroom,
         "elapsed_s": res.elapsed_s,
         "plans_per_s": res.candidates / res.elapsed_s if res.elapsed_s > 0 else None,
         "top": [
@@ -156,6 +158,11 @@ def search_tables(res: SearchResult, top: list[Estimate]) -> list[Table]:
     r.add_column("plans", justify="right")
     for k, v in sorted(res.rejected.items(), key=lambda kv: -kv[1]):
         r.add_row(k, f"{v:,}")
+    if Infeasible.MEMORY_HEADROOM.value in res.rejected:
+        r.caption = (
+            f"memory_headroom: within HBM but above {1 - res.memory_headroom:.0%} of it "
+            f"({res.memory_headroom:.0%} kept free)"
+        )
     return [t, r]
 
 

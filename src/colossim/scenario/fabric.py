@@ -17,6 +17,9 @@ from colossim.scenario.known import require_known
 
 __all__ = ["FabricSection"]
 
+# Scale-out NICs per GPU: today's servers have 1 (8 per 8-GPU node); 64 is beyond any design.
+MAX_NICS_PER_GPU = 64
+
 
 def _ids_of_kind(kind: str) -> list[str]:
     return [k for k, e in load_catalog("network").items() if e.values.get("kind") == kind]
@@ -46,7 +49,7 @@ class FabricSection(BaseModel):
         gt=0,
         description="line rate of one NIC, Gb/s; default: the cluster's / GPU catalog's NIC rate",
     )
-    nics_per_gpu: int = Field(1, gt=0, description="scale-out NICs per GPU")
+    nics_per_gpu: int = Field(1, gt=0, le=MAX_NICS_PER_GPU, description="scale-out NICs per GPU")
     nic: str | None = Field(
         None,
         description="NIC id for power and cost; default: the switch's default for the NIC rate",

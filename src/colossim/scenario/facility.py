@@ -25,6 +25,22 @@ from colossim.units import SECONDS_PER_DAY, W_PER_MW
 
 __all__ = ["CostSection", "FacilitySection"]
 
+# Bounds on inputs no facility comes near: a grid of 1 TW (today's largest campuses plan a
+# few GW) and depreciation over less than about a month are typos, refused with the field.
+MAX_GRID_MW = 1e6
+MIN_LIFETIME_YEARS = 0.1
+# Times of the facility model (ride-through, ramps, checkpoint stalls) at most the longest
+# trace, a week; prices far beyond any purchase (a $1B server, $10B per MW, a $10T site,
+# a zettabyte of storage), so that no sum overflows to infinity.
+MAX_FACILITY_S = 7 * SECONDS_PER_DAY
+# A power trace shorter than a minute holds no idle phase to size the grid against (its
+# lowest bin is the compute draw): refused rather than mis-sized.
+MIN_TRACE_S = 60.0
+MAX_SERVER_USD = 1e9
+MAX_USD_PER_MW = 1e10
+MAX_FACILITY_USD = 1e13
+MAX_STORAGE_TB = 1e9
+
 
 class FacilitySection(BaseModel):
     """Facility: cooling/PUE, grid connection, battery, power-trace settings."""
@@ -45,7 +61,10 @@ class FacilitySection(BaseModel):
         None, ge=1.0, le=3.0, description="power usage effectiveness (facility / IT power)"
     )
     grid_mw: float | None = Field(
-        None, gt=0, description="grid import limit, MW; omit to skip the grid/battery simulation"
+        None,
+        gt=0,
+        le=MAX_GRID_MW,
+        description="grid import limit, MW; omit to skip the grid/battery simulation",
     )
     grid_rules: str = Field(
         "default",
@@ -67,7 +86,10 @@ class FacilitySection(BaseModel):
         description="largest oscillation amplitude in the rule set's band, share of mean draw",
     )
     ride_through_s: float | None = Field(
-        None, ge=0, description="seconds the battery must carry the peak load alone (overrides)"
+        None,
+        ge=0,
+        le=MAX_FACILITY_S,
+        description="seconds the battery must carry the peak load alone (overrides)",
     )
     battery: str | None = Field(
         "megapack-2xl-2h", description="battery unit id in catalog batteries.yaml; null: none"
@@ -85,25 +107,37 @@ class FacilitySection(BaseModel):
     )
     trace_duration_s: float = Field(
         SECONDS_PER_DAY,
-        gt=0,
+        ge=MIN_TRACE_S,
         le=7 * SECONDS_PER_DAY,
         description="power-trace length, s (default one day; at most a week: a trace is "
         "a sample of the run, not the whole run)",
     )
     restart_ramp_s: float | None = Field(
-        None, ge=0, description="ramp from idle back to full power after an outage, s"
+        None,
+        ge=0,
+        le=MAX_FACILITY_S,
+        description="ramp from idle back to full power after an outage, s",
     )
     checkpoint_interval_s: float | None = Field(
-        None, gt=0, description="synchronous checkpoint every this many seconds (trace dips)"
+        None,
+        gt=0,
+        le=MAX_FACILITY_S,
+        description="synchronous checkpoint every this many seconds (trace dips)",
     )
     checkpoint_stall_s: float | None = Field(
-        None, ge=0, description="GPUs idle this long for each synchronous checkpoint, s"
+        None,
+        ge=0,
+        le=MAX_FACILITY_S,
+        description="GPUs idle this long for each synchronous checkpoint, s",
     )
     target_soc_frac: float | None = Field(
         None, ge=0, le=1, description="state of charge the battery dispatcher holds (fraction)"
     )
     recharge_time_s: float | None = Field(
-        None, gt=0, description="time constant of the battery recharge controller, s"
+        None,
+        gt=0,
+        le=MAX_FACILITY_S,
+        description="time constant of the battery recharge controller, s",
     )
 
     def to_config(
@@ -201,16 +235,22 @@ class CostSection(BaseModel):
         None, ge=0, le=10, description="electricity price, USD per kWh (overrides electricity)"
     )
     server_usd: float | None = Field(
-        None, gt=0, description="price of one server (or NVL72 rack), USD"
+        None, gt=0, le=MAX_SERVER_USD, description="price of one server (or NVL72 rack), USD"
     )
     gpus_per_server: int | None = Field(
         None, gt=0, description="GPUs in one priced server (with server_usd; default 8)"
     )
     lifetime_years: float | None = Field(
-        None, gt=0, le=30, description="server depreciation period, years (default 5)"
+        None,
+        ge=MIN_LIFETIME_YEARS,
+        le=30,
+        description="server depreciation period, years (default 5)",
     )
     facility_usd_per_mw: float | None = Field(
-        None, ge=0, description="facility capex per MW of nameplate IT power, USD"
+        None,
+        ge=0,
+        le=MAX_USD_PER_MW,
+        description="facility capex per MW of nameplate IT power, USD",
     )
     maintenance_frac_per_year: float | None = Field(
         None, ge=0, le=1, description="yearly maintenance as a share of IT capex"
@@ -218,11 +258,15 @@ class CostSection(BaseModel):
     facility_usd: float | None = Field(
         None,
         ge=0,
+        le=MAX_FACILITY_USD,
         description="facility capex outright (a retrofit of an existing building), USD; "
         "overrides facility_usd_per_mw",
     )
     storage_tb: float | None = Field(
-        None, ge=0, description="storage capacity, TB (default: sized from checkpoints and data)"
+        None,
+        ge=0,
+        le=MAX_STORAGE_TB,
+        description="storage capacity, TB (default: sized from checkpoints and data)",
     )
     wacc: float | None = Field(
         None, ge=0, le=1, description="weighted average cost of capital per year (default 0.10)"

@@ -310,6 +310,7 @@ def _clean_path(loc: tuple, data: Any) -> tuple[list, bool, int | None]:
             and isinstance(elem, str)
             and (not elem[:1].isupper())
             and "[" not in elem
+            and "-" not in elem  # pydantic's tags (constrained-int); fields use underscores
             and elem not in ("str", "int", "float", "bool")
         ):
             path.append(elem)  # a missing field
@@ -373,5 +374,13 @@ def _translate(
         if key in seen:
             continue
         seen.add(key)
+        same = [e for e in out if e.field == field and depth is not None]
+        if same:  # another branch of a union of scalars (an int >= 0 or 'size'): one error
+            merged = InputError(
+                field, f"{same[0].problem}, or {problem[:1].lower()}{problem[1:]}",
+                value=same[0].value, fix=same[0].fix, location=same[0].location,
+            )  # fmt: skip
+            out[out.index(same[0])] = merged
+            continue
         out.append(InputError(field, problem, value=value, fix=fix, location=location))
     return out

@@ -43,6 +43,19 @@ from colossim.units import GB, HOURS_PER_YEAR, SECONDS_PER_DAY, SECONDS_PER_HOUR
 
 __all__ = ["ReliabilitySection"]
 
+# Bounds on inputs that scale the work: beyond them a run is not a training campaign.
+# Failure rates at most 1,000x the profile's (a fleet failing that often does not train).
+MAX_FAILURE_RATE_MULTIPLIER = 1_000.0
+# The default spare pool is a Poisson quantile over 0..mean: at most 10M nodes in repair.
+MAX_NODES_IN_REPAIR = 10_000_000
+# Checkpoint bytes per parameter (Adam in mixed precision: 16) and storage bandwidth.
+MAX_BYTES_PER_PARAM = 1_024.0
+MIN_STORAGE_GBYTE_PER_S = 1e-3
+MIN_WINDOW_DAYS = 1 / 24  # one hour
+MIN_CHECKPOINT_WRITE_S = 1e-3
+# Per-cause rate overrides, interruptions per unit-year: one a second per unit at most.
+MAX_OVERRIDE_RATE = 3.2e7
+
 
 class ReliabilitySection(BaseModel):
     """Failures, recovery, checkpointing, spares and Monte Carlo settings of a campaign."""
@@ -63,9 +76,12 @@ class ReliabilitySection(BaseModel):
         "overrides the profile's total rate and keeps its cause mix",
     )
     failure_rate_multiplier: float = Field(
-        1.0, ge=0, description="scales every unexpected failure rate (e.g. 2 for a young fleet)"
+        1.0,
+        ge=0,
+        le=MAX_FAILURE_RATE_MULTIPLIER,
+        description="scales every unexpected failure rate (e.g. 2 for a young fleet)",
     )
-    failure_rate_overrides: dict[str, Annotated[float, Field(ge=0)]] = Field(
+    failure_rate_overrides: dict[str, Annotated[float, Field(ge=0, le=MAX_OVERRIDE_RATE)]] = Field(
         default_factory=dict,
         description="per-cause rate overrides, interruptions per unit-year (profile units)",
     )
@@ -88,17 +104,24 @@ class ReliabilitySection(BaseModel):
         description="checkpoint bytes-per-parameter profile (catalog checkpoint-default)",
     )
     bytes_per_param: float | None = Field(
-        None, gt=0, description="checkpoint bytes per parameter; overrides optimizer_state, B"
+        None,
+        gt=0,
+        le=MAX_BYTES_PER_PARAM,
+        description="checkpoint bytes per parameter; overrides optimizer_state, B",
     )
     storage_write_gbyte_per_s: float | None = Field(
-        None, gt=0, description="aggregate checkpoint write bandwidth, GB/s (default: catalog)"
+        None,
+        ge=MIN_STORAGE_GBYTE_PER_S,
+        description="aggregate checkpoint write bandwidth, GB/s (default: catalog)",
     )
     storage_read_gbyte_per_s: float | None = Field(
-        None, gt=0, description="aggregate checkpoint read bandwidth, GB/s (default: catalog)"
+        None,
+        ge=MIN_STORAGE_GBYTE_PER_S,
+        description="aggregate checkpoint read bandwidth, GB/s (default: catalog)",
     )
     checkpoint_write_s: float | None = Field(
         None,
-        gt=0,
+        ge=MIN_CHECKPOINT_WRITE_S,
         le=86_400,
         description="time to write one full checkpoint to storage, s; overrides the "
         "bytes / storage_write_gbyte_per_s estimate",
@@ -199,7 +222,7 @@ class ReliabilitySection(BaseModel):
     )
     window_days: float | None = Field(
         None,
-        gt=0,
+        ge=MIN_WINDOW_DAYS,
         description="fixed-window mode: simulate this many days instead of training to the end",
     )
 
@@ -446,13 +469,24 @@ class ReliabilitySection(BaseModel):
         """``spare_nodes``, or by default a pool sized to cover the nodes in repair."""
         if self.spare_nodes is not None:
             return self.spare_nodes
+        rate = total_rate_per_s(rates, planned=False, replaces_node=True)
+        # The pool is a Poisson quantile found over 0..mean (memory in proportion): a mean
+        # beyond any cluster is refused, with the fields that set it.
+        in_repair = rate * repair_s
+        if in_repair > MAX_NODES_IN_REPAIR:
+            raise InputError(
+                "reliability.repair_h",
+                f"on average {in_repair:,.3g} nodes would be in repair (more than "
+                f"{MAX_NODES_IN_REPAIR:,}): no spare pool covers that",
+                value=repair_s / SECONDS_PER_HOUR,
+                fix="lower reliability.repair_h or the failure rate (failure_rate_multiplier, "
+                "failures_per_1000_node_days), or give reliability.spare_nodes",
+            )
         # MODEL: the default pool covers the nodes in repair (a Poisson count, M/G/inf)
         # with probability spare_coverage; without spares a 100k-GPU job waits a whole
         # repair (48 h) for every failed node and never finishes.
         return spare_nodes_for_coverage(
-            node_rate_per_s=total_rate_per_s(rates, planned=False, replaces_node=True),
-            repair_s=repair_s,
-            coverage=self.spare_coverage,
+            node_rate_per_s=rate, repair_s=repair_s, coverage=self.spare_coverage
         )
 
 

@@ -104,7 +104,7 @@ class ClusterSection(_Section):
         None, gt=0, description="scale-out NIC line rate per GPU, Gb/s"
     )
     nic_efficiency: float | None = Field(
-        None, gt=0, le=1, description="achievable fraction of NIC line rate for collectives"
+        None, ge=0.01, le=1, description="achievable fraction of NIC line rate for collectives"
     )
     fabric: FabricSection = Field(default_factory=FabricSection, description="scale-out network")
     partitions: list[PartitionSection] | None = Field(
@@ -222,6 +222,12 @@ class WorkloadSection(_Section):
         return max(1, round(self.global_batch_tokens / self.seq_len))
 
 
+HEADROOM_HELP = (
+    "share of GPU memory {what} must leave free (allocator fragmentation, workspaces); "
+    "default: memory_headroom in catalog efficiency.yaml"
+)
+
+
 class PlanSection(_Section):
     """A fixed parallel layout."""
 
@@ -241,6 +247,9 @@ class PlanSection(_Section):
         description="the plan may use fewer GPUs than the cluster has (tp*pp*dp*cp below "
         "cluster.num_gpus; the rest idle, as a searched plan may)",
     )
+    memory_headroom: float | None = Field(
+        None, ge=0, lt=1, description=HEADROOM_HELP.format(what="the plan")
+    )
 
 
 class SearchSection(_Section):
@@ -255,6 +264,9 @@ class SearchSection(_Section):
     )
     max_tp: int | None = Field(None, ge=1, description="cap on TP (default: the NVLink domain)")
     top_k: int = Field(5, ge=1, le=100, description="plans listed")
+    memory_headroom: float | None = Field(
+        None, ge=0, lt=1, description=HEADROOM_HELP.format(what="a searched plan")
+    )
 
 
 class Scenario(_Section):

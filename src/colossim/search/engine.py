@@ -39,6 +39,7 @@ from colossim.parallel.plan import (
 )
 from colossim.perf.estimate import Context
 from colossim.perf.step import StepBatch, evaluate
+from colossim.search.pareto import pareto_front as _pareto
 from colossim.workload.model import TransformerSpec
 from colossim.workload.stack import Efficiency, StackProfile
 from colossim.workload.training import Training
@@ -70,6 +71,9 @@ class SearchSpace:
             target (0 = exact).
         allow_idle: plans may leave GPUs unused.
         max_tp: cap on TP (default: the scale-up domain).
+        memory_headroom: share of HBM a plan must leave free (0 = it may fill it);
+            plans within HBM but above ``(1 - memory_headroom) * HBM`` are rejected as
+            ``memory_headroom``.
     """
 
     tp: tuple[int, ...] | None = None
@@ -84,6 +88,7 @@ class SearchSpace:
     batch_tolerance: float = 0.0
     allow_idle: bool = False
     max_tp: int | None = None
+    memory_headroom: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +113,7 @@ class SearchResult:
     pareto: np.ndarray
     elapsed_s: float
     memory_capacity_bytes: float
+    memory_headroom: float = 0.0  # share of it plans had to leave free
     num_gpus: int
     extra: dict = field(default_factory=dict)
 
@@ -316,7 +322,8 @@ class _Chunk:
     """What one evaluated chunk hands back: counts, and only the plans that can still
     be among the best ``keep_top`` or on the Pareto front (the rest is freed)."""
 
-    over: int  # memory rejections
+    over: int  # memory rejections (above HBM)
+    tight: int  # headroom rejections (within HBM, above the headroom limit)
     feasible: int
     local: np.ndarray  # indices of ``steps`` rows among the chunk's feasible plans
     steps: StepBatch
@@ -360,18 +367,20 @@ def search(
     values, label = np.unique(deg[:, 0] * deg[:, 1] * deg[:, 2] * deg[:, 4], return_inverse=True)
     label = label.astype(np.uint16 if len(values) < 2**16 else np.int64)
 
+    limit = None if ignore_memory else capacity * (1.0 - space.memory_headroom)
+
     def run(span: tuple[int, int]) -> _Chunk:
         a, b = span
         chunk, combo = fac.expand(live[a:b], keep[a:b].reshape(-1))
         return _evaluate_chunk(
-            ctx, chunk, label[combo], objective=objective, ignore_memory=ignore_memory,
-            keep_top=keep_top,
-        )  # fmt: skip
+            ctx, chunk, label[combo], objective=objective, limit=limit, keep_top=keep_top
+        )
 
     chunks = _run_chunks(run, keep.sum(axis=1), len(live))
-    over = pruned + sum(c.over for c in chunks)
-    if over:
-        rejected[Infeasible.MEMORY.value] = over
+    over, tight = pruned + sum(c.over for c in chunks), sum(c.tight for c in chunks)
+    for reason, count in ((Infeasible.MEMORY, over), (Infeasible.MEMORY_HEADROOM, tight)):
+        if count:
+            rejected[reason.value] = count
     feasible, pareto = _rank(chunks, objective=objective, keep_top=keep_top)
     return SearchResult(
         candidates=len(fac.rows) * fac.per_row,
@@ -381,6 +390,7 @@ def search(
         pareto=pareto,
         elapsed_s=time.perf_counter() - t0,
         memory_capacity_bytes=capacity,
+        memory_headroom=space.memory_headroom,
         num_gpus=ctx.cluster.num_gpus,
     )
 
@@ -412,18 +422,20 @@ def _evaluate_chunk(
     group: np.ndarray,
     *,
     objective: str,
-    ignore_memory: bool,
+    limit: float | None,
     keep_top: int,
 ) -> _Chunk:
-    """Memory, then the step model, of one chunk of plans; keeps its best and its front."""
+    """Memory, then the step model, of one chunk of plans; keeps its best and its front.
+    ``limit``: the memory a plan may use (HBM less the headroom; None: no check)."""
     capacity = ctx.cluster.gpu.hbm_bytes
     # Memory first (cheaper than the step model): only plans that fit are timed.
     memory = memory_breakdown(ctx.model, ctx.training, chunk, ctx.stack, ctx.eff)
-    n_over = 0
-    if not ignore_memory:
-        fits = memory.total <= capacity
-        n_over = int(fits.size - fits.sum())
-        if n_over:
+    n_over = n_tight = 0
+    if limit is not None:
+        fits = memory.total <= limit
+        n_over = int(np.count_nonzero(memory.total > capacity))
+        n_tight = int(fits.size - fits.sum()) - n_over
+        if n_over or n_tight:
             idx = np.flatnonzero(fits)
             chunk, group = chunk.take(idx), group[idx]
             memory = MemoryBreakdown(
@@ -436,6 +448,7 @@ def _evaluate_chunk(
     local = np.union1d(_smallest(key, keep_top), _pareto(steps.tokens_per_s, head, group))
     return _Chunk(
         over=n_over,
+        tight=n_tight,
         feasible=len(key),
         local=local,
         steps=_take_steps(steps, local),
@@ -531,42 +544,6 @@ def _take_steps(result: StepBatch, index: np.ndarray) -> StepBatch:
         elif isinstance(v, MemoryBreakdown):
             kw[f.name] = MemoryBreakdown(**{g.name: getattr(v, g.name)[index] for g in fields(v)})
     return StepBatch(**kw)
-
-
-def _pareto(tps: np.ndarray, head: np.ndarray, gpus: np.ndarray) -> np.ndarray:
-    """Indices of plans not dominated on (tokens/s max, headroom max, GPUs used min);
-    of plans equal on all three, the first. ``gpus`` may be any order-preserving
-    relabelling of the GPU counts (small unsigned labels sort fastest).
-
-    Two passes. (1) A superset of the front, vectorised: within each GPU count, plans in
-    descending tokens/s whose headroom is >= that of every faster plan of the group (a
-    front plan always is). Sorting by GPU count after an unstable sort by tokens/s uses a
-    radix sort on small group labels; offsetting each group's headroom by a constant
-    larger than the headroom range lets one global running maximum work per group.
-    (2) On that small superset, exactly: in (tokens/s, headroom) descending order, GPUs
-    ascending, index order, plan i is dominated iff an earlier plan uses no more GPUs
-    and has at least its headroom: one running maximum per distinct GPU count.
-    """
-    if len(tps) == 0:
-        return np.zeros(0, dtype=np.int64)
-    order = np.argsort(-tps)
-    order = order[np.argsort(gpus[order], kind="stable")]
-    g = gpus[order]
-    new_group = np.concatenate(([True], g[1:] != g[:-1]))
-    span = float(head.max() - head.min()) + 1.0
-    shifted = head[order] - head.min() + g * span
-    prev = np.concatenate(([-np.inf], np.maximum.accumulate(shifted)[:-1]))
-    cand = np.sort(order[new_group | (shifted >= prev)])
-    # pass 2 on the candidates
-    sub = cand[np.lexsort((gpus[cand], -head[cand], -tps[cand]))]
-    h, gs = head[sub], gpus[sub]
-    on_front = np.zeros(len(sub), dtype=bool)
-    for gv in np.unique(gs):
-        masked = np.where(gs <= gv, h, -np.inf)
-        prev_max = np.concatenate(([-np.inf], np.maximum.accumulate(masked)[:-1]))
-        sel = gs == gv
-        on_front[sel] = h[sel] > prev_max[sel]
-    return np.sort(sub[on_front])
 
 
 def stack_space(space: SearchSpace, stack: StackProfile) -> SearchSpace:

@@ -349,7 +349,11 @@ def _measured(row: dict) -> float | None:
 def _prepare(row: dict, eff: Efficiency) -> PreparedRow | str:
     """The prepared row, or the reason it cannot be predicted."""
     try:
-        return prepare_row(row, eff)
+        prep = prepare_row(row, eff)
+        # A precision the row's GPU lacks (fp8 on an A100) is this row's problem: its
+        # reason, not an error that ends the whole run.
+        prep.cluster.gpu.peak(prep.training.precision)
+        return prep
     except InputError as exc:
         return exc.message()
     except (ValueError, KeyError) as exc:
