@@ -6,6 +6,7 @@ import click
 
 from colossim.cli.common import (
     FORMAT,
+    SEED,
     SET,
     handle_errors,
     output,
@@ -33,12 +34,7 @@ _SWEEP_FACTORS = (0.5, 0.71, 1.0, 1.41, 2.0)
     help="Monte Carlo trials [default: the scenario's reliability.trials, else 1000, "
     "fewer when each trial is long]",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=None,
-    help="random seed (overrides the scenario's)",
-)
+@SEED
 @click.option(
     "--sweep",
     is_flag=True,

@@ -359,6 +359,12 @@ FORMAT = click.option(
     show_default=True,
     help="output format",
 )
+SEED = click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="random seed (overrides the scenario's)",
+)
 SET = click.option(
     "--set",
     "overrides",

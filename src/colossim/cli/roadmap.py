@@ -6,6 +6,7 @@ import click
 
 from colossim.cli.common import (
     FORMAT,
+    SEED,
     SET,
     counted_progress,
     handle_errors,
@@ -26,12 +27,7 @@ __all__ = ["COMMANDS", "roadmap"]
     default=None,
     help="campaign trials per phase [default: bounded work per phase]",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=None,
-    help="random seed (overrides the scenario's)",
-)
+@SEED
 @verbosity
 @handle_errors
 def roadmap(
