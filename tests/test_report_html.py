@@ -76,6 +76,7 @@ def reports(tmp_path_factory) -> dict[str, tuple[Path, str, dict]]:
         "searched+compare": (searched, "--compare", fixed),
         "fixed": (fixed, "--no-campaign"),
         "default": (),
+        "roadmap": ("colossus-roadmap", "--no-campaign"),
     }.items():
         path = d / f"{name.replace('+', '_')}.html"
         page, summary = _report(path, *args)
@@ -253,7 +254,7 @@ def browser():
             ctx.close()
 
 
-@pytest.mark.parametrize("name", ["searched+compare", "default"])
+@pytest.mark.parametrize("name", ["searched+compare", "default", "roadmap"])
 def test_report_renders_offline_in_chromium(browser, reports, name) -> None:
     path, page_html, _ = reports[name]
     n_figures = int(_meta(page_html, "colossim-figures"))

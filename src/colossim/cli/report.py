@@ -68,7 +68,7 @@ def _sweep_sections(db: str) -> list:
     return sweep_sections(data, parse_objectives(default_objectives(data), data))
 
 
-def _build_out(main, trials: int | None) -> list:
+def _build_out(main, trials: int | None, with_campaign: bool) -> list:
     """The partitions and build-out sections of the main scenario (empty without them)."""
     from colossim.report.build_out import build_out_sections
 
@@ -80,7 +80,7 @@ def _build_out(main, trials: int | None) -> list:
 
         n = len(main.scenario.phases)
         with counted_progress(n, "build-out phases") as bar:
-            phases = roadmap(main.loaded, trials=trials, on_phase=bar.stage)
+            phases = roadmap(main.loaded, trials=trials, campaign=with_campaign, on_phase=bar.stage)
     return build_out_sections(main, phases)
 
 
@@ -155,7 +155,7 @@ def report(
     if not paths:
         paths = [None]
     results = _collect_all(paths, overrides, with_campaign=with_campaign, trials=trials)
-    extra = _build_out(results[0], trials) + extra
+    extra = _build_out(results[0], trials, with_campaign) + extra
     if title is None:
         title = report_title([r.name for r in results])
     with progress("rendering the HTML report"):

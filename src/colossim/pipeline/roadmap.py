@@ -120,10 +120,12 @@ def roadmap(
     *,
     trials: int | None = None,
     seed: int | None = None,
+    campaign: bool = True,
     on_phase: Callable[[str], None] | None = None,
 ) -> list[PhaseResult]:
     """Every phase of the scenario's build-out, in date order (InputError when a phase's
-    power is short of its IT load, or no plan fits it). ``on_phase(name)`` is called as
+    power is short of its IT load, or no plan fits it). ``campaign``: False leaves the
+    failure campaigns out (days to train failure-free). ``on_phase(name)`` is called as
     each phase starts (progress)."""
     sc = loaded.scenario
     if not sc.phases:
@@ -142,6 +144,7 @@ def roadmap(
             LoadedScenario(scenario=at, path=f"{loaded.path} phases[{i}]"),
             trials=trials,
             seed=seed,
+            campaign=campaign,
         )
         _check_phase(loaded, i, r, supply)
         capex = r.cost.capex_usd
