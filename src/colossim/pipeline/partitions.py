@@ -77,10 +77,12 @@ def spanning_contexts(
 ) -> tuple[Context, ...]:
     """One context per partition for a job spanning them all: each partition's GPU (with
     the cluster's smallest HBM) over the whole GPU count, the smallest NVLink domain, and
-    one fabric built at the slowest NIC (see the module docstring)."""
+    one fabric built at the slowest NIC (see the module docstring). A homogeneous cluster
+    is one partition: its one context is the scenario's."""
     c = sc.cluster
     parts = partition_list(sc)
-    gpus = [gpu_spec(p.gpu, field="cluster.partitions.gpu") for p in parts]
+    field = "cluster.partitions.gpu" if c.partitions else "cluster.gpu"
+    gpus = [gpu_spec(p.gpu, field=field) for p in parts]
     hbm = min(g.hbm_bytes for g in gpus)
     domain = min(
         p.scaleup_domain or c.scaleup_domain or g.scaleup_domain
@@ -106,7 +108,8 @@ def spanning_contexts(
         ref.gpus_per_node,
         domain,
         gpu=ref.gpu.id,
-        nic_gbit_per_s=nic / GBIT_PER_S_TO_BYTES_PER_S,
+        # The line rate as given (None: the fabric takes the GPU's catalog NIC).
+        nic_gbit_per_s=parts[slow].nic_gbit_per_s or c.nic_gbit_per_s,
     )
     fabric = build_fabric(fabric_cfg)
     return tuple(

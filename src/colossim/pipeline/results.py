@@ -14,11 +14,9 @@ from colossim.campaign import (
     simulate_campaign,
     trial_timeline,
 )
-from colossim.cluster import cluster_for
 from colossim.cost import CostResult, cluster_cost
 from colossim.errors import ColossimError, InputError, require_int
-from colossim.fabric import Fabric, build_fabric
-from colossim.hardware import gpu
+from colossim.fabric import Fabric
 from colossim.parallel.plan import (
     Infeasible,
     Plan,
@@ -27,7 +25,7 @@ from colossim.parallel.plan import (
     Sharding,
     check_plans,
 )
-from colossim.perf.estimate import PLAN_FIX, Context, Estimate, context, estimate
+from colossim.perf.estimate import PLAN_FIX, Context, Estimate, estimate
 from colossim.pipeline.campaign import (
     CAMPAIGN_INTERRUPTION_LIMIT,
     TIMELINE_MAX_GAPS,
@@ -62,7 +60,7 @@ from colossim.power import (
 from colossim.scenario.load import LoadedScenario, load_scenario
 from colossim.scenario.schema import Scenario
 from colossim.search import SearchResult, SearchSpace, plan_search
-from colossim.units import GBIT_PER_S_TO_BYTES_PER_S, SECONDS_PER_DAY, W_PER_MW
+from colossim.units import SECONDS_PER_DAY, W_PER_MW
 from colossim.workload.model import TransformerSpec, preset, spec_from_dict
 from colossim.workload.training import Training
 
@@ -154,29 +152,7 @@ class ScenarioResults:
             if self.scenario.cluster.job == "separate":
                 return self.headline_job.ctx
             return self.partition_ctxs[self.spanning.pacing()]
-        c = self.scenario.cluster
-        nic = c.nic_gbit_per_s * GBIT_PER_S_TO_BYTES_PER_S if c.nic_gbit_per_s else None
-        cluster = cluster_for(
-            gpu(c.gpu),
-            int(c.num_gpus or 0),
-            gpus_per_node=c.gpus_per_node,
-            scaleup_domain=c.scaleup_domain,
-            nic_bw_bytes_per_s=nic,
-            nic_efficiency=c.nic_efficiency,
-        )
-        fabric_cfg = c.fabric.to_config(
-            cluster.num_gpus,
-            cluster.gpus_per_node,
-            cluster.scaleup_domain,
-            gpu=cluster.gpu.id,
-            nic_gbit_per_s=c.nic_gbit_per_s,
-        )
-        return context(
-            *self._model_training,
-            cluster,
-            fabric=build_fabric(fabric_cfg),
-            nic_efficiency=c.nic_efficiency,
-        )
+        return self.partition_ctxs[0]
 
     # ---- partitions (a cluster of several GPU types) ----------------------------------
 
