@@ -13,6 +13,12 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from colossim.catalog import load_catalog
+from colossim.scenario.bounds import (
+    MAX_GPUS,
+    MAX_GPUS_PER_NODE,
+    MAX_NIC_GBIT_PER_S,
+    MAX_SCALEUP_DOMAIN,
+)
 from colossim.scenario.known import require_known
 
 __all__ = ["MAX_PARTITIONS", "MAX_PHASES", "PartitionSection", "PhaseSection"]
@@ -31,15 +37,21 @@ class PartitionSection(BaseModel):
 
     name: str | None = Field(None, description="label (default: the GPU id)")
     gpu: str = Field(description="GPU catalog id (see `colossim catalog`)")
-    num_gpus: int = Field(gt=0, le=2**27, description="GPUs in this partition")
+    num_gpus: int = Field(gt=0, le=MAX_GPUS, description="GPUs in this partition")
     gpus_per_node: int | None = Field(
-        None, gt=0, le=1_024, description="GPUs per server; default cluster's, then catalog"
+        None,
+        gt=0,
+        le=MAX_GPUS_PER_NODE,
+        description="GPUs per server; default cluster's, then catalog",
     )
     scaleup_domain: int | None = Field(
-        None, gt=0, le=2**16, description="GPUs per NVLink domain; default cluster's, then catalog"
+        None,
+        gt=0,
+        le=MAX_SCALEUP_DOMAIN,
+        description="GPUs per NVLink domain; default cluster's, then catalog",
     )
     nic_gbit_per_s: float | None = Field(
-        None, gt=0, le=1e5, description="scale-out NIC line rate per GPU, Gb/s"
+        None, gt=0, le=MAX_NIC_GBIT_PER_S, description="scale-out NIC line rate per GPU, Gb/s"
     )
 
     @field_validator("gpu")

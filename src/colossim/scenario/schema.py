@@ -12,6 +12,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from colossim.catalog import load_catalog
 from colossim.hardware import Precision
+from colossim.scenario.bounds import (
+    MAX_EXPERTS,
+    MAX_GLOBAL_BATCH,
+    MAX_GLOBAL_BATCH_TOKENS,
+    MAX_GPUS,
+    MAX_GPUS_PER_NODE,
+    MAX_HEADS,
+    MAX_LAYERS,
+    MAX_SCALEUP_DOMAIN,
+    MAX_SEQ_LEN,
+    MAX_TOKENS,
+    MAX_VOCAB,
+    MAX_WIDTH,
+    MIN_TOKENS,
+)
 from colossim.scenario.fabric import FabricSection
 from colossim.scenario.facility import CostSection, FacilitySection
 from colossim.scenario.known import require_known
@@ -23,28 +38,6 @@ __all__ = ["ClusterSection", "PlanSection", "Scenario", "SearchSection", "Worklo
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# Bounds on inputs that scale the work or that no training run comes near: a value
-# beyond them is a typo (or a fuzzer), and is refused with the field named instead of
-# running for minutes or printing absurd figures. Each is orders of magnitude beyond
-# today's largest systems and runs (1M GPUs, 72-GPU NVLink domains, 15T-token runs with
-# 16M-token batches at 8k-128k sequence length).
-MAX_GPUS = 2**27  # 134M GPUs
-MAX_GPUS_PER_NODE = 1_024
-MAX_SCALEUP_DOMAIN = 2**16
-MAX_TOKENS = 1e18
-MIN_TOKENS = 1e3
-MAX_SEQ_LEN = 2**24  # 16.8M tokens per sequence
-MAX_GLOBAL_BATCH = 2**24  # sequences per step
-MAX_GLOBAL_BATCH_TOKENS = 2**40
-# Transformer shapes: far above any published model (Llama 3 405B: 126 layers, width
-# 16,384, 128 heads; vocabularies of 256k; MoE up to 256 experts).
-MAX_LAYERS = 10_000
-MAX_WIDTH = 2**20
-MAX_HEADS = 2**14
-MAX_VOCAB = 2**24
-MAX_EXPERTS = 2**16
 
 
 class ModelArch(_Section):
