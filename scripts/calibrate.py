@@ -63,8 +63,11 @@ PARAMS = [
     # kernels (Transformer Engine): <= 2 ms; compiled PyTorch stacks <= 4 ms; eager
     # module-by-module PyTorch (nanotron) <= 10 ms.
     *[(s, "layer_host_s", 0.0, HOST_MAX_S[s]) for s in STACKS],
-    ("nanotron", "pp_p2p_host_s", 0.0, 0.03),  # blocking p2p with metadata handshake
+    # blocking p2p with metadata handshake: <= 1 ms, as the Playbook rows at TP 1 show
+    # (PP 8 across 8 nodes runs within 10% of PP 8 inside one node, 21 ms per micro-batch)
+    ("nanotron", "pp_p2p_host_s", 0.0, 1e-3),
     ("nanotron", "tp_node_sync_s", 0.0, 2e-3),  # blocking TP collective, per node spanned
+    ("nanotron", "tp_pp_sync_s", 0.0, 1e-3),  # host skew per TP ring step under PP
     ("nemo", "ep_overlap", 0.0, 1.0),  # overlapped MoE all-to-all (Megatron-Core / DeepEP)
     ("megatron", "ep_overlap", 0.0, 1.0),
     ("nemo", "tp_overlap", 0.0, 1.0),  # Megatron-Core tp_comm_overlap
@@ -150,14 +153,37 @@ def residuals(x: np.ndarray, rows: Rows, mask: np.ndarray) -> np.ndarray:
     return np.concatenate([w_pub * err[pub], w_swp * err[swp], 2 * w_swp * demeaned[swp]])
 
 
-def fit(x0: np.ndarray, rows: Rows, mask: np.ndarray, max_nfev: int) -> np.ndarray:
+def fit(
+    x0: np.ndarray, rows: Rows, mask: np.ndarray, max_nfev: int, free: np.ndarray | None = None
+) -> np.ndarray:
+    """Fit the constants marked ``free`` (all by default), the others held at ``x0``."""
     lo = np.array([p[2] for p in PARAMS])
     hi = np.array([p[3] for p in PARAMS])
+    x0 = np.clip(x0, lo, hi)
+    free = np.ones(len(PARAMS), dtype=bool) if free is None else free
+
+    def expand(xf: np.ndarray) -> np.ndarray:
+        x = x0.copy()
+        x[free] = xf
+        return x
+
     res = least_squares(
-        residuals, np.clip(x0, lo, hi), bounds=(lo, hi), args=(rows, mask), loss="soft_l1",
-        f_scale=0.005, x_scale=np.maximum(hi - lo, 1e-9), diff_step=0.01, max_nfev=max_nfev,
+        lambda xf: residuals(expand(xf), rows, mask), x0[free], bounds=(lo[free], hi[free]),
+        loss="soft_l1", f_scale=0.005, x_scale=np.maximum(hi - lo, 1e-9)[free],
+        diff_step=0.01, max_nfev=max_nfev,
     )  # fmt: skip
-    return res.x
+    return expand(res.x)
+
+
+def selected(only: str | None) -> np.ndarray:
+    """Mask of PARAMS named by ``--only`` (comma-separated ``section.name`` prefixes)."""
+    if not only:
+        return np.ones(len(PARAMS), dtype=bool)
+    prefixes = [p.strip() for p in only.split(",") if p.strip()]
+    mask = np.array([any(f"{s}.{n}".startswith(p) for p in prefixes) for s, n, _, _ in PARAMS])
+    if not mask.any():
+        raise SystemExit(f"--only {only!r} names no constant of PARAMS")
+    return mask
 
 
 def mape(pred: np.ndarray, meas: np.ndarray) -> float:
@@ -202,12 +228,12 @@ def report(label: str, pred: np.ndarray, rows: Rows) -> None:
     )
 
 
-def cross_validate(x: np.ndarray, rows: Rows, max_nfev: int) -> np.ndarray:
+def cross_validate(x: np.ndarray, rows: Rows, max_nfev: int, free: np.ndarray) -> np.ndarray:
     """Leave-one-source-out: each source's rows predicted by a fit without them."""
     held = np.full(len(rows.prepared), np.nan)
     for src in np.unique(rows.source):
         out = rows.source == src
-        xs = fit(x, rows, ~out, max_nfev)
+        xs = fit(x, rows, ~out, max_nfev, free)
         held[out] = predict(xs, rows, out)[out]
         print(f"  held out {src[:60]!r}: {out.sum()} rows", file=sys.stderr)
     return held
@@ -219,18 +245,22 @@ def main() -> int:
     ap.add_argument("--cv", action="store_true", help="leave-one-source-out cross-validation")
     ap.add_argument("--max-nfev", type=int, default=40)
     ap.add_argument("--cv-nfev", type=int, default=8, help="refit budget per held-out source")
+    ap.add_argument(
+        "--only", help="fit only these constants (comma-separated section.name prefixes)"
+    )
     args = ap.parse_args()
     rows = load_rows(efficiency())
     everything = np.ones(len(rows.prepared), dtype=bool)
     x0 = current()
     report("start", predict(x0, rows), rows)
-    x = fit(x0, rows, everything, args.max_nfev)
+    free = selected(args.only)
+    x = fit(x0, rows, everything, args.max_nfev, free)
     report("fit  ", predict(x, rows), rows)
     for (section, name, lo, hi), v in zip(PARAMS, x, strict=True):
         at = " (at bound)" if np.isclose(v, lo) or np.isclose(v, hi) else ""
         print(f"  {section}.{name} = {v:.4g}{at}")
     if args.cv:
-        held = cross_validate(x, rows, args.cv_nfev)
+        held = cross_validate(x, rows, args.cv_nfev, free)
         report("leave-one-source-out", held, rows)
     if args.write:
         write(x)

@@ -76,6 +76,9 @@ class StackProfile:
     pp_p2p_host_s: float = 0.0
     # Exposed wait of one TP collective per node its group spans (blocking, eager hosts).
     tp_node_sync_s: float = 0.0
+    # Exposed wait of one TP collective per ring step (tp - 1) when the stack's pipeline
+    # receive synchronises host and device (pp > 1): hosts cannot run ahead.
+    tp_pp_sync_s: float = 0.0
     # Activation memory relative to the fused-kernel count of parallel/memory.py: eager
     # PyTorch modules keep unfused intermediates (fp32 norm inputs, separate SiLU and
     # product outputs, rotary copies); 1 = fused kernels (Transformer Engine, compile).

@@ -1,0 +1,47 @@
+"""Tensor-parallel collectives that wait on hosts: the exposed synchronisation of TP
+groups whose ranks cannot run ahead of one another.
+
+Two MODEL terms, both per TP collective (sequence-parallel all-gather and reduce-scatter,
+4 per layer forward and 4 backward; 2 more per layer with full recompute), both zero for
+stacks that run fused, graph-captured TP (Megatron-Core, Transformer Engine userbuffers):
+
+Across nodes (``tp_node_sync_s``, per call and per node the group spans): a collective
+cannot complete before the last rank arrives; inside one node the ranks share a host and
+NVLink, across nodes each host issues its own kernels and the NCCL ring over the
+scale-out network is progressed by a CPU proxy thread per node (Hu et al. 2025,
+"Demystifying NCCL", arXiv:2507.04786, sec. on the network proxy).
+
+Under pipeline parallelism (``tp_pp_sync_s``, per call and per ring step, tp - 1 steps):
+a stack whose pipeline receive reads the incoming tensor's metadata on the host (nanotron
+``P2P._recv_meta``: a blocking ``recv`` into a device buffer whose values the host then
+unpacks, a device-to-host copy that drains the GPU's queue) re-synchronises host and
+device at every micro-batch, so its hosts never run ahead of their GPUs. Every later
+blocking TP collective then waits for the skew between the tp hosts' kernel launches,
+once per step of the ring (each step needs its neighbour's previous chunk). With queued
+work (no pipeline, or stacks with batched asynchronous p2p) the GPU queue absorbs that
+skew. The Ultra-Scale Playbook sweeps show the signature: with PP > 1 the time per layer
+and micro-batch is flat in the micro-batch size (1 to 8 sequences) and grows with
+tp - 1 at ~0.4-0.5 ms per ring step and call (TP 8 ~26 ms per layer, TP 16 ~53, TP 32
+~120), whatever the model width; with PP 1 the same layouts pay ~0.06 ms per step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from colossim.parallel.plan import PlanBatch, Recompute
+from colossim.workload.stack import StackProfile
+
+__all__ = ["tp_host_sync_s"]
+
+
+def tp_host_sync_s(
+    plans: PlanBatch, layers: np.ndarray, domain: int, stack: StackProfile
+) -> np.ndarray:
+    """Exposed synchronisation seconds per micro-batch on the bottleneck stage
+    (``layers``: layers of that stage, scaled by its balance)."""
+    calls = layers * (8.0 + np.where(plans.recompute == Recompute.FULL, 4.0, 0.0))
+    nodes = np.ceil(plans.tp / max(domain, 1))
+    t = np.where(nodes > 1, calls * nodes * stack.tp_node_sync_s, 0.0)
+    steps = np.where(plans.pp > 1, plans.tp - 1, 0).astype(np.float64)
+    return t + calls * steps * stack.tp_pp_sync_s
