@@ -54,7 +54,7 @@ PARAMS = [
     ("global", "elementwise_bw_efficiency", 0.3, 0.9),  # fraction of HBM bandwidth
     ("global", "layer_overhead_s", 0.0, 5e-4),  # GPU-side sync per layer and pass
     ("global", "step_overhead_s", 0.0, 1.0),  # data loading, logging, per step
-    ("global", "power_cap_factor", 0.7, 1.0),  # clocks at 500 W vs 700 W: (5/7)^(1/3)=0.89
+    ("global", "dvfs_power_exponent", 1.0, 3.0),  # P_dyn ~ f^k: 3 if V ~ f, 1 at V floor
     ("global", "fp8_gemm_factor", 0.5, 1.0),  # FP8 recipe casts/amax vs the FP8 ceiling
     ("global", "grouped_gemm_factor", 0.3, 1.0),  # grouped expert GEMMs vs dense GEMMs
     ("global", "moe_layer_overhead_s", 0.0, 5e-3),  # router/permute/dropless sync per layer

@@ -66,6 +66,36 @@ def test_unknown_gpu_names_field_and_suggests() -> None:
     assert "cluster.gpu" in msg and "h100-sxm-80g" in msg and "did you mean 'h100-sxm-80gb'" in msg
 
 
+POWER_CAP_FIELDS = ("gemm_power_w",)
+
+
+def test_power_capped_gpus_carry_their_power_figures_with_a_source() -> None:
+    """tdp_w is the cap; the uncapped GEMM power cites a source."""
+    capped = {k: e for k, e in load_catalog("gpus").items() if e.values.get("power_capped")}
+    assert {"h100-sxm-96gb-500w", "h100-sxm-95gb-lowtdp"} <= set(capped)
+    for gid, entry in capped.items():
+        for field in POWER_CAP_FIELDS:
+            assert entry.values[field] > 0 and entry.sources.get(field, "").strip(), (gid, field)
+        assert entry.values["gemm_power_w"] > entry.values["tdp_w"], gid
+        g = gpu(gid)
+        assert 0 < g.static_power_w < g.tdp_w < g.gemm_power_w
+
+
+@pytest.mark.parametrize("missing", POWER_CAP_FIELDS)
+def test_power_capped_entry_without_its_figures_names_the_field(missing: str) -> None:
+    from colossim.hardware.gpu import _power_cap_figures
+
+    values = dict(load_catalog("gpus")["h100-sxm-96gb-500w"].values)
+    values[missing] = None
+    with pytest.raises(InputError) as e:
+        _power_cap_figures("h100-sxm-96gb-500w", values)
+    assert f"gpus.h100-sxm-96gb-500w.{missing}" in e.value.message()
+    values[missing] = load_catalog("gpus")["h100-sxm-96gb-500w"].values[missing]
+    values["gemm_power_w"] = values["tdp_w"]  # no power above the cap: nothing to throttle
+    with pytest.raises(InputError, match="< tdp_w \\(the cap\\) < gemm_power_w"):
+        _power_cap_figures("h100-sxm-96gb-500w", values)
+
+
 def test_missing_precision_is_clear() -> None:
     with pytest.raises(InputError, match="no fp8"):
         gpu("a100-sxm-80gb").peak("fp8")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,13 @@ RNG = np.random.default_rng(12)
 SHAPES = np.exp(RNG.uniform(np.log(8), np.log(131072), size=(3, 2000)))
 
 
+def _cluster(g) -> Cluster:
+    return Cluster(
+        gpu=g, num_gpus=8, gpus_per_node=g.gpus_per_node, scaleup_domain=g.scaleup_domain,
+        nic_bw_bytes_per_s=g.nic_bw_bytes_per_s, nic_efficiency=0.9,
+    )  # fmt: skip
+
+
 def _cases():
     for gid in gpu_ids():
         for prec in gpu(gid).peak_flop_per_s:
@@ -28,10 +37,7 @@ def test_no_gemm_above_its_gpus_ceiling(gpu_id: str, precision: str) -> None:
     g = gpu(gpu_id)
     ceiling = gemm_ceiling_flop_per_s(g, precision)
     assert ceiling <= g.peak(precision)
-    cluster = Cluster(
-        gpu=g, num_gpus=8, gpus_per_node=g.gpus_per_node, scaleup_domain=g.scaleup_domain,
-        nic_bw_bytes_per_s=g.nic_bw_bytes_per_s, nic_efficiency=0.9,
-    )  # fmt: skip
+    cluster = _cluster(g)
     training = Training(seq_len=4096, global_batch=8, tokens=1e12, precision=precision)
     m, n, k = SHAPES
     for fw in framework_ids():
@@ -55,4 +61,36 @@ def test_stack_compute_factors_are_bounded_by_one() -> None:
         assert 0 < stack_profile(fw).compute_factor <= 1.0, fw
     eff = efficiency()
     assert eff.fp8_gemm_factor <= 1.0 and eff.grouped_gemm_factor <= 1.0
-    assert eff.power_cap_factor <= 1.0
+    assert 1.0 <= eff.dvfs_power_exponent <= 3.0  # f-only .. cube law (V ~ f)
+
+
+CAPPED = [g for g in map(gpu, gpu_ids()) if g.power_capped]
+
+
+@pytest.mark.parametrize("exponent", [1.0, 2.0, 3.0, efficiency().dvfs_power_exponent])
+def test_power_cap_lowers_clocks(exponent: float) -> None:
+    assert CAPPED, "the 500 W H100 parts of the validation set are power-capped"
+    for g in map(gpu, gpu_ids()):
+        f = g.sustained_clock_fraction(exponent)
+        if not g.power_capped:
+            assert f == 1.0, g.id
+            continue
+        assert 0 < f < 1.0, (g.id, f)
+        # No dynamic power left under the cap: no clock; a cap at the GEMM power: no throttle.
+        assert replace(g, tdp_w=g.static_power_w).sustained_clock_fraction(exponent) == 0.0
+        assert replace(g, tdp_w=g.gemm_power_w).sustained_clock_fraction(exponent) == 1.0
+        # A deeper cap never gives faster clocks.
+        deeper = replace(g, tdp_w=0.5 * (g.tdp_w + g.static_power_w))
+        assert deeper.sustained_clock_fraction(exponent) <= f
+
+
+def test_capped_parts_throttle_compute_not_memory() -> None:
+    training = Training(seq_len=4096, global_batch=8, tokens=1e12, precision="bf16")
+    for g in CAPPED:
+        for fw in framework_ids():
+            args = (training, stack_profile(fw), efficiency())
+            capped = _rates(_cluster(g), *args)
+            free = _rates(_cluster(replace(g, power_capped=False)), *args)
+            assert capped.mm < free.mm <= gemm_ceiling_flop_per_s(g, "bf16"), (g.id, fw)
+            assert capped.attn < free.attn, (g.id, fw)
+            assert capped.mem == free.mem, (g.id, fw)  # HBM clocks are not capped

@@ -120,9 +120,9 @@ def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Effic
     gpu = cluster.gpu
     prec = str(training.precision)
     fp8 = training.precision in (Precision.FP8, Precision.MXFP8, Precision.FP4)
-    # MODEL: power-capped parts sustain a fixed fraction of their clocks (fitted, <= 1);
-    # the stack factor (<= 1) is kernel quality relative to the best measured matmul.
-    clocks = eff.power_cap_factor if gpu.power_capped else 1.0
+    # MODEL: power-capped parts sustain the clocks their board power limit allows (<= 1,
+    # GPU.sustained_clock_fraction); the stack factor (<= 1) is kernel quality.
+    clocks = gpu.sustained_clock_fraction(eff.dvfs_power_exponent)
     factor = min(stack.compute_factor, 1.0) * clocks
     recipe = min(eff.fp8_gemm_factor, 1.0) if fp8 else 1.0
     return _Rates(

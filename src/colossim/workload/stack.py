@@ -26,7 +26,7 @@ class Efficiency:
     elementwise_bw_efficiency: float
     layer_overhead_s: float
     step_overhead_s: float
-    power_cap_factor: float
+    dvfs_power_exponent: float
     fp8_gemm_factor: float
     grouped_gemm_factor: float
     moe_layer_overhead_s: float
