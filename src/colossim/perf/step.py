@@ -49,7 +49,7 @@ from colossim.perf.comm import Collective, Network
 from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_shape_efficiency
 from colossim.perf.context import Context
 from colossim.perf.pressure import allocator_pressure
-from colossim.perf.tp_sync import tp_host_sync_s
+from colossim.perf.tp_sync import pp_across_nodes, tp_host_sync_s
 from colossim.workload.model import TransformerSpec
 from colossim.workload.stack import Efficiency, StackProfile
 from colossim.workload.training import Training
@@ -418,8 +418,7 @@ def _microbatch_comm(model, plans, shape, stack, c, mb: _MicroBatch, domain: int
     # PP: activations sent and received per micro-batch and virtual stage (forward) and
     # their gradients (backward): 4 blocking p2p calls, each with the stack's host
     # handshake when the neighbour stage sits across the scale-out network.
-    # placement tp-cp-ep-dp-pp: pipeline neighbours are tp*cp*dp ranks apart
-    across = (plans.pp > 1) & (plans.tp * plans.cp * plans.dp >= domain)
+    across = pp_across_nodes(plans, domain)
     handshake = np.where(across, 4 * plans.vp * stack.pp_p2p_host_s, 0.0)
     return _Comm(tp=tp, cp=cp_comm, ep=ep, pp=2 * plans.vp * c.pp_send_s + handshake)
 

@@ -11,18 +11,21 @@ NVLink, across nodes each host issues its own kernels and the NCCL ring over the
 scale-out network is progressed by a CPU proxy thread per node (Hu et al. 2025,
 "Demystifying NCCL", arXiv:2507.04786, sec. on the network proxy).
 
-Under pipeline parallelism (``tp_pp_sync_s``, per call and per ring step, tp - 1 steps):
-a stack whose pipeline receive reads the incoming tensor's metadata on the host (nanotron
-``P2P._recv_meta``: a blocking ``recv`` into a device buffer whose values the host then
-unpacks, a device-to-host copy that drains the GPU's queue) re-synchronises host and
-device at every micro-batch, so its hosts never run ahead of their GPUs. Every later
-blocking TP collective then waits for the skew between the tp hosts' kernel launches,
-once per step of the ring (each step needs its neighbour's previous chunk). With queued
-work (no pipeline, or stacks with batched asynchronous p2p) the GPU queue absorbs that
-skew. The Ultra-Scale Playbook sweeps show the signature: with PP > 1 the time per layer
-and micro-batch is flat in the micro-batch size (1 to 8 sequences) and grows with
-tp - 1 at ~0.4-0.5 ms per ring step and call (TP 8 ~26 ms per layer, TP 16 ~53, TP 32
-~120), whatever the model width; with PP 1 the same layouts pay ~0.06 ms per step.
+Under pipeline parallelism across nodes (``tp_pp_sync_s``, per call and per ring step,
+tp - 1 steps): a stack whose pipeline receive reads the incoming tensor's metadata on the
+host (nanotron ``P2P._recv_meta``: a blocking ``recv`` into a device buffer whose values
+the host then unpacks, a device-to-host copy that drains the GPU's queue) re-synchronises
+host and device at every micro-batch. When the neighbour stage sits on another node the
+receive completes through the NCCL network proxy at a different time on each TP rank
+(each rank has its own sender and NIC), so the ranks of a stage start every layer out of
+step and each blocking ring step of a TP collective waits for that skew. Inside a node
+the receive completes in microseconds over NVLink, and with queued work (no pipeline,
+or stacks with batched asynchronous p2p) the GPU queue absorbs the skew. The
+Ultra-Scale Playbook sweeps show the signature: with PP across nodes the time per layer
+and micro-batch is flat in the micro-batch size (1 to 8 sequences) and grows with tp - 1
+at ~0.4-0.5 ms per ring step and call (TP 8 ~26 ms per layer, TP 16 ~53, TP 32 ~120),
+for the 1B and the 8B model alike; the same layouts inside one node (TP 4 x PP 2 on 8
+GPUs) or without PP pay ~0.06 ms per step.
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ import numpy as np
 from colossim.parallel.plan import PlanBatch, Recompute
 from colossim.workload.stack import StackProfile
 
-__all__ = ["tp_host_sync_s"]
+__all__ = ["pp_across_nodes", "tp_host_sync_s"]
+
+
+def pp_across_nodes(plans: PlanBatch, domain: int) -> np.ndarray:
+    """Whether pipeline neighbours sit in different scale-up domains (placement
+    tp-cp-ep-dp-pp: neighbour stages are tp * cp * dp ranks apart)."""
+    return (plans.pp > 1) & (plans.tp * plans.cp * plans.dp >= domain)
 
 
 def tp_host_sync_s(
@@ -43,5 +52,5 @@ def tp_host_sync_s(
     calls = layers * (8.0 + np.where(plans.recompute == Recompute.FULL, 4.0, 0.0))
     nodes = np.ceil(plans.tp / max(domain, 1))
     t = np.where(nodes > 1, calls * nodes * stack.tp_node_sync_s, 0.0)
-    steps = np.where(plans.pp > 1, plans.tp - 1, 0).astype(np.float64)
+    steps = np.where(pp_across_nodes(plans, domain), plans.tp - 1, 0).astype(np.float64)
     return t + calls * steps * stack.tp_pp_sync_s
