@@ -109,3 +109,25 @@ def test_equally_fast_plans_rank_by_memory_headroom() -> None:
     assert best.plans.sharding[0] == Sharding.ZERO2
     assert best.tokens_per_s[0] == best.tokens_per_s[1]
     assert best.memory.total[0] < best.memory.total[1]
+
+
+def test_tp_host_skew_only_when_pipeline_neighbours_sit_on_other_nodes() -> None:
+    """nanotron's host-synchronising pipeline receive: TP ring steps wait for the hosts'
+    skew when neighbour stages are on other nodes; not inside one node, not without PP,
+    not for stacks with batched asynchronous p2p, and growing with tp - 1."""
+    nano = _ctx("nanotron", n=16)
+    skew = nano.stack.tp_pp_sync_s
+    assert skew > 0 and stack_profile("megatron").tp_pp_sync_s == 0.0
+
+    def tp_s(ctx, **kw) -> float:  # per micro-batch
+        plans = _plans(micro_batch=1, global_batch=256, **kw)
+        return float(evaluate(ctx, plans).tp_comm_s[0] / plans.num_microbatches[0])
+
+    def extra(**kw) -> float:
+        off = replace(nano, stack=replace(nano.stack, tp_pp_sync_s=0.0))
+        return tp_s(nano, **kw) - tp_s(off, **kw)
+
+    across_4, across_8 = extra(tp=4, pp=2, dp=2), extra(tp=8, pp=2, dp=1)  # 8 ranks apart
+    assert across_4 > 0 and across_8 / across_4 == pytest.approx(7 / 3, rel=0.05)
+    assert extra(tp=4, pp=2, dp=1) == 0.0  # both stages inside one node
+    assert extra(tp=8, pp=1, dp=2) == 0.0  # no pipeline
