@@ -11,8 +11,9 @@ from colossim.fabric.collectives import Collective, collective_time_s, link_leve
 from colossim.fabric.topology import FabricConfig
 from colossim.hardware import gpu
 from colossim.parallel.plan import check_plans
+from colossim.perf.collective_times import DISTINCT_MIN
 from colossim.perf.estimate import context
-from colossim.perf.step import _DISTINCT_MIN, evaluate
+from colossim.perf.step import evaluate
 from colossim.search import SearchSpace, enumerate_plans
 from colossim.workload.model import preset
 from colossim.workload.training import Training
@@ -93,9 +94,9 @@ def test_distinct_key_shortcut_is_exact() -> None:
     gives bit-identical results to evaluating it in small chunks (no shortcut)."""
     ctx = _ctx(_fabric(), model="mixtral-8x22b", gb=4096)
     plans = _valid_plans(ctx)
-    assert len(plans) >= 2 * _DISTINCT_MIN
+    assert len(plans) >= 2 * DISTINCT_MIN
     whole = _eval(ctx, plans)
-    chunk = _DISTINCT_MIN // 2
+    chunk = DISTINCT_MIN // 2
     parts = [
         _eval(ctx, plans.take(np.arange(i, min(i + chunk, len(plans)))))
         for i in range(0, len(plans), chunk)

@@ -131,3 +131,29 @@ def test_tp_host_skew_only_when_pipeline_neighbours_sit_on_other_nodes() -> None
     assert across_4 > 0 and across_8 / across_4 == pytest.approx(7 / 3, rel=0.05)
     assert extra(tp=4, pp=2, dp=1) == 0.0  # both stages inside one node
     assert extra(tp=8, pp=1, dp=2) == 0.0  # no pipeline
+
+
+def test_overlapped_communication_slows_compute_by_the_measured_share() -> None:
+    """Hidden collectives are not free: each hidden second costs overlap_compute_slowdown
+    seconds of compute (measured), and nothing is charged when nothing overlaps."""
+    ctx = _ctx("megatron", n=64, gb=1024)
+    slow = ctx.eff.overlap_compute_slowdown
+    assert 0.0 < slow < 0.5
+    plans = PlanBatch.from_plans(
+        [
+            Plan(tp=1, pp=1, dp=64, micro_batch=1, global_batch=1024, sharding=Sharding.ZERO3),
+            Plan(tp=1, pp=1, dp=64, micro_batch=16, global_batch=1024, sharding=Sharding.ZERO1),
+        ]
+    )
+    with_it = evaluate(ctx, plans)
+    free = replace(ctx, eff=replace(ctx.eff, overlap_compute_slowdown=0.0))
+    without = evaluate(free, plans)
+    exposed_only = replace(free, stack=replace(free.stack, dp_overlap=0.0))
+    hidden = evaluate(exposed_only, plans).dp_comm_s - without.dp_comm_s
+    assert np.all(hidden > 0)
+    assert with_it.dp_interference_s == pytest.approx(slow * hidden)
+    assert with_it.step_time_s == pytest.approx(without.step_time_s + slow * hidden, rel=1e-9)
+    # ZeRO-3 with 16 micro-batches gathers 16 times: far more overlapped traffic to pay for
+    assert with_it.dp_interference_s[0] > 5 * with_it.dp_interference_s[1]
+    # nothing overlapped (no overlap allowed): nothing charged
+    assert np.all(evaluate(replace(exposed_only, eff=ctx.eff), plans).dp_interference_s == 0)

@@ -16,6 +16,11 @@ from colossim.units import SECONDS_PER_DAY
 __all__ = ["PLAN_FIX", "Context", "Estimate", "context", "estimate"]
 
 
+def _part(values: np.ndarray | None, i: int) -> float:
+    """Plan ``i`` of an optional breakdown array (absent: 0)."""
+    return 0.0 if values is None else float(values[i])
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Estimate:
     """One plan's predicted performance (scalars) and its breakdowns."""
@@ -51,7 +56,9 @@ class Estimate:
             "dp_comm_exposed": steps.dp_comm_s[i],
             "optimizer": steps.optimizer_s[i],
             "step_overhead": steps.overhead_s[i],
-            "host_launch_exposed": 0.0 if steps.host_s is None else steps.host_s[i],
+            "host_launch_exposed": _part(steps.host_s, i),
+            "overlap_interference": _part(steps.interference_s, i),
+            "dp_overlap_interference": _part(steps.dp_interference_s, i),
         }
         mem_parts = {
             "weights": mem.weights[i],

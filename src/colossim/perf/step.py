@@ -45,7 +45,7 @@ from colossim.cluster import Cluster
 from colossim.hardware import Precision
 from colossim.parallel.memory import MemoryBreakdown, memory_breakdown, stage_shape
 from colossim.parallel.plan import BF16_BYTES, PlanBatch, Recompute, Sharding, packed_key
-from colossim.perf.comm import Collective, Network
+from colossim.perf.collective_times import DISTINCT_MIN, CollectiveTimes, collective_times
 from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_shape_efficiency
 from colossim.perf.context import Context
 from colossim.perf.pressure import allocator_pressure
@@ -97,6 +97,9 @@ class StepBatch:
     hfu: np.ndarray
     memory: MemoryBreakdown
     host_s: np.ndarray | None = None  # GPU idle while the host issues kernels (exposed)
+    # Compute slowed by overlapped collectives: TP/CP/EP (per micro-batch) and DP.
+    interference_s: np.ndarray | None = None
+    dp_interference_s: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.plans)
@@ -243,17 +246,21 @@ def evaluate(
     c = collectives or collective_times(model, training, plans, stack, network)
     comm = _microbatch_comm(model, plans, shape, stack, c, mb, network.scaleup_domain)
     m = plans.num_microbatches.astype(np.float64)
-    gpu_mb = mb.compute + comm.tp + comm.cp + comm.ep + comm.pp
+    # Compute that runs while a collective is in flight is slower: the NCCL kernels hold
+    # SMs and HBM bandwidth (eff.overlap_compute_slowdown, measured).
+    interference_mb = eff.overlap_compute_slowdown * comm.hidden
+    gpu_mb = mb.compute + comm.tp + comm.cp + comm.ep + comm.pp + interference_mb
     # The GPU idles when the host cannot issue a micro-batch's kernels faster than they run
     # (eager frameworks, small per-GPU work): kernel-launch bound.
     host_mb = np.maximum(0.0, mb.host - gpu_mb)
     t_mb = gpu_mb + host_mb
     bubble = (plans.pp - 1) / plans.vp * t_mb  # Narayanan et al. 2021, sec. 2.2.1-2.2.2
     pipeline = m * t_mb + bubble
-    dp_comm, optimizer = _data_parallel(model, plans, shape, stack, c, mb, r, m)
+    dp_comm, dp_hidden, optimizer = _data_parallel(model, plans, shape, stack, c, mb, r, m)
+    dp_interference = eff.overlap_compute_slowdown * dp_hidden
     if memory is None:
         memory = memory_breakdown(model, training, plans, stack, eff)
-    busy = pipeline + dp_comm + optimizer
+    busy = pipeline + dp_comm + dp_interference + optimizer
     overhead = eff.step_overhead_s + busy * stack.alloc_pressure * allocator_pressure(
         memory, cluster, eff
     )
@@ -290,6 +297,8 @@ def evaluate(
         hfu=(flops_tok + recompute_flops_tok) * tps_gpu / peak,
         memory=memory,
         host_s=m * host_mb,
+        interference_s=m * interference_mb,
+        dp_interference_s=dp_interference,
     )
 
 
@@ -314,7 +323,7 @@ def _layer_forward_distinct(model: TransformerSpec, s: int, plans: PlanBatch, r:
     """:func:`_layer_forward` on the distinct (tp, micro-batch, cp, ep) keys of a large
     batch (a layer's kernels depend on nothing else), expanded back: the GEMM shape
     efficiency is the costliest part of the model and a search has few distinct keys."""
-    if len(plans) < _DISTINCT_MIN:
+    if len(plans) < DISTINCT_MIN:
         return _layer_forward(model, s, plans, r)
     key = packed_key((plans.tp, plans.micro_batch, plans.cp, plans.ep))
     if key is None:
@@ -387,12 +396,13 @@ def _stage_balance(model, plans, shape, body, head, stack) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Comm:
-    """Exposed communication seconds per micro-batch."""
+    """Exposed communication seconds per micro-batch, and the hidden (overlapped) ones."""
 
     tp: np.ndarray
     cp: np.ndarray
     ep: np.ndarray
     pp: np.ndarray
+    hidden: np.ndarray  # TP + CP + EP seconds overlapped with compute
 
 
 def _microbatch_comm(model, plans, shape, stack, c, mb: _MicroBatch, domain: int) -> _Comm:
@@ -404,27 +414,32 @@ def _microbatch_comm(model, plans, shape, stack, c, mb: _MicroBatch, domain: int
     # MODEL: a stack hides its tp_overlap share behind GEMMs only inside the scale-up
     # domain; TP groups that span nodes wait on the NIC, latency-bound and exposed.
     hidden = stack.tp_overlap * (plans.tp <= domain)
-    tp = (1 - hidden) * layers * tp_layer + tp_host_sync_s(plans, layers, domain, stack)
+    tp_hidden = hidden * layers * tp_layer
+    tp = layers * tp_layer - tp_hidden + tp_host_sync_s(plans, layers, domain, stack)
     # CP ring attention: (cp-1) K/V exchanges per layer forward, twice backward, hidden
     # behind the attention core where it is long enough (Liu et al. 2023).
     t_kv, cp = c.cp_kv_send_s, plans.cp
     cp_fwd = np.maximum(0.0, (cp - 1) * t_kv - mb.attn_core)
     cp_bwd = np.maximum(0.0, 2 * (cp - 1) * t_kv - ATTENTION_BACKWARD_RATIO * mb.attn_core)
     cp_comm = layers * (cp_fwd + cp_bwd + np.where(full, cp_fwd, 0.0))
-    ep = np.zeros_like(tp)
+    cp_total = layers * (cp - 1) * t_kv * (3.0 + np.where(full, 1.0, 0.0))
+    ep = ep_hidden = np.zeros_like(tp)
     if model.is_moe:
         calls = shape.moe_layers * mb.scale * (4.0 + np.where(full, 2.0, 0.0))
-        ep = (1 - stack.ep_overlap) * calls * c.ep_all_to_all_s
+        ep_hidden = stack.ep_overlap * calls * c.ep_all_to_all_s
+        ep = calls * c.ep_all_to_all_s - ep_hidden
     # PP: activations sent and received per micro-batch and virtual stage (forward) and
     # their gradients (backward): 4 blocking p2p calls, each with the stack's host
     # handshake when the neighbour stage sits across the scale-out network.
     across = pp_across_nodes(plans, domain)
     handshake = np.where(across, 4 * plans.vp * stack.pp_p2p_host_s, 0.0)
-    return _Comm(tp=tp, cp=cp_comm, ep=ep, pp=2 * plans.vp * c.pp_send_s + handshake)
+    hidden_all = tp_hidden + np.maximum(cp_total - cp_comm, 0.0) + ep_hidden
+    pp = 2 * plans.vp * c.pp_send_s + handshake
+    return _Comm(tp=tp, cp=cp_comm, ep=ep, pp=pp, hidden=hidden_all)
 
 
 def _data_parallel(model, plans, shape, stack, c, mb: _MicroBatch, r: _Rates, m):
-    """Exposed DP / ZeRO communication and the optimizer step (s per step).
+    """Exposed and hidden DP / ZeRO communication and the optimizer step (s per step).
 
     Gradient all-reduce (no ZeRO) or reduce-scatter + parameter all-gather (ZeRO-1/2)
     start with the last micro-batch's backward and hide behind it up to the stack's
@@ -452,134 +467,15 @@ def _data_parallel(model, plans, shape, stack, c, mb: _MicroBatch, r: _Rates, m)
     dp_comm = np.select(
         [sh == Sharding.ZERO3, sh == Sharding.ZERO2], [exposed_z3, exposed_z2], exposed_std
     )
+    total = np.select(
+        [sh == Sharding.ZERO3, sh == Sharding.ZERO2, sh == Sharding.NONE],
+        [m * (2 * t_ag + t_rs), m * t_rs + t_ag, t_ar],
+        t_rs + t_ag,
+    )
     d_dense = (plans.dp * plans.cp).astype(np.float64)
     d_exp = np.maximum(d_dense / plans.ep, 1.0)
     opt_params = shape.dense_params / np.where(sh >= 1, d_dense, 1.0) + (
         shape.expert_params / np.where(sh >= 1, d_exp, 1.0)
     )
-    return dp_comm, opt_params * OPTIMIZER_BYTES_PER_PARAM / r.mem
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CollectiveTimes:
-    """Seconds of each collective one plan issues (one call each, not yet multiplied)."""
-
-    tp_all_gather_s: np.ndarray
-    tp_reduce_scatter_s: np.ndarray
-    cp_kv_send_s: np.ndarray
-    ep_all_to_all_s: np.ndarray
-    pp_send_s: np.ndarray
-    dp_all_reduce_s: np.ndarray
-    dp_reduce_scatter_s: np.ndarray
-    dp_all_gather_s: np.ndarray
-
-
-# Plans sharing (tp, pp, dp, cp, ep, vp, micro_batch) issue the same collectives; below
-# this batch size finding them costs more than it saves.
-_DISTINCT_MIN = 2048
-
-
-def _distinct_comm_plans(plans: PlanBatch) -> tuple[np.ndarray, np.ndarray] | None:
-    """Index of one plan per distinct communication key and the inverse map, or ``None``
-    when the batch is small or the packed key would not fit."""
-    if len(plans) < _DISTINCT_MIN:
-        return None
-    key = packed_key(
-        (plans.tp, plans.pp, plans.dp, plans.cp, plans.ep, plans.vp, plans.micro_batch)
-    )
-    if key is None:
-        return None
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    if len(first) * 2 > len(plans):
-        return None
-    return first, inverse.ravel()
-
-
-def collective_times(
-    model: TransformerSpec,
-    training: Training,
-    plans: PlanBatch,
-    stack: StackProfile,
-    network: Network,
-) -> CollectiveTimes:
-    """Every collective of every plan, priced by the fabric's cost model
-    (:mod:`colossim.fabric.collectives`) on the plans' distinct communication keys."""
-    distinct = _distinct_comm_plans(plans)
-    sub = plans if distinct is None else plans.take(distinct[0])
-    tp, pp, dp, cp, ep = sub.tp, sub.pp, sub.dp, sub.cp, sub.ep
-    s, h = training.seq_len, model.hidden
-    tpf = tp.astype(np.float64)
-    tok = (sub.micro_batch * s / cp).astype(np.float64)
-    one = np.ones_like(tp)
-    shape = stage_shape(model, sub)
-
-    # Sequence-parallel TP: an all-gather and a reduce-scatter of the layer's activations.
-    act_bytes = tok * h * BF16_BYTES
-    t_ag = network.time_s(Collective.ALL_GATHER, size_bytes=act_bytes, group_size=tp, stride=one)
-    t_rs = network.time_s(
-        Collective.REDUCE_SCATTER, size_bytes=act_bytes, group_size=tp, stride=one
-    )
-    # MODEL: a TP group that spans scale-up domains runs its ring over the scale-out NICs
-    # at the fabric's hierarchical cost (all rails of a node, per-call latency for small
-    # messages), not bounded by one NIC per GPU: the Ultra-Scale Playbook rows at TP 16 and
-    # 32 with 16 sequences per micro-batch (0.5 GB per call) run 3-4x faster than one
-    # 400G NIC per GPU would allow. Host-side waits are colossim.perf.tp_sync's.
-    # Ring attention: each CP step passes a K/V chunk to the next rank.
-    kv_local = np.maximum(model.kv_dim / tpf, model.attn_qk_dim)  # replicated if kv < tp
-    kv_chunk = sub.micro_batch * (s / cp) * 2 * kv_local * BF16_BYTES
-    t_kv = network.time_s(Collective.SEND_RECV, size_bytes=kv_chunk, group_size=cp, stride=tp)
-    if model.is_moe:
-        a2a_bytes = tok * model.top_k * h * BF16_BYTES / tpf
-        t_a2a = network.time_s(
-            Collective.ALL_TO_ALL, size_bytes=a2a_bytes, group_size=ep, stride=tp
-        )
-    else:
-        t_a2a = np.zeros_like(tok)
-    t_p2p = network.time_s(
-        Collective.SEND_RECV, size_bytes=act_bytes / tpf, group_size=pp, stride=tp * cp * dp
-    )
-
-    grad_b = stack.grad_reduce_bytes
-    dp_time = _dp_pricer(model, sub, shape, stack, network)
-    times = {
-        "tp_all_gather_s": t_ag,
-        "tp_reduce_scatter_s": t_rs,
-        "cp_kv_send_s": t_kv,
-        "ep_all_to_all_s": t_a2a,
-        "pp_send_s": t_p2p,
-        "dp_all_reduce_s": dp_time(Collective.ALL_REDUCE, grad_b),
-        "dp_reduce_scatter_s": dp_time(Collective.REDUCE_SCATTER, grad_b),
-        "dp_all_gather_s": dp_time(Collective.ALL_GATHER, BF16_BYTES),
-    }
-    if distinct is not None:
-        times = {k: v[distinct[1]] for k, v in times.items()}
-    return CollectiveTimes(**times)
-
-
-def _dp_pricer(model: TransformerSpec, plans: PlanBatch, shape, stack: StackProfile, network):
-    """Seconds of one data-parallel collective over a plan's parameters, as a function
-    of the operation and the bytes per parameter: dense parameters over dp x cp ranks,
-    routed experts over dp x cp / ep ranks.
-
-    Gradients and parameters move in buckets (PyTorch DDP bucket_cap_mb, Megatron DDP
-    bucket_size, FSDP: one unit per layer): n calls of size / n, each paying its latency
-    and the lower bandwidth of mid-size messages."""
-    tp, ep = plans.tp, plans.ep
-    dpc = plans.dp * plans.cp
-    exp_group = np.maximum(dpc // np.maximum(ep, 1), 1)
-    exp_stride = tp * ep
-    bucket = np.where(
-        stack.dp_bucket_bytes > 0, stack.dp_bucket_bytes, shape.layer_params * BF16_BYTES
-    )
-
-    def bucketed(op: Collective, size, group, stride) -> np.ndarray:
-        n = np.maximum(np.ceil(size / bucket), 1.0)
-        return n * network.time_s(op, size_bytes=size / n, group_size=group, stride=stride)
-
-    def dp_time(op: Collective, per_param_bytes: float) -> np.ndarray:
-        t = bucketed(op, shape.dense_params * per_param_bytes, dpc, tp)
-        if model.is_moe:
-            t = t + bucketed(op, shape.expert_params * per_param_bytes, exp_group, exp_stride)
-        return t
-
-    return dp_time
+    hidden = np.maximum(total - dp_comm, 0.0)
+    return dp_comm, hidden, opt_params * OPTIMIZER_BYTES_PER_PARAM / r.mem

@@ -132,6 +132,7 @@ PER_MICRO_BATCH = (
     "ep_comm_exposed",
     "pp_p2p",
     "host_launch_exposed",
+    "overlap_interference",
 )
 # Bisection steps for the by-speed step time (relative precision 2^-60).
 _BISECT = 60

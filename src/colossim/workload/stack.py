@@ -32,6 +32,7 @@ class Efficiency:
     moe_layer_overhead_s: float
     nic_efficiency: float
     runtime_memory_bytes: float
+    overlap_compute_slowdown: float = 0.0
     alloc_pressure_start: float = 1.0
     alloc_pressure_penalty: float = 0.0
 
