@@ -55,7 +55,7 @@ PARAMS = [
     ("global", "layer_overhead_s", 0.0, 5e-4),  # GPU-side sync per layer and pass
     ("global", "step_overhead_s", 0.0, 1.0),  # data loading, logging, per step
     ("global", "dvfs_power_exponent", 1.0, 3.0),  # P_dyn ~ f^k: 3 if V ~ f, 1 at V floor
-    ("global", "fp8_gemm_factor", 0.5, 1.0),  # FP8 recipe casts/amax vs the FP8 ceiling
+    ("global", "fp8_gemm_factor", 0.5, 1.0),  # FP8 GEMMs vs ceiling, on top of fp8.yaml
     ("global", "grouped_gemm_factor", 0.3, 1.0),  # grouped expert GEMMs vs dense GEMMs
     ("global", "moe_layer_overhead_s", 0.0, 5e-3),  # router/permute/dropless sync per layer
     *[(s, "compute_factor", 0.5, 1.0) for s in STACKS],  # never above the GPU's ceiling

@@ -11,6 +11,7 @@ from colossim.cluster import Cluster
 from colossim.hardware import gpu, gpu_ids
 from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_shape_efficiency
 from colossim.perf.step import _gemm, _rates
+from colossim.workload.fp8 import FP8_PRECISIONS, Fp8Recipe, recipe_cost
 from colossim.workload.stack import efficiency, framework_ids, stack_profile
 from colossim.workload.training import Training
 
@@ -29,16 +30,23 @@ def _cluster(g) -> Cluster:
 def _cases():
     for gid in gpu_ids():
         for prec in gpu(gid).peak_flop_per_s:
-            yield gid, prec
+            yield gid, prec, None
+            if prec in FP8_PRECISIONS:  # every recipe the GPU's generation runs
+                for recipe in Fp8Recipe:
+                    ok = gpu(gid).generation in recipe_cost(recipe).generations
+                    if ok and (prec != "mxfp8" or recipe == Fp8Recipe.MXFP8):
+                        yield gid, prec, recipe
 
 
-@pytest.mark.parametrize(("gpu_id", "precision"), list(_cases()))
-def test_no_gemm_above_its_gpus_ceiling(gpu_id: str, precision: str) -> None:
+@pytest.mark.parametrize(("gpu_id", "precision", "recipe"), list(_cases()))
+def test_no_gemm_above_its_gpus_ceiling(gpu_id: str, precision: str, recipe) -> None:
     g = gpu(gpu_id)
     ceiling = gemm_ceiling_flop_per_s(g, precision)
     assert ceiling <= g.peak(precision)
     cluster = _cluster(g)
-    training = Training(seq_len=4096, global_batch=8, tokens=1e12, precision=precision)
+    training = Training(
+        seq_len=4096, global_batch=8, tokens=1e12, precision=precision, fp8_recipe=recipe
+    )
     m, n, k = SHAPES
     for fw in framework_ids():
         r = _rates(cluster, training, stack_profile(fw), efficiency())
@@ -61,6 +69,8 @@ def test_stack_compute_factors_are_bounded_by_one() -> None:
         assert 0 < stack_profile(fw).compute_factor <= 1.0, fw
     eff = efficiency()
     assert eff.fp8_gemm_factor <= 1.0 and eff.grouped_gemm_factor <= 1.0
+    for recipe in Fp8Recipe:
+        assert 0 < recipe_cost(recipe).gemm_factor <= 1.0, recipe
     assert 1.0 <= eff.dvfs_power_exponent <= 3.0  # f-only .. cube law (V ~ f)
 
 

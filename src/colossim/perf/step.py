@@ -7,7 +7,8 @@ compute
   GEMMs: FLOPs / (the GPU's measured matmul ceiling x shape efficiency (tile and wave
   quantisation, short K; :mod:`colossim.perf.compute`) x stack factor <= 1 x clocks),
   bounded below by the time to stream its operands from HBM (roofline); backward = 2 x
-  forward (data and weight gradients).
+  forward (data and weight gradients). FP8 inputs pay their recipe's amax and cast
+  traffic and GEMM factor (:mod:`colossim.workload.fp8`, catalog fp8.yaml).
   Attention core (flash attention): causal FLOPs 2*T*s*heads*(d_qk + d_v)/2 per layer at
   ``attention_efficiency`` of the 16-bit peak; backward = 2.5 x forward (FlashAttention-2,
   Dao 2023: 5 matmuls backward vs 2 forward).
@@ -50,6 +51,7 @@ from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_shape_efficiency
 from colossim.perf.context import Context
 from colossim.perf.pressure import allocator_pressure
 from colossim.perf.tp_sync import pp_across_nodes, tp_host_sync_s
+from colossim.workload.fp8 import resolve_recipe
 from colossim.workload.model import TransformerSpec
 from colossim.workload.stack import Efficiency, StackProfile
 from colossim.workload.training import Training
@@ -61,12 +63,6 @@ ATTENTION_BACKWARD_RATIO = 2.5
 # Adam step traffic per parameter: read fp32 param, grad, m, v (16 B); write param, m, v
 # (12 B) and the 16-bit copy (2 B).
 OPTIMIZER_BYTES_PER_PARAM = 30.0
-# FP8 recipe cost per quantised element of a GEMM input (current / rowwise scaling, the
-# default of Transformer Engine's Float8CurrentScaling and torchao): read the 16-bit
-# tensor for its amax (2 B), read it again and write the FP8 copy (2 + 1 B)
-# (NVIDIA Transformer Engine docs, "Using FP8 with Transformer Engine"; delayed scaling
-# fuses the amax into the previous kernel: 3 B).
-FP8_CAST_BYTES_PER_ELEM = 5.0
 # Cross-entropy over the vocabulary: fp32 softmax read, write and gradient per logit.
 LOSS_BYTES_PER_LOGIT = 12.0
 
@@ -116,7 +112,7 @@ class _Rates:
     sm_count: int
     k_half: float
     grouped: float  # grouped expert GEMMs relative to dense GEMMs of the same shape
-    cast_bytes: float  # FP8 recipe: bytes moved per quantised input element
+    cast_bytes: float  # FP8 recipe: bytes moved per quantised input element per GEMM
 
 
 def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Efficiency) -> _Rates:
@@ -127,16 +123,20 @@ def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Effic
     # GPU.sustained_clock_fraction); the stack factor (<= 1) is kernel quality.
     clocks = gpu.sustained_clock_fraction(eff.dvfs_power_exponent)
     factor = min(stack.compute_factor, 1.0) * clocks
-    recipe = min(eff.fp8_gemm_factor, 1.0) if fp8 else 1.0
+    ceiling = gemm_ceiling_flop_per_s(gpu, prec)
+    # FP8: the run's recipe (catalog fp8.yaml) sets the cast traffic and its GEMM rate
+    # relative to the tensorwise ceiling (<= 1), times one fitted global factor (<= 1).
+    cost = resolve_recipe(prec, training.fp8_recipe, stack.fp8_recipe, gpu)
+    recipe = min(eff.fp8_gemm_factor, 1.0) * min(cost.gemm_factor, 1.0) if fp8 else 1.0
     return _Rates(
-        mm=gemm_ceiling_flop_per_s(gpu, prec) * recipe * factor,
+        mm=ceiling * recipe * factor,
         attn=gpu.peak("bf16") * eff.attention_efficiency * factor,
         mem=gpu.hbm_bw_bytes_per_s * eff.elementwise_bw_efficiency,
         gemm_elem_bytes=1.0 if fp8 else float(BF16_BYTES),
         sm_count=gpu.sm_count,
         k_half=eff.gemm_half_dim,
         grouped=eff.grouped_gemm_factor,
-        cast_bytes=FP8_CAST_BYTES_PER_ELEM if fp8 else 0.0,
+        cast_bytes=cost.bytes_per_gemm_input if fp8 else 0.0,
     )
 
 

@@ -141,6 +141,7 @@ class ScenarioResults:
             tokens=float(w.tokens),
             precision=w.precision,
             framework=w.framework,
+            fp8_recipe=w.fp8_recipe,
         )
         return model, training
 

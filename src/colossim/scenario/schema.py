@@ -32,6 +32,7 @@ from colossim.scenario.facility import CostSection, FacilitySection
 from colossim.scenario.known import require_known
 from colossim.scenario.partitions import MAX_PARTITIONS, MAX_PHASES, PartitionSection, PhaseSection
 from colossim.scenario.reliability import ReliabilitySection
+from colossim.workload.fp8 import FP8_PRECISIONS, Fp8Recipe
 
 __all__ = ["ClusterSection", "PlanSection", "Scenario", "SearchSection", "WorkloadSection"]
 
@@ -184,6 +185,11 @@ class WorkloadSection(_Section):
     )
     precision: Precision = Field(Precision.BF16, description="matmul precision")
     framework: str = Field("megatron", description="software stack efficiency profile")
+    fp8_recipe: Fp8Recipe | None = Field(
+        None,
+        description="FP8 scaling recipe (precision fp8 or mxfp8; see catalog fp8.yaml); "
+        "default: mxfp8 for precision mxfp8, else the stack's fp8_recipe in efficiency.yaml",
+    )
 
     @field_validator("model")
     @classmethod
@@ -206,6 +212,15 @@ class WorkloadSection(_Section):
             raise ValueError("give global_batch (sequences) or global_batch_tokens")
         if self.global_batch is not None and self.global_batch_tokens is not None:
             raise ValueError("give only one of global_batch and global_batch_tokens")
+        return self
+
+    @model_validator(mode="after")
+    def _recipe_needs_fp8(self) -> WorkloadSection:
+        if self.fp8_recipe is not None and self.precision not in FP8_PRECISIONS:
+            raise ValueError(
+                f"fp8_recipe {self.fp8_recipe.value!r} applies to precision fp8 or mxfp8, "
+                f"not {self.precision.value}; remove fp8_recipe or set precision: fp8"
+            )
         return self
 
     @property

@@ -28,6 +28,7 @@ from colossim.perf.comm import Network, network_for
 from colossim.perf.context import Context
 from colossim.perf.step import CollectiveTimes, collective_times, evaluate
 from colossim.search import SearchSpace, enumerate_plans, stack_space
+from colossim.workload.fp8 import fp8_recipe, resolve_recipe
 from colossim.workload.model import TransformerSpec
 from colossim.workload.stack import Efficiency, StackDefaults, StackProfile, stack_profile
 from colossim.workload.training import Training
@@ -40,7 +41,7 @@ FLAG_MARK = "FLAG: MFU < 1%"
 GROUP_COLUMNS = (
     "arch", "layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len",
     "gated_mlp", "experts", "top_k", "moe_ffn_hidden", "shared_experts", "dense_layers", "mla",
-    "framework", "gpu", "num_gpus", "precision",
+    "framework", "gpu", "num_gpus", "precision", "fp8_recipe",
 )  # fmt: skip
 # Micro-batches per pipeline when a row gives no global batch: 8 per stage keeps the
 # 1F1B bubble near 10% (Narayanan et al. 2021, sec. 3.3 guidance m >> pp).
@@ -161,10 +162,15 @@ def prepare_row(row: dict, eff: Efficiency) -> PreparedRow:
     if gb is None:
         gb = (fixed_dp or 1) * (mb or 1) * DEFAULT_MICROBATCHES_PER_STAGE * (pp or 1)
     framework = row["framework"].strip()
+    # Optional column (blank or absent: the stack's default recipe).
+    recipe = fp8_recipe(row.get("fp8_recipe"), field="fp8_recipe")
     training = Training(
-        seq_len=seq, global_batch=gb, tokens=1e12, precision=precision, framework=framework
-    )
+        seq_len=seq, global_batch=gb, tokens=1e12, precision=precision, framework=framework,
+        fp8_recipe=recipe,
+    )  # fmt: skip
     stack = stack_profile(framework, field="framework")
+    g.peak(precision)  # a precision the GPU lacks first, then the recipe
+    resolve_recipe(precision, recipe, stack.fp8_recipe, g, field="fp8_recipe")
     mbs = None
     if mb:
         mbs = (mb,)

@@ -98,6 +98,9 @@ class StackProfile:
     # Activation recompute modes the stack can run (catalog ``recompute_modes``).
     recompute_modes: tuple[str, ...] = ("none", "selective", "full")
     defaults: StackDefaults = StackDefaults()
+    # FP8 recipe the stack runs when the run names none (catalog ``fp8_recipe``; recipes
+    # in catalog fp8.yaml).
+    fp8_recipe: str = "tensorwise"
 
 
 def efficiency() -> Efficiency:
@@ -128,13 +131,15 @@ def stack_profile(name: str, *, field: str = "workload.framework") -> StackProfi
         seen.add(target)
         values = entries[target].values
     caps = ("name", "parallel_dims", "sharding", "recompute_modes", "defaults", "pp_balance")
+    caps += ("fp8_recipe",)
     kw = {
         f.name: float(values[f.name])
         for f in fields(StackProfile)
         if f.name not in caps and f.name in values
     }
-    if "pp_balance" in values:
-        kw["pp_balance"] = str(values["pp_balance"])
+    for key in ("pp_balance", "fp8_recipe"):
+        if key in values:
+            kw[key] = str(values[key])
     if "parallel" in values:
         kw["parallel_dims"] = tuple(str(d) for d in values["parallel"])
     if "sharding" in values:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from colossim.errors import require_int, require_number
 from colossim.hardware import Precision
+from colossim.workload.fp8 import Fp8Recipe, fp8_recipe
 
 __all__ = ["Training"]
 
@@ -20,6 +21,8 @@ class Training:
         tokens: tokens to train on in total.
         precision: matmul precision.
         framework: software stack whose efficiency profile applies.
+        fp8_recipe: how FP8 GEMM inputs are scaled (None: mxfp8 for precision mxfp8,
+            else the stack's default; see :mod:`colossim.workload.fp8`).
     """
 
     seq_len: int
@@ -27,8 +30,12 @@ class Training:
     tokens: float
     precision: Precision = Precision.BF16
     framework: str = "megatron"
+    fp8_recipe: Fp8Recipe | None = None
 
     def __post_init__(self) -> None:
         require_int("workload.seq_len", self.seq_len, minimum=1, whole_floats=False)
         require_int("workload.global_batch", self.global_batch, minimum=1, whole_floats=False)
         require_number("workload.tokens", self.tokens, minimum=0, strict=True)
+        if self.fp8_recipe is not None:
+            recipe = fp8_recipe(str(self.fp8_recipe), field="workload.fp8_recipe")
+            object.__setattr__(self, "fp8_recipe", recipe)
