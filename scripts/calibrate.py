@@ -71,7 +71,9 @@ PARAMS = [
     ("nemo", "ep_overlap", 0.0, 1.0),  # overlapped MoE all-to-all (Megatron-Core / DeepEP)
     ("megatron", "ep_overlap", 0.0, 1.0),
     ("nemo", "tp_overlap", 0.0, 1.0),  # Megatron-Core tp_comm_overlap
-    ("torchtitan", "tp_overlap", 0.0, 1.0),  # async TP in some rows
+    ("torchtitan", "tp_overlap", 0.0, 1.0),  # default (vanilla) TP
+    ("torchtitan", "tp_overlap_enabled", 0.0, 1.0),  # async TP (tp_comm_overlap rows)
+    ("megatron", "tp_overlap_enabled", 0.0, 1.0),  # --tp-comm-overlap rows
     ("nanotron", "tp_overlap", 0.0, 1.0),  # nanotron async TP (notes)
     ("nanotron", "dp_overlap", 0.0, 1.0),  # DP bucket overlap with backward
     ("megatron-deepspeed", "dp_overlap", 0.0, 1.0),  # ZeRO-3 prefetch overlap

@@ -244,7 +244,7 @@ def evaluate(
     shape = stage_shape(model, plans)
     mb = _microbatch(model, training, plans, r, shape, stack, eff)
     c = collectives or collective_times(model, training, plans, stack, network)
-    comm = _microbatch_comm(model, plans, shape, stack, c, mb, network.scaleup_domain)
+    comm = _microbatch_comm(model, plans, shape, stack, c, mb, network.scaleup_domain, training)
     m = plans.num_microbatches.astype(np.float64)
     # Compute that runs while a collective is in flight is slower: the NCCL kernels hold
     # SMs and HBM bandwidth (eff.overlap_compute_slowdown, measured).
@@ -405,7 +405,15 @@ class _Comm:
     hidden: np.ndarray  # TP + CP + EP seconds overlapped with compute
 
 
-def _microbatch_comm(model, plans, shape, stack, c, mb: _MicroBatch, domain: int) -> _Comm:
+def _tp_overlap(stack: StackProfile, training: Training) -> float:
+    """Share of TP communication the stack hides: its default, or what the run asks
+    (``tp_comm_overlap``: Megatron-Core --tp-comm-overlap, torchtitan async TP)."""
+    if training.tp_comm_overlap is None:
+        return stack.tp_overlap
+    return stack.tp_overlap_enabled if training.tp_comm_overlap else 0.0
+
+
+def _microbatch_comm(model, plans, shape, stack, c, mb: _MicroBatch, domain, training) -> _Comm:
     full = plans.recompute == Recompute.FULL
     layers = shape.layers * mb.scale
     # TP with sequence parallelism: 2 all-gathers + 2 reduce-scatters of T*h per layer
@@ -413,7 +421,7 @@ def _microbatch_comm(model, plans, shape, stack, c, mb: _MicroBatch, domain: int
     tp_layer = (4.0 + np.where(full, 2.0, 0.0)) * (c.tp_all_gather_s + c.tp_reduce_scatter_s)
     # MODEL: a stack hides its tp_overlap share behind GEMMs only inside the scale-up
     # domain; TP groups that span nodes wait on the NIC, latency-bound and exposed.
-    hidden = stack.tp_overlap * (plans.tp <= domain)
+    hidden = _tp_overlap(stack, training) * (plans.tp <= domain)
     tp_hidden = hidden * layers * tp_layer
     tp = layers * tp_layer - tp_hidden + tp_host_sync_s(plans, layers, domain, stack)
     # CP ring attention: (cp-1) K/V exchanges per layer forward, twice backward, hidden

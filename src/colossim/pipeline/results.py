@@ -142,6 +142,7 @@ class ScenarioResults:
             precision=w.precision,
             framework=w.framework,
             fp8_recipe=w.fp8_recipe,
+            tp_comm_overlap=w.tp_comm_overlap,
         )
         return model, training
 

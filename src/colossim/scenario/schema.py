@@ -190,6 +190,12 @@ class WorkloadSection(_Section):
         description="FP8 scaling recipe (precision fp8 or mxfp8; see catalog fp8.yaml); "
         "default: mxfp8 for precision mxfp8, else the stack's fp8_recipe in efficiency.yaml",
     )
+    tp_comm_overlap: bool | None = Field(
+        None,
+        description="tensor-parallel collectives overlap GEMMs (Megatron-Core "
+        "--tp-comm-overlap, Transformer Engine userbuffers); default: the stack's "
+        "(efficiency.yaml tp_overlap)",
+    )
 
     @field_validator("model")
     @classmethod

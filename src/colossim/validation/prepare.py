@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from colossim.cluster import Cluster
+from colossim.errors import InputError
 from colossim.hardware import Precision, gpu
 from colossim.parallel.plan import PlanBatch, Recompute, Sharding, check_plans
 from colossim.perf.comm import Network, network_for
@@ -41,7 +42,7 @@ FLAG_MARK = "FLAG: MFU < 1%"
 GROUP_COLUMNS = (
     "arch", "layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len",
     "gated_mlp", "experts", "top_k", "moe_ffn_hidden", "shared_experts", "dense_layers", "mla",
-    "framework", "gpu", "num_gpus", "precision", "fp8_recipe",
+    "framework", "gpu", "num_gpus", "precision", "fp8_recipe", "tp_comm_overlap",
 )  # fmt: skip
 # Micro-batches per pipeline when a row gives no global batch: 8 per stage keeps the
 # 1F1B bubble near 10% (Narayanan et al. 2021, sec. 3.3 guidance m >> pp).
@@ -87,6 +88,18 @@ class Scored:
     tokens_per_s_per_gpu: float
     fits: bool
     fill_spread_pct: float
+
+
+def _switch(row: dict, col: str) -> bool | None:
+    """An optional true/false column (blank or absent: None, the stack's default)."""
+    raw = (row.get(col) or "").strip().lower()
+    if not raw:
+        return None
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no"):
+        return False
+    raise InputError(col, "not a switch", value=raw, fix="write true, false or leave it blank")
 
 
 def _int(row: dict, col: str, *, required: bool = False) -> int | None:
@@ -166,7 +179,7 @@ def prepare_row(row: dict, eff: Efficiency) -> PreparedRow:
     recipe = fp8_recipe(row.get("fp8_recipe"), field="fp8_recipe")
     training = Training(
         seq_len=seq, global_batch=gb, tokens=1e12, precision=precision, framework=framework,
-        fp8_recipe=recipe,
+        fp8_recipe=recipe, tp_comm_overlap=_switch(row, "tp_comm_overlap"),
     )  # fmt: skip
     stack = stack_profile(framework, field="framework")
     g.peak(precision)  # a precision the GPU lacks first, then the recipe

@@ -64,6 +64,9 @@ class StackProfile:
     name: str
     compute_factor: float
     tp_overlap: float
+    # Share of TP communication hidden when a run enables TP overlap explicitly
+    # (Training.tp_comm_overlap True); tp_overlap is the stack's default.
+    tp_overlap_enabled: float = 0.0
     dp_overlap: float
     ep_overlap: float
     grad_reduce_bytes: float
@@ -140,6 +143,8 @@ def stack_profile(name: str, *, field: str = "workload.framework") -> StackProfi
     for key in ("pp_balance", "fp8_recipe"):
         if key in values:
             kw[key] = str(values[key])
+    # A stack that overlaps TP by default hides the same share when a run asks for it.
+    kw.setdefault("tp_overlap_enabled", kw.get("tp_overlap", 0.0))
     if "parallel" in values:
         kw["parallel_dims"] = tuple(str(d) for d in values["parallel"])
     if "sharding" in values:

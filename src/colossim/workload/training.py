@@ -23,6 +23,8 @@ class Training:
         framework: software stack whose efficiency profile applies.
         fp8_recipe: how FP8 GEMM inputs are scaled (None: mxfp8 for precision mxfp8,
             else the stack's default; see :mod:`colossim.workload.fp8`).
+        tp_comm_overlap: whether tensor-parallel collectives overlap GEMMs
+            (Megatron-Core ``--tp-comm-overlap``; None: the stack's default).
     """
 
     seq_len: int
@@ -31,6 +33,7 @@ class Training:
     precision: Precision = Precision.BF16
     framework: str = "megatron"
     fp8_recipe: Fp8Recipe | None = None
+    tp_comm_overlap: bool | None = None
 
     def __post_init__(self) -> None:
         require_int("workload.seq_len", self.seq_len, minimum=1, whole_floats=False)
