@@ -50,7 +50,6 @@ HOST_MAX_S = {
 # (section, name, lower, upper): bounds keep each constant physical.
 PARAMS = [
     ("global", "gemm_half_dim", 16.0, 1024.0),  # K where a GEMM tile's efficiency halves
-    ("global", "attention_efficiency", 0.25, 0.75),  # FA2 ~35-50%, FA3 ~75% of bf16 peak
     ("global", "elementwise_bw_efficiency", 0.3, 0.9),  # fraction of HBM bandwidth
     ("global", "layer_overhead_s", 0.0, 5e-4),  # GPU-side sync per layer and pass
     ("global", "step_overhead_s", 0.0, 1.0),  # data loading, logging, per step

@@ -10,12 +10,14 @@ compute
   forward (data and weight gradients). FP8 inputs pay their recipe's amax and cast
   traffic and GEMM factor (:mod:`colossim.workload.fp8`, catalog fp8.yaml).
   Attention core (flash attention): causal FLOPs 2*T*s*heads*(d_qk + d_v)/2 per layer at
-  ``attention_efficiency`` of the 16-bit peak; backward = 2.5 x forward (FlashAttention-2,
-  Dao 2023: 5 matmuls backward vs 2 forward).
+  the measured efficiency of the stack's kernel family on the GPU's generation, a function
+  of the sequence length per kernel call and the head dim (catalog attention.yaml,
+  :mod:`colossim.workload.attention`), of the 16-bit peak x stack factor x clocks;
+  backward = 2.5 x the forward FLOPs (5 matmuls vs 2, Dao 2023) at its own efficiency.
   Memory-bound ops (norms, residuals, rotary, activation functions, MoE permutes): bytes /
   (HBM bandwidth x efficiency); backward = 2 x forward.
   Recompute: full adds one forward (Korthikanti et al. 2022, sec. 5); selective adds the
-  activation functions.
+  attention core forward and the activation functions.
 communication (costs from :mod:`colossim.fabric.collectives` via :mod:`colossim.perf.comm`,
 placement tp-cp-ep-dp-pp)
   TP with sequence parallelism: 2 all-gathers + 2 reduce-scatters of T*h per layer
@@ -51,6 +53,7 @@ from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_shape_efficiency
 from colossim.perf.context import Context
 from colossim.perf.pressure import allocator_pressure
 from colossim.perf.tp_sync import pp_across_nodes, tp_host_sync_s
+from colossim.workload.attention import AttentionKernel, attention_kernel
 from colossim.workload.fp8 import resolve_recipe
 from colossim.workload.model import TransformerSpec
 from colossim.workload.stack import Efficiency, StackProfile
@@ -58,7 +61,7 @@ from colossim.workload.training import Training
 
 __all__ = ["CollectiveTimes", "StepBatch", "collective_times", "evaluate"]
 
-# FlashAttention-2 backward runs 5 matmuls to the forward's 2 (Dao 2023, sec. 3.1.2).
+# Backward FLOPs of flash attention: 5 matmuls to the forward's 2 (Dao 2023, sec. 3.1.2).
 ATTENTION_BACKWARD_RATIO = 2.5
 # Adam step traffic per parameter: read fp32 param, grad, m, v (16 B); write param, m, v
 # (12 B) and the 16-bit copy (2 B).
@@ -106,7 +109,8 @@ class _Rates:
     """Kernel rates of one GPU under one stack (FLOP/s, bytes/s)."""
 
     mm: float  # GEMM ceiling x stack factor x clocks (before the shape efficiency)
-    attn: float
+    attn_peak: float  # 16-bit peak x stack factor x clocks (before the kernel efficiency)
+    attn_kernel: AttentionKernel
     mem: float
     gemm_elem_bytes: float
     sm_count: int
@@ -130,7 +134,8 @@ def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Effic
     recipe = min(eff.fp8_gemm_factor, 1.0) * min(cost.gemm_factor, 1.0) if fp8 else 1.0
     return _Rates(
         mm=ceiling * recipe * factor,
-        attn=gpu.peak("bf16") * eff.attention_efficiency * factor,
+        attn_peak=gpu.peak("bf16") * factor,
+        attn_kernel=attention_kernel(stack.attention_kernel, gpu.generation),
         mem=gpu.hbm_bw_bytes_per_s * eff.elementwise_bw_efficiency,
         gemm_elem_bytes=1.0 if fp8 else float(BF16_BYTES),
         sm_count=gpu.sm_count,
@@ -159,6 +164,7 @@ class _Layer:
     dense_gemm: np.ndarray
     moe_gemm: np.ndarray
     attn_core: np.ndarray
+    attn_core_bwd: np.ndarray
     dense_ew: np.ndarray
     moe_ew: np.ndarray
     dense_act_ew: np.ndarray
@@ -176,7 +182,12 @@ def _layer_forward(model: TransformerSpec, s: int, plans: PlanBatch, r: _Rates) 
     mlp = model.dense_mlp_params
     dense_mlp = _gemm(r, 2 * tok * mlp / tpf, tok, model.ffn_hidden / tpf, h, mlp / tpf)
     # Flash attention, causal: 2*T*s*heads*(d_qk + d_v)/2 FLOPs (Dao 2023).
-    attn_core = 2 * tok * s * (model.heads / tpf) * (model.attn_qk_dim + model.attn_v_dim) * 0.5
+    d_sum = model.attn_qk_dim + model.attn_v_dim
+    attn_core = 2 * tok * s * (model.heads / tpf) * d_sum * 0.5
+    # MODEL: the kernel's isolated-benchmark efficiency at the sequence one call sees
+    # (ring attention under CP: s / cp queries against s / cp keys per step) and the mean
+    # of the q/k and v head dims; heads per GPU and the ring's merges are not modelled.
+    eff_fwd, eff_bwd = r.attn_kernel.efficiency(s / plans.cp, 0.5 * d_sum)
     # Memory-bound bytes per token (16-bit): two norms (read+write h each), two residual
     # adds (2 reads + 1 write of h each), rotary on q and k (read+write), activation
     # function (reads gate+up or fc1 output, writes its output).
@@ -191,7 +202,8 @@ def _layer_forward(model: TransformerSpec, s: int, plans: PlanBatch, r: _Rates) 
     return _Layer(
         dense_gemm=attn_gemm + dense_mlp,
         moe_gemm=attn_gemm + moe_gemm,
-        attn_core=attn_core / r.attn,
+        attn_core=attn_core / (r.attn_peak * eff_fwd),
+        attn_core_bwd=ATTENTION_BACKWARD_RATIO * attn_core / (r.attn_peak * eff_bwd),
         dense_ew=per_tok * base + dense_act,
         moe_ew=moe_ew,
         dense_act_ew=dense_act,
@@ -270,9 +282,13 @@ def evaluate(
     tps = tokens_per_step / step
     tps_gpu = tps / plans.num_gpus
     flops_tok = model.model_flops_per_token(training.seq_len)
-    # Hardware FLOPs beyond the model's: one extra forward under full recompute
-    # (selective recompute re-runs memory-bound ops only).
-    recompute_flops_tok = np.where(plans.recompute == Recompute.FULL, flops_tok / 3.0, 0.0)
+    # Hardware FLOPs beyond the model's: one extra forward under full recompute; selective
+    # recompute re-runs the attention core forward (and memory-bound activations).
+    recompute_flops_tok = np.select(
+        [plans.recompute == Recompute.FULL, plans.recompute == Recompute.SELECTIVE],
+        [flops_tok / 3.0, model.attention_flops_per_token(training.seq_len)],
+        0.0,
+    )
     peak = cluster.gpu.peak(str(training.precision))
     return StepBatch(
         plans=plans,
@@ -315,6 +331,7 @@ class _MicroBatch:
     fwd: np.ndarray  # forward part, the window that hides parameter gathers
     bwd: np.ndarray  # backward part, the window that hides gradient reduction
     attn_core: np.ndarray  # one layer's attention core forward (hides the CP ring)
+    attn_core_bwd: np.ndarray  # and its backward
     scale: np.ndarray  # bottleneck-stage time relative to ceil(L/pp) layers + LM head
     host: np.ndarray  # host time to issue the micro-batch's kernels
 
@@ -345,11 +362,13 @@ def _microbatch(model, training, plans, r, shape, stack, eff) -> _MicroBatch:
     selective = plans.recompute == Recompute.SELECTIVE
     fwd = gemm_fwd + attn_fwd + ew_fwd
     # Recompute: full adds one forward (Korthikanti et al. 2022, sec. 5); selective adds
-    # the activation functions. Backward = 2 x forward for GEMMs (data and weight
-    # gradients), 2.5 x for flash attention (Dao 2023, sec. 3.1.2).
-    recompute = np.where(full, fwd, np.where(selective, act_ew, 0.0))
+    # what the memory model drops for it (parallel/memory.py): the attention core forward
+    # (its output is recomputed from Q, K, V; Korthikanti sec. 5, Megatron-Core
+    # recompute_modules core_attn) and the activation functions. Backward = 2 x forward for GEMMs (data and weight
+    # gradients); flash attention's backward at its own kernel efficiency.
+    recompute = np.where(full, fwd, np.where(selective, act_ew + attn_fwd, 0.0))
     gemm = 3 * (gemm_fwd + lay.head_gemm)
-    attn = (1 + ATTENTION_BACKWARD_RATIO) * attn_fwd
+    attn = attn_fwd + shape.layers * lay.attn_core_bwd
     ew = 3 * ew_fwd + 2 * lay.head_ew
     passes = np.where(full, 3.0, 2.0)
     # Fixed per-layer GPU costs: synchronisation and small kernels; MoE layers add router
@@ -373,6 +392,7 @@ def _microbatch(model, training, plans, r, shape, stack, eff) -> _MicroBatch:
         fwd=fwd_mb,
         bwd=compute - fwd_mb,
         attn_core=lay.attn_core,
+        attn_core_bwd=lay.attn_core_bwd,
         scale=scale,
         host=host,
     )
@@ -428,7 +448,7 @@ def _microbatch_comm(model, plans, shape, stack, c, mb: _MicroBatch, domain, tra
     # behind the attention core where it is long enough (Liu et al. 2023).
     t_kv, cp = c.cp_kv_send_s, plans.cp
     cp_fwd = np.maximum(0.0, (cp - 1) * t_kv - mb.attn_core)
-    cp_bwd = np.maximum(0.0, 2 * (cp - 1) * t_kv - ATTENTION_BACKWARD_RATIO * mb.attn_core)
+    cp_bwd = np.maximum(0.0, 2 * (cp - 1) * t_kv - mb.attn_core_bwd)
     cp_comm = layers * (cp_fwd + cp_bwd + np.where(full, cp_fwd, 0.0))
     cp_total = layers * (cp - 1) * t_kv * (3.0 + np.where(full, 1.0, 0.0))
     ep = ep_hidden = np.zeros_like(tp)

@@ -22,7 +22,6 @@ class Efficiency:
     """Global constants (see catalog/efficiency.yaml for meaning and source)."""
 
     gemm_half_dim: float
-    attention_efficiency: float
     elementwise_bw_efficiency: float
     layer_overhead_s: float
     step_overhead_s: float
@@ -104,6 +103,9 @@ class StackProfile:
     # FP8 recipe the stack runs when the run names none (catalog ``fp8_recipe``; recipes
     # in catalog fp8.yaml).
     fp8_recipe: str = "tensorwise"
+    # Attention-core kernel family the stack runs (catalog ``attention_kernel``; families
+    # and their measured efficiency in catalog attention.yaml).
+    attention_kernel: str = "flash-attention-2"
 
 
 def efficiency() -> Efficiency:
@@ -134,13 +136,13 @@ def stack_profile(name: str, *, field: str = "workload.framework") -> StackProfi
         seen.add(target)
         values = entries[target].values
     caps = ("name", "parallel_dims", "sharding", "recompute_modes", "defaults", "pp_balance")
-    caps += ("fp8_recipe",)
+    caps += ("fp8_recipe", "attention_kernel")
     kw = {
         f.name: float(values[f.name])
         for f in fields(StackProfile)
         if f.name not in caps and f.name in values
     }
-    for key in ("pp_balance", "fp8_recipe"):
+    for key in ("pp_balance", "fp8_recipe", "attention_kernel"):
         if key in values:
             kw[key] = str(values[key])
     # A stack that overlaps TP by default hides the same share when a run asks for it.
