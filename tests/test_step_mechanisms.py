@@ -157,3 +157,15 @@ def test_overlapped_communication_slows_compute_by_the_measured_share() -> None:
     assert with_it.dp_interference_s[0] > 5 * with_it.dp_interference_s[1]
     # nothing overlapped (no overlap allowed): nothing charged
     assert np.all(evaluate(replace(exposed_only, eff=ctx.eff), plans).dp_interference_s == 0)
+
+
+def test_cuda_graphs_remove_the_host_launch_floor_only() -> None:
+    """Captured CUDA graphs: no per-kernel launches, so a launch-bound layout (small
+    model, TP 8, one sequence per micro-batch, eager stack) speeds up; nothing else moves."""
+    ctx = _ctx("nanotron", n=8, gb=64, model="llama3-8b")
+    plans = _plans(tp=8, pp=1, dp=1, micro_batch=1, global_batch=64)
+    eager = evaluate(ctx, plans)
+    graphed = evaluate(replace(ctx, training=replace(ctx.training, cuda_graphs=True)), plans)
+    assert eager.host_s[0] > 0 and graphed.host_s[0] == 0.0
+    assert graphed.step_time_s[0] == pytest.approx(eager.step_time_s[0] - eager.host_s[0])
+    assert graphed.compute_s[0] == pytest.approx(eager.compute_s[0])

@@ -381,7 +381,12 @@ def _microbatch(model, training, plans, r, shape, stack, eff) -> _MicroBatch:
     fwd_mb = scale * (fwd + lay.head_gemm + lay.head_ew)
     # Host time: the stack's per-layer launch cost, per pass (forward, backward, and the
     # recomputed forward).
-    host = shape.layers * stack.layer_host_s * passes / 2.0
+    # MODEL: a run that captures its layers in CUDA graphs (training.cuda_graphs) replays
+    # them with one launch per graph instead of one per kernel, so the host no longer
+    # bounds a micro-batch (CUDA C++ Programming Guide, "CUDA Graphs"; Megatron-Core
+    # --enable-cuda-graph); the GPU-side per-layer costs stay.
+    eager = 0.0 if training.cuda_graphs else 1.0
+    host = eager * shape.layers * stack.layer_host_s * passes / 2.0
     return _MicroBatch(
         gemm=scale * gemm,
         attn=scale * attn,

@@ -143,6 +143,7 @@ class ScenarioResults:
             framework=w.framework,
             fp8_recipe=w.fp8_recipe,
             tp_comm_overlap=w.tp_comm_overlap,
+            cuda_graphs=w.cuda_graphs,
         )
         return model, training
 

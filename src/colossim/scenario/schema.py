@@ -196,6 +196,12 @@ class WorkloadSection(_Section):
         "--tp-comm-overlap, Transformer Engine userbuffers); default: the stack's "
         "(efficiency.yaml tp_overlap)",
     )
+    cuda_graphs: bool | None = Field(
+        None,
+        description="layers captured in CUDA graphs (Megatron-Core --enable-cuda-graph, "
+        "torch.compile mode reduce-overhead): no per-kernel host launches, so small "
+        "per-GPU work is no longer launch-bound; default: eager launches",
+    )
 
     @field_validator("model")
     @classmethod

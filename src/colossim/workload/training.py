@@ -25,6 +25,8 @@ class Training:
             else the stack's default; see :mod:`colossim.workload.fp8`).
         tp_comm_overlap: whether tensor-parallel collectives overlap GEMMs
             (Megatron-Core ``--tp-comm-overlap``; None: the stack's default).
+        cuda_graphs: whether the layers run as captured CUDA graphs (no per-kernel host
+            launches; None or False: eager launches at the stack's ``layer_host_s``).
     """
 
     seq_len: int
@@ -34,6 +36,7 @@ class Training:
     framework: str = "megatron"
     fp8_recipe: Fp8Recipe | None = None
     tp_comm_overlap: bool | None = None
+    cuda_graphs: bool | None = None
 
     def __post_init__(self) -> None:
         require_int("workload.seq_len", self.seq_len, minimum=1, whole_floats=False)
