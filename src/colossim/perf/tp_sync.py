@@ -39,9 +39,11 @@ __all__ = ["pp_across_nodes", "tp_host_sync_s"]
 
 
 def pp_across_nodes(plans: PlanBatch, domain: int) -> np.ndarray:
-    """Whether pipeline neighbours sit in different scale-up domains (placement
-    tp-cp-ep-dp-pp: neighbour stages are tp * cp * dp ranks apart)."""
-    return (plans.pp > 1) & (plans.tp * plans.cp * plans.dp >= domain)
+    """Whether a pipeline has neighbour stages in different scale-up domains (placement
+    tp-cp-ep-dp-pp: neighbour stages are tp * cp * dp ranks apart, so a pipeline spans
+    tp * cp * dp * pp consecutive ranks; one that does not fit in a domain crosses it at
+    some stage boundary, and its lock-step 1F1B schedule runs at that boundary's pace)."""
+    return (plans.pp > 1) & (plans.tp * plans.cp * plans.dp * plans.pp > domain)
 
 
 def tp_host_sync_s(
