@@ -52,7 +52,7 @@ from colossim.perf.collective_times import DISTINCT_MIN, CollectiveTimes, collec
 from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_shape_efficiency
 from colossim.perf.context import Context
 from colossim.perf.pressure import allocator_pressure
-from colossim.perf.tp_sync import pp_across_nodes, tp_host_sync_s
+from colossim.perf.tp_sync import pp_across_nodes, tp_host_sync_s, tp_pp_skew_s
 from colossim.workload.attention import AttentionKernel, attention_kernel
 from colossim.workload.fp8 import resolve_recipe
 from colossim.workload.model import TransformerSpec
@@ -264,7 +264,7 @@ def evaluate(
     gpu_mb = mb.compute + comm.tp + comm.cp + comm.ep + comm.pp + interference_mb
     # The GPU idles when the host cannot issue a micro-batch's kernels faster than they run
     # (eager frameworks, small per-GPU work): kernel-launch bound.
-    host_mb = np.maximum(0.0, mb.host - gpu_mb)
+    host_mb = np.maximum(0.0, mb.host + comm.skew - gpu_mb)
     t_mb = gpu_mb + host_mb
     bubble = (plans.pp - 1) / plans.vp * t_mb  # Narayanan et al. 2021, sec. 2.2.1-2.2.2
     pipeline = m * t_mb + bubble
@@ -428,6 +428,7 @@ class _Comm:
     ep: np.ndarray
     pp: np.ndarray
     hidden: np.ndarray  # TP + CP + EP seconds overlapped with compute
+    skew: np.ndarray  # host-side TP skew waits (a floor with the host's launches)
 
 
 def _tp_overlap(stack: StackProfile, training: Training) -> float:
@@ -468,7 +469,8 @@ def _microbatch_comm(model, plans, shape, stack, c, mb: _MicroBatch, domain, tra
     handshake = np.where(across, 4 * plans.vp * stack.pp_p2p_host_s, 0.0)
     hidden_all = tp_hidden + np.maximum(cp_total - cp_comm, 0.0) + ep_hidden
     pp = 2 * plans.vp * c.pp_send_s + handshake
-    return _Comm(tp=tp, cp=cp_comm, ep=ep, pp=pp, hidden=hidden_all)
+    skew = tp_pp_skew_s(plans, layers, domain, stack)
+    return _Comm(tp=tp, cp=cp_comm, ep=ep, pp=pp, hidden=hidden_all, skew=skew)
 
 
 def _data_parallel(model, plans, shape, stack, c, mb: _MicroBatch, r: _Rates, m):

@@ -20,8 +20,10 @@ receive completes through the NCCL network proxy at a different time on each TP 
 (each rank has its own sender and NIC), so the ranks of a stage start every layer out of
 step and each blocking ring step of a TP collective waits for that skew. Inside a node
 the receive completes in microseconds over NVLink, and with queued work (no pipeline,
-or stacks with batched asynchronous p2p) the GPU queue absorbs the skew. The
-Ultra-Scale Playbook sweeps show the signature: with PP across nodes the time per layer
+or stacks with batched asynchronous p2p) the GPU queue absorbs the skew. These waits
+sit on the host side of the micro-batch: with its kernel launches they form a floor that
+queued GPU work hides (``tp_pp_skew_s``), where the cross-node term above adds to the
+collective. The Ultra-Scale Playbook sweeps show the signature: with PP across nodes the time per layer
 and micro-batch is flat in the micro-batch size (1 to 8 sequences) and grows with tp - 1
 at ~0.4-0.5 ms per ring step and call (TP 8 ~26 ms per layer, TP 16 ~53, TP 32 ~120),
 for the 1B and the 8B model alike; the same layouts inside one node (TP 4 x PP 2 on 8
@@ -35,7 +37,7 @@ import numpy as np
 from colossim.parallel.plan import PlanBatch, Recompute
 from colossim.workload.stack import StackProfile
 
-__all__ = ["pp_across_nodes", "tp_host_sync_s"]
+__all__ = ["pp_across_nodes", "tp_host_sync_s", "tp_pp_skew_s"]
 
 
 def pp_across_nodes(plans: PlanBatch, domain: int) -> np.ndarray:
@@ -46,13 +48,26 @@ def pp_across_nodes(plans: PlanBatch, domain: int) -> np.ndarray:
     return (plans.pp > 1) & (plans.tp * plans.cp * plans.dp * plans.pp > domain)
 
 
+def _tp_calls(plans: PlanBatch, layers: np.ndarray) -> np.ndarray:
+    """TP collectives per micro-batch on a stage of ``layers`` layers."""
+    return layers * (8.0 + np.where(plans.recompute == Recompute.FULL, 4.0, 0.0))
+
+
 def tp_host_sync_s(
     plans: PlanBatch, layers: np.ndarray, domain: int, stack: StackProfile
 ) -> np.ndarray:
-    """Exposed synchronisation seconds per micro-batch on the bottleneck stage
-    (``layers``: layers of that stage, scaled by its balance)."""
-    calls = layers * (8.0 + np.where(plans.recompute == Recompute.FULL, 4.0, 0.0))
+    """Exposed wait of TP groups across nodes, seconds per micro-batch on the bottleneck
+    stage (``layers``: layers of that stage, scaled by its balance)."""
     nodes = np.ceil(plans.tp / max(domain, 1))
-    t = np.where(nodes > 1, calls * nodes * stack.tp_node_sync_s, 0.0)
+    return np.where(nodes > 1, _tp_calls(plans, layers) * nodes * stack.tp_node_sync_s, 0.0)
+
+
+def tp_pp_skew_s(
+    plans: PlanBatch, layers: np.ndarray, domain: int, stack: StackProfile
+) -> np.ndarray:
+    """Host-side skew waits per micro-batch of a pipeline that crosses nodes: a floor on
+    the micro-batch with the host's launches (queued GPU work hides them), not an
+    addition to it: with PP across nodes the Playbook's time per layer stays flat while
+    the work per layer grows (1 to 8 sequences; the 70B model at TP 8)."""
     steps = np.where(pp_across_nodes(plans, domain), plans.tp - 1, 0).astype(np.float64)
-    return t + calls * steps * stack.tp_pp_sync_s
+    return _tp_calls(plans, layers) * steps * stack.tp_pp_sync_s
