@@ -16,7 +16,7 @@ from colossim.validation import read_runs, validate_rows
 from colossim.workload.model import preset
 from colossim.workload.stack import stack_profile
 from colossim.workload.training import Training
-from helpers import SMALL_SCENARIO, cli_json
+from helpers import SMALL_SCENARIO, cli, cli_json
 
 PLAN = Plan(tp=8, pp=1, dp=8, micro_batch=1, global_batch=64)
 
@@ -77,3 +77,14 @@ def test_csv_column_is_optional_and_checked(published_csv, tmp_path) -> None:
 
 def replace_value(row: dict, value: str | None) -> dict:
     return {**row, "tp_comm_overlap": value or ""}
+
+
+@pytest.mark.parametrize("field", ["tp_comm_overlap", "cuda_graphs"])
+def test_a_switch_that_is_not_a_boolean_is_one_clear_error(tmp_path, field) -> None:
+    text = SMALL_SCENARIO.replace("global_batch: 128\n", f"global_batch: 128\n  {field}: maybe\n")
+    p = tmp_path / "s.yaml"
+    p.write_text(text, encoding="utf-8")
+    r = cli("plan", str(p), catch=True)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    (line,) = [x for x in r.stderr.splitlines() if x.startswith("error: ")]
+    assert f"workload.{field}" in line and "'maybe'" in line and f"{p}:10:" in line

@@ -364,8 +364,9 @@ def _microbatch(model, training, plans, r, shape, stack, eff) -> _MicroBatch:
     # Recompute: full adds one forward (Korthikanti et al. 2022, sec. 5); selective adds
     # what the memory model drops for it (parallel/memory.py): the attention core forward
     # (its output is recomputed from Q, K, V; Korthikanti sec. 5, Megatron-Core
-    # recompute_modules core_attn) and the activation functions. Backward = 2 x forward for GEMMs (data and weight
-    # gradients); flash attention's backward at its own kernel efficiency.
+    # recompute_modules core_attn) and the activation functions. Backward = 2 x forward
+    # for GEMMs (data and weight gradients); flash attention's backward at its own kernel
+    # efficiency.
     recompute = np.where(full, fwd, np.where(selective, act_ew + attn_fwd, 0.0))
     gemm = 3 * (gemm_fwd + lay.head_gemm)
     attn = attn_fwd + shape.layers * lay.attn_core_bwd

@@ -90,14 +90,19 @@ class Scored:
     fill_spread_pct: float
 
 
+# How a CSV writes a true or false cell.
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
+
+
 def _switch(row: dict, col: str) -> bool | None:
     """An optional true/false column (blank or absent: None, the stack's default)."""
     raw = (row.get(col) or "").strip().lower()
     if not raw:
         return None
-    if raw in ("true", "1", "yes"):
+    if raw in TRUE_WORDS:
         return True
-    if raw in ("false", "0", "no"):
+    if raw in FALSE_WORDS:
         return False
     raise InputError(col, "not a switch", value=raw, fix="write true, false or leave it blank")
 

@@ -24,6 +24,7 @@ from colossim.perf.estimate import Context, context
 from colossim.search import SearchSpace, candidate_values, enumerate_plans, plan_search
 from colossim.validation.prepare import (
     FLAG_MARK,
+    TRUE_WORDS,
     PreparedRow,
     Scored,
     _int,
@@ -300,7 +301,7 @@ def _bad_numbers(row: dict, where: str) -> list[InputError]:
 
 
 def _bool(row: dict, col: str) -> bool:
-    return (row.get(col) or "").strip().lower() in ("true", "1", "yes")
+    return (row.get(col) or "").strip().lower() in TRUE_WORDS
 
 
 def row_model(row: dict) -> TransformerSpec:
