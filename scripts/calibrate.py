@@ -49,13 +49,11 @@ HOST_MAX_S = {
 }  # fmt: skip
 # (section, name, lower, upper): bounds keep each constant physical.
 PARAMS = [
-    ("global", "gemm_half_dim", 16.0, 1024.0),  # K where a GEMM tile's efficiency halves
     ("global", "elementwise_bw_efficiency", 0.3, 0.9),  # fraction of HBM bandwidth
     ("global", "layer_overhead_s", 0.0, 5e-4),  # GPU-side sync per layer and pass
     ("global", "step_overhead_s", 0.0, 1.0),  # data loading, logging, per step
     ("global", "dvfs_power_exponent", 1.0, 3.0),  # P_dyn ~ f^k: 3 if V ~ f, 1 at V floor
     ("global", "fp8_gemm_factor", 0.5, 1.0),  # FP8 GEMMs vs ceiling, on top of fp8.yaml
-    ("global", "grouped_gemm_factor", 0.3, 1.0),  # grouped expert GEMMs vs dense GEMMs
     ("global", "moe_layer_overhead_s", 0.0, 5e-3),  # router/permute/dropless sync per layer
     *[(s, "compute_factor", 0.5, 1.0) for s in STACKS],  # never above the GPU's ceiling
     # Host launch time per layer (fwd + bwd): Megatron-based stacks issue few fused C++

@@ -10,8 +10,14 @@ Shape efficiency (NVIDIA Deep Learning Performance Guide, "Matrix Multiplication
 Background"): the M x N output is cut into tiles; the padded part of edge tiles is
 wasted (tile quantisation) and the tiles run in waves of one per SM, the last wave
 partly empty (wave quantisation). The library picks, among the tiles of catalog
-``kernels.yaml``, the one that finishes first. A short reduction dimension K does not
-amortise the tile's prologue and epilogue: K / (K + k_half).
+``kernels.yaml``, the one that finishes first. A grouped GEMM (MoE experts, one launch)
+schedules the tiles of all its groups together, so its waves count every group's tiles.
+A short reduction dimension K does not amortise the tile's fixed prologue and epilogue
+time (filling the operand pipeline, writing the output tile): K / (K + k_half), k_half the
+K whose main loop takes as long as that fixed part. It is measured at the 8-bit rate
+(catalog ``kernels.yaml`` ``gemm_benchmarks``, derived by ``scripts/gemm_fit.py``) and
+scales with the precision's rate: the fixed part takes the same time while the main loop
+runs through K twice as fast at half the element width (:func:`gemm_half_dim`).
 """
 
 from __future__ import annotations
@@ -24,7 +30,16 @@ import numpy as np
 from colossim.catalog import load_catalog
 from colossim.hardware import GPU
 
-__all__ = ["GemmTiles", "gemm_ceiling_flop_per_s", "gemm_shape_efficiency", "gemm_tiles"]
+__all__ = [
+    "GemmBenchmarks",
+    "GemmTiles",
+    "gemm_benchmarks",
+    "gemm_ceiling_flop_per_s",
+    "gemm_half_dim",
+    "gemm_seconds",
+    "gemm_shape_efficiency",
+    "gemm_tiles",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +61,45 @@ def gemm_tiles() -> GemmTiles:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GemmBenchmarks:
+    """Measured GEMM throughput over shapes on one GPU and precision (catalog
+    ``kernels.yaml`` ``gemm_benchmarks``)."""
+
+    gpu: str
+    precision: str
+    m: np.ndarray
+    n: np.ndarray
+    k: np.ndarray
+    tflops: np.ndarray
+    grouped: np.ndarray  # rows of groups, M per group, N, K, TFLOPS
+    source: str
+
+
+@cache
+def gemm_benchmarks() -> GemmBenchmarks:
+    entry = load_catalog("kernels")["gemm_benchmarks"]
+    v = entry.values
+    rows = np.array(v["rows"], dtype=np.float64)
+    return GemmBenchmarks(
+        gpu=str(v["gpu"]),
+        precision=str(v["precision"]),
+        m=rows[:, 0],
+        n=rows[:, 1],
+        k=rows[:, 2],
+        tflops=rows[:, 3],
+        grouped=np.array(v["grouped_rows"], dtype=np.float64),
+        source=entry.source,
+    )
+
+
+def gemm_half_dim(gpu: GPU, precision: str, half_dim_8bit: float) -> float:
+    """K at which a GEMM tile's fixed prologue/epilogue time equals its main loop at
+    ``precision``: ``half_dim_8bit`` (measured at the 8-bit rate) x this precision's peak
+    relative to an 8-bit rate of twice the 16-bit peak (every catalog generation)."""
+    return half_dim_8bit * gpu.peak(str(precision)) / (2.0 * gpu.peak("bf16"))
+
+
 def gemm_ceiling_flop_per_s(gpu: GPU, precision: str) -> float:
     """Best measured dense matmul rate of ``gpu`` at ``precision`` (FLOP/s)."""
     eff = gpu.matmul_efficiency.get(str(precision), gpu.matmul_efficiency["bf16"])
@@ -53,7 +107,13 @@ def gemm_ceiling_flop_per_s(gpu: GPU, precision: str) -> float:
 
 
 def gemm_shape_efficiency(
-    m: np.ndarray, n: np.ndarray, k: np.ndarray, *, sm_count: int, k_half: float
+    m: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    *,
+    sm_count: int,
+    k_half: float,
+    groups: np.ndarray | float = 1.0,
 ) -> np.ndarray:
     """Fraction (0, 1] of the GPU's matmul ceiling that an M x N x K GEMM reaches.
 
@@ -61,6 +121,7 @@ def gemm_shape_efficiency(
         m, n: output dimensions (tokens, output features), arrays or scalars.
         k: reduction dimension.
         sm_count: SMs of the GPU (0: no wave quantisation).
+        groups: GEMMs of this shape in one grouped launch (their tiles share the waves).
         k_half: K at which the reduction-length factor is one half.
     """
     tiles = gemm_tiles()
@@ -72,7 +133,29 @@ def gemm_shape_efficiency(
         gm, gn = np.ceil(m / tm), np.ceil(n / tn)
         util = (m * n) / (gm * tm * gn * tn)
         if sm_count > 0:
-            count = gm * gn
+            count = gm * gn * groups
             util = util * count / (np.ceil(count / sm_count) * sm_count)
         best = np.maximum(best, rel * util)
     return best * k / (k + k_half)
+
+
+def gemm_seconds(
+    m: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    *,
+    ceiling: float,
+    hbm_bytes_per_s: float,
+    elem_bytes: float,
+    sm_count: int,
+    k_half: float,
+    groups: np.ndarray | float = 1.0,
+) -> np.ndarray:
+    """Seconds of ``groups`` M x N x K GEMMs in one launch: their FLOPs at ``ceiling``
+    (FLOP/s, already times any factor <= 1) x the shape efficiency, and never less than
+    the time to stream the operands and the output from HBM (roofline, Williams et al.
+    2009): ``elem_bytes`` per input element, each of the three matrices once."""
+    shape = gemm_shape_efficiency(m, n, k, sm_count=sm_count, k_half=k_half, groups=groups)
+    flops = 2.0 * groups * m * n * k
+    stream = elem_bytes * groups * (n * k + m * (n + k)) / hbm_bytes_per_s
+    return np.maximum(flops / (ceiling * shape), stream)

@@ -6,8 +6,9 @@ millions). Per micro-batch and pipeline stage:
 compute
   GEMMs: FLOPs / (the GPU's measured matmul ceiling x shape efficiency (tile and wave
   quantisation, short K; :mod:`colossim.perf.compute`) x stack factor <= 1 x clocks),
-  bounded below by the time to stream its operands from HBM (roofline); backward = 2 x
-  forward (data and weight gradients). FP8 inputs pay their recipe's amax and cast
+  bounded below by the time to stream its operands from HBM (roofline); backward = the
+  data-gradient GEMM (M x K output, reduction over N) and the weight-gradient GEMM (K x N
+  output, reduction over the tokens), each at its own shape. FP8 inputs pay their recipe's amax and cast
   traffic and GEMM factor (:mod:`colossim.workload.fp8`, catalog fp8.yaml).
   Attention core (flash attention): causal FLOPs 2*T*s*heads*(d_qk + d_v)/2 per layer at
   the measured efficiency of the stack's kernel family on the GPU's generation, a function
@@ -49,7 +50,7 @@ from colossim.hardware import Precision
 from colossim.parallel.memory import MemoryBreakdown, memory_breakdown, stage_shape
 from colossim.parallel.plan import BF16_BYTES, PlanBatch, Recompute, Sharding, packed_key
 from colossim.perf.collective_times import DISTINCT_MIN, CollectiveTimes, collective_times
-from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_shape_efficiency
+from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_half_dim, gemm_seconds
 from colossim.perf.context import Context
 from colossim.perf.pressure import allocator_pressure
 from colossim.perf.tp_sync import pp_across_nodes, tp_host_sync_s, tp_pp_skew_s
@@ -115,7 +116,6 @@ class _Rates:
     gemm_elem_bytes: float
     sm_count: int
     k_half: float
-    grouped: float  # grouped expert GEMMs relative to dense GEMMs of the same shape
     cast_bytes: float  # FP8 recipe: bytes moved per quantised input element per GEMM
 
 
@@ -139,30 +139,54 @@ def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Effic
         mem=gpu.hbm_bw_bytes_per_s * eff.elementwise_bw_efficiency,
         gemm_elem_bytes=1.0 if fp8 else float(BF16_BYTES),
         sm_count=gpu.sm_count,
-        k_half=eff.gemm_half_dim,
-        grouped=eff.grouped_gemm_factor,
+        k_half=gemm_half_dim(gpu, prec, eff.gemm_half_dim),
         cast_bytes=cost.bytes_per_gemm_input if fp8 else 0.0,
     )
 
 
-def _gemm(r: _Rates, flops, m_dim, n_dim, k_dim, weight_elems) -> np.ndarray:
-    """Seconds of one GEMM: FLOPs at the shape-dependent rate, bounded below by the time
-    to stream its operands from HBM (roofline, Williams et al. 2009)."""
-    shape = gemm_shape_efficiency(m_dim, n_dim, k_dim, sm_count=r.sm_count, k_half=r.k_half)
-    stream = r.gemm_elem_bytes * (weight_elems + m_dim * (n_dim + k_dim))
-    t = np.maximum(flops / (r.mm * shape), stream / r.mem)
-    # FP8: both inputs are quantised before the GEMM (amax + cast kernels, memory-bound).
-    t = t + r.cast_bytes * (m_dim * k_dim + weight_elems) / r.mem
-    return np.where(flops > 0, t, 0.0)  # absent GEMMs (no dense MLP in an all-MoE model)
+def _gemm(r: _Rates, m_dim, n_dim, k_dim, groups=1.0):
+    """Forward and backward seconds of a linear layer, ``groups`` GEMMs of M x N x K (one
+    grouped launch): forward M x N output over K; backward its data gradient (M x K
+    output, reduction over N) and weight gradient (K x N output, reduction over the M
+    tokens), each at the rate of its own shape and bounded below by the time to stream
+    the same operands from HBM (roofline, Williams et al. 2009)."""
+    flops = 2.0 * groups * m_dim * n_dim * k_dim
+    weights = groups * n_dim * k_dim
+    # FP8: both inputs of each GEMM are quantised first (amax + cast kernels, memory-bound).
+    cast = r.cast_bytes * (groups * m_dim * k_dim + weights) / r.mem
+
+    def one(m, n, k):
+        t = gemm_seconds(
+            m, n, k, ceiling=r.mm, hbm_bytes_per_s=r.mem, elem_bytes=r.gemm_elem_bytes,
+            sm_count=r.sm_count, k_half=r.k_half, groups=groups,
+        )  # fmt: skip
+        return t + cast
+
+    present = flops > 0  # absent GEMMs (no dense MLP in an all-MoE model)
+    fwd = one(m_dim, n_dim, k_dim)
+    bwd = one(m_dim, k_dim, n_dim) + one(k_dim, n_dim, m_dim)
+    return np.where(present, fwd, 0.0), np.where(present, bwd, 0.0)
+
+
+def _mlp(r: _Rates, m_dim, h: int, ffn: float, matrices: int, groups=1.0):
+    """Forward and backward seconds of an MLP (or ``groups`` experts) with ``ffn`` inner
+    features per GPU: the column-parallel input GEMM (gate and up fused: ``matrices`` - 1
+    of them, h -> ffn each) and the row-parallel output GEMM (ffn -> h, its reduction
+    over the sharded ffn)."""
+    up_f, up_b = _gemm(r, m_dim, (matrices - 1) * ffn, h, groups)
+    down_f, down_b = _gemm(r, m_dim, h, ffn, groups)
+    return up_f + down_f, up_b + down_b
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Layer:
-    """Forward seconds of one layer (dense and MoE kinds) and of the LM head, per GPU and
-    micro-batch."""
+    """Seconds of one layer (dense and MoE kinds) and of the LM head, per GPU and
+    micro-batch: forward, and the GEMMs' backward apart (``*_bwd``)."""
 
     dense_gemm: np.ndarray
+    dense_gemm_bwd: np.ndarray
     moe_gemm: np.ndarray
+    moe_gemm_bwd: np.ndarray
     attn_core: np.ndarray
     attn_core_bwd: np.ndarray
     dense_ew: np.ndarray
@@ -170,17 +194,21 @@ class _Layer:
     dense_act_ew: np.ndarray
     moe_act_ew: np.ndarray
     head_gemm: np.ndarray
+    head_gemm_bwd: np.ndarray
     head_ew: np.ndarray
 
 
 def _layer_forward(model: TransformerSpec, s: int, plans: PlanBatch, r: _Rates) -> _Layer:
     tok = (plans.micro_batch * s / plans.cp).astype(np.float64)  # tokens in each GEMM
     tpf = plans.tp.astype(np.float64)
-    h, q, kv, a = model.hidden, model.q_dim, model.kv_dim, model.attention_params
-    attn_gemm = _gemm(r, 2 * tok * a / tpf, tok, (q + 2 * kv) / tpf, h, a / tpf)
+    h, q, kv = model.hidden, model.q_dim, model.kv_dim
+    # Attention projections: the output projection (heads x v_dim -> h) is row-parallel,
+    # the rest (Q, K, V; MLA's low-rank down/up projections) column-parallel.
+    out_in = model.heads * model.attn_v_dim
+    qkv_f, qkv_b = _gemm(r, tok, (model.attention_params / h - out_in) / tpf, h)
+    o_f, o_b = _gemm(r, tok, h, out_in / tpf)
     f_act_in = 2 if model.gated_mlp else 1
-    mlp = model.dense_mlp_params
-    dense_mlp = _gemm(r, 2 * tok * mlp / tpf, tok, model.ffn_hidden / tpf, h, mlp / tpf)
+    mlp_f, mlp_b = _mlp(r, tok, h, model.ffn_hidden / tpf, model.mlp_matrices)
     # Flash attention, causal: 2*T*s*heads*(d_qk + d_v)/2 FLOPs (Dao 2023).
     d_sum = model.attn_qk_dim + model.attn_v_dim
     attn_core = 2 * tok * s * (model.heads / tpf) * d_sum * 0.5
@@ -194,49 +222,46 @@ def _layer_forward(model: TransformerSpec, s: int, plans: PlanBatch, r: _Rates) 
     base = 10 * h + 2 * (q + kv)
     per_tok = tok * BF16_BYTES / tpf / r.mem
     dense_act = per_tok * (f_act_in + 1) * model.ffn_hidden
-    moe_gemm = moe_ew = moe_act = np.zeros_like(tok)
+    moe_f = moe_b = moe_ew = moe_act = np.zeros_like(tok)
     if model.is_moe:
-        moe_gemm, moe_act = _moe_forward(model, tok, plans, r, f_act_in)
+        moe_f, moe_b, moe_act = _moe_forward(model, tok, plans, r, f_act_in)
         moe_ew = per_tok * (base + 4 * model.top_k * h) + moe_act
-    vh = model.vocab * h
+    head_f, head_b = _gemm(r, tok, model.vocab / tpf, h)
     return _Layer(
-        dense_gemm=attn_gemm + dense_mlp,
-        moe_gemm=attn_gemm + moe_gemm,
+        dense_gemm=qkv_f + o_f + mlp_f,
+        dense_gemm_bwd=qkv_b + o_b + mlp_b,
+        moe_gemm=qkv_f + o_f + moe_f,
+        moe_gemm_bwd=qkv_b + o_b + moe_b,
         attn_core=attn_core / (r.attn_peak * eff_fwd),
         attn_core_bwd=ATTENTION_BACKWARD_RATIO * attn_core / (r.attn_peak * eff_bwd),
         dense_ew=per_tok * base + dense_act,
         moe_ew=moe_ew,
         dense_act_ew=dense_act,
         moe_act_ew=moe_act,
-        head_gemm=_gemm(r, 2 * tok * vh / tpf, tok, model.vocab / tpf, h, vh / tpf),
+        head_gemm=head_f,
+        head_gemm_bwd=head_b,
         head_ew=tok * model.vocab / tpf * LOSS_BYTES_PER_LOGIT / r.mem,
     )
 
 
 def _moe_forward(model: TransformerSpec, tok, plans: PlanBatch, r: _Rates, f_act_in: int):
-    """Expert GEMMs + router (s) and the MoE layer's memory-bound activation seconds."""
+    """Expert GEMMs + router, forward and backward (s), and the MoE layer's memory-bound
+    activation seconds."""
     tpf, ep = plans.tp.astype(np.float64), plans.ep
     fe, h = model.moe_ffn_hidden, model.hidden
-    routed_tok = tok * model.top_k
-    m_expert = routed_tok * ep / model.experts  # tokens per local expert (balanced)
-    expert_w = model.expert_params / tpf
-    # Grouped expert GEMMs: each expert a GEMM of m_expert tokens (tile and wave
-    # quantisation of small per-expert batches), times a fitted grouped-GEMM factor <= 1.
-    moe = _gemm(
-        r,
-        2 * routed_tok * model.expert_params / tpf,
-        m_expert,
-        fe / tpf,
-        h,
-        model.experts / ep * expert_w,
-    ) / min(r.grouped, 1.0)
+    m_expert = tok * model.top_k * ep / model.experts  # tokens per local expert (balanced)
+    # Grouped expert GEMMs: the local experts' GEMMs of m_expert tokens in one launch
+    # (tile quantisation per expert, waves over all of them) at the dense GEMM rate: the
+    # measured contiguous-layout grouped GEMMs run at the rate of dense GEMMs of the same
+    # shape (catalog kernels.yaml gemm_benchmarks grouped_rows; tests/test_kernels.py).
+    moe_f, moe_b = _mlp(r, m_expert, h, fe / tpf, model.mlp_matrices, model.experts / ep)
     if model.shared_experts:
-        w = model.shared_experts * expert_w
-        flops = 2 * tok * model.shared_experts * model.expert_params / tpf
-        moe = moe + _gemm(r, flops, tok, fe / tpf, h, w)
+        sh_f, sh_b = _mlp(r, tok, h, model.shared_experts * fe / tpf, model.mlp_matrices)
+        moe_f, moe_b = moe_f + sh_f, moe_b + sh_b
     router = 2 * tok * h * model.experts / r.mm
     act_elems = (model.top_k + model.shared_experts) * (f_act_in + 1) * fe
-    return moe + router, tok * BF16_BYTES * act_elems / tpf / r.mem
+    act = tok * BF16_BYTES * act_elems / tpf / r.mem
+    return moe_f + router, moe_b + 2 * router, act
 
 
 def evaluate(
@@ -364,19 +389,21 @@ def _microbatch(model, training, plans, r, shape, stack, eff) -> _MicroBatch:
     # Recompute: full adds one forward (Korthikanti et al. 2022, sec. 5); selective adds
     # what the memory model drops for it (parallel/memory.py): the attention core forward
     # (its output is recomputed from Q, K, V; Korthikanti sec. 5, Megatron-Core
-    # recompute_modules core_attn) and the activation functions. Backward = 2 x forward
-    # for GEMMs (data and weight gradients); flash attention's backward at its own kernel
+    # recompute_modules core_attn) and the activation functions. The GEMMs' backward at
+    # the data- and weight-gradient shapes; flash attention's backward at its own kernel
     # efficiency.
     recompute = np.where(full, fwd, np.where(selective, act_ew + attn_fwd, 0.0))
-    gemm = 3 * (gemm_fwd + lay.head_gemm)
+    gemm_bwd = n_dense * lay.dense_gemm_bwd + n_moe * lay.moe_gemm_bwd
+    head_gemm = lay.head_gemm + lay.head_gemm_bwd
+    gemm = gemm_fwd + gemm_bwd + head_gemm
     attn = attn_fwd + shape.layers * lay.attn_core_bwd
     ew = 3 * ew_fwd + 2 * lay.head_ew
     passes = np.where(full, 3.0, 2.0)
     # Fixed per-layer GPU costs: synchronisation and small kernels; MoE layers add router
     # top-k, token permutation bookkeeping and the dropless host sync (global fit).
     overhead = (shape.layers * eff.layer_overhead_s + n_moe * eff.moe_layer_overhead_s) * passes
-    body = gemm - 3 * lay.head_gemm + attn + ew - 2 * lay.head_ew + recompute + overhead
-    head = 3 * lay.head_gemm + 2 * lay.head_ew
+    head = head_gemm + 2 * lay.head_ew
+    body = gemm + attn + ew + recompute + overhead - head
     scale = _stage_balance(model, plans, shape, body, head, stack)
     compute = scale * (body + head)
     fwd_mb = scale * (fwd + lay.head_gemm + lay.head_ew)

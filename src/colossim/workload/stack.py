@@ -27,7 +27,6 @@ class Efficiency:
     step_overhead_s: float
     dvfs_power_exponent: float
     fp8_gemm_factor: float
-    grouped_gemm_factor: float
     moe_layer_overhead_s: float
     nic_efficiency: float
     runtime_memory_bytes: float
