@@ -354,6 +354,8 @@ def test_dump_fills_defaults(write) -> None:
         ("workload.seq_len=100000000", "workload.seq_len"),
         ("cluster.gpus_per_node=16777217", "cluster.gpus_per_node"),
         ("cluster.num_gpus=1000000000", "cluster.num_gpus"),
+        ("workload.moe_imbalance=0.5", "workload.moe_imbalance"),  # busiest below the mean
+        ("workload.moe_imbalance=100", "workload.moe_imbalance"),
     ],
 )
 def test_absurd_magnitudes_are_refused_naming_the_field(setting: str, field: str) -> None:

@@ -173,3 +173,28 @@ def test_cuda_graphs_remove_the_host_launch_floor_only() -> None:
     assert eager.host_s[0] > 0 and graphed.host_s[0] == 0.0
     assert graphed.step_time_s[0] == pytest.approx(eager.step_time_s[0] - eager.host_s[0])
     assert graphed.compute_s[0] == pytest.approx(eager.compute_s[0])
+
+
+def test_moe_imbalance_paces_the_busiest_expert_rank() -> None:
+    """A dropless MoE layer runs at its busiest EP rank's pace: more routed tokens there
+    mean slower expert GEMMs and all-to-all and more activation memory; the dense parts do
+    not move, and without expert parallelism there is no rank to be busier."""
+    ctx = _ctx("megatron", n=256, gb=512, model="mixtral-8x22b")
+    plans = PlanBatch.from_plans(
+        [
+            Plan(tp=2, pp=4, dp=32, ep=8, micro_batch=1, global_batch=512),
+            Plan(tp=8, pp=4, dp=8, ep=1, micro_batch=1, global_batch=512),
+        ]
+    )
+    balanced = evaluate(ctx, plans)
+    skewed_ctx = replace(ctx, training=replace(ctx.training, moe_imbalance=1.3))
+    skewed = evaluate(skewed_ctx, plans)
+    assert skewed.gemm_s[0] > balanced.gemm_s[0]
+    assert skewed.ep_comm_s[0] == pytest.approx(1.3 * balanced.ep_comm_s[0])
+    assert skewed.attention_s[0] == pytest.approx(balanced.attention_s[0])
+    assert skewed.memory.activations[0] > balanced.memory.activations[0]
+    assert skewed.step_time_s[1] == pytest.approx(balanced.step_time_s[1])  # ep = 1
+    dense = _ctx("megatron")
+    p = _plans(tp=2, pp=1, dp=32, micro_batch=1, global_batch=256)
+    heavy = replace(dense, training=replace(dense.training, moe_imbalance=2.0))
+    assert evaluate(heavy, p).step_time_s[0] == pytest.approx(evaluate(dense, p).step_time_s[0])

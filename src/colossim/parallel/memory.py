@@ -89,10 +89,11 @@ def stage_shape(model: TransformerSpec, plans: PlanBatch) -> StageShape:
 
 
 def activation_bytes_per_token(
-    model: TransformerSpec, recompute: np.ndarray
+    model: TransformerSpec, recompute: np.ndarray, routed_share: np.ndarray | float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bytes kept for backward per token, per dense layer and per MoE layer, before any
-    parallel split (16-bit tensors, no dropout, flash attention: no s^2 term).
+    parallel split (16-bit tensors, no dropout, flash attention: no s^2 term);
+    ``routed_share``: the busiest expert-parallel rank's routed tokens over the mean.
 
     Korthikanti et al. 2022, sec. 4.1 counts 34*s*b*h per GPT layer with dropout and
     materialised attention; here each kept tensor is listed for modern blocks.
@@ -104,13 +105,14 @@ def activation_bytes_per_token(
     act_in = 2 if model.gated_mlp else 1  # gate and up outputs / fc1 output
     mlp_dense = h + h + (act_in + act_out) * model.ffn_hidden
     per_expert_tok = h + (act_in + act_out) * model.moe_ffn_hidden
-    mlp_moe = h + h + (model.top_k + model.shared_experts) * per_expert_tok + model.experts
+    routed = routed_share * model.top_k
+    mlp_moe = h + h + (routed + model.shared_experts) * per_expert_tok + model.experts
     # MODEL: selective recompute drops the activation-function output and attention
     # internals that kernels can recompute (Megatron-Core --recompute-modules core_attn,
     # mlp act); full recompute keeps only each layer's input (Korthikanti eq. 6: 2sbh).
     sel_attn = attn - q  # attention output recomputed from Q, K, V
     sel_dense = mlp_dense - act_out * model.ffn_hidden
-    sel_moe = mlp_moe - (model.top_k + model.shared_experts) * act_out * model.moe_ffn_hidden
+    sel_moe = mlp_moe - (routed + model.shared_experts) * act_out * model.moe_ffn_hidden
     dense = np.select(
         [recompute == Recompute.NONE, recompute == Recompute.SELECTIVE],
         [attn + mlp_dense, sel_attn + sel_dense],
@@ -152,13 +154,14 @@ def memory_breakdown(
     )
 
     tokens = mb * training.seq_len / (tp * cp)  # tokens of one micro-batch held per GPU
-    dense_b, moe_b = activation_bytes_per_token(model, rc)
+    share = training.busiest_ep_share(ep)
+    dense_b, moe_b = activation_bytes_per_token(model, rc, share)
     per_mb_layers = shape.dense_layers * dense_b + shape.moe_layers * moe_b
     m = plans.num_microbatches
     in_flight = np.minimum(np.maximum(m, 1), pp) * np.where(vp > 1, 1.0 + (pp - 1) / (pp * vp), 1.0)
     act = in_flight * tokens * per_mb_layers
     # Full recompute re-materialises one whole layer at a time during backward.
-    full_layer, full_moe = activation_bytes_per_token(model, np.zeros_like(rc))
+    full_layer, full_moe = activation_bytes_per_token(model, np.zeros_like(rc), share)
     worst_layer = np.where(model.moe_layers > 0, full_moe, full_layer)
     act = act + np.where(rc == Recompute.FULL, tokens * worst_layer, 0.0)
     # MODEL: a stack that runs eager, unfused modules keeps more of each layer than the

@@ -117,6 +117,7 @@ class _Rates:
     sm_count: int
     k_half: float
     cast_bytes: float  # FP8 recipe: bytes moved per quantised input element per GEMM
+    training: Training  # the run (its MoE load imbalance)
 
 
 def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Efficiency) -> _Rates:
@@ -141,6 +142,7 @@ def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Effic
         sm_count=gpu.sm_count,
         k_half=gemm_half_dim(gpu, prec, eff.gemm_half_dim),
         cast_bytes=cost.bytes_per_gemm_input if fp8 else 0.0,
+        training=training,
     )
 
 
@@ -225,7 +227,10 @@ def _layer_forward(model: TransformerSpec, s: int, plans: PlanBatch, r: _Rates) 
     moe_f = moe_b = moe_ew = moe_act = np.zeros_like(tok)
     if model.is_moe:
         moe_f, moe_b, moe_act = _moe_forward(model, tok, plans, r, f_act_in)
-        moe_ew = per_tok * (base + 4 * model.top_k * h) + moe_act
+        # permute and unpermute: read + write each routed copy, twice (busiest rank)
+        moe_ew = (
+            per_tok * (base + 4 * model.top_k * h * r.training.busiest_ep_share(plans.ep)) + moe_act
+        )
     head_f, head_b = _gemm(r, tok, model.vocab / tpf, h)
     return _Layer(
         dense_gemm=qkv_f + o_f + mlp_f,
@@ -249,7 +254,9 @@ def _moe_forward(model: TransformerSpec, tok, plans: PlanBatch, r: _Rates, f_act
     activation seconds."""
     tpf, ep = plans.tp.astype(np.float64), plans.ep
     fe, h = model.moe_ffn_hidden, model.hidden
-    m_expert = tok * model.top_k * ep / model.experts  # tokens per local expert (balanced)
+    imb = r.training.busiest_ep_share(plans.ep)
+    # tokens per local expert on the busiest EP rank (its share over the mean: imb)
+    m_expert = imb * tok * model.top_k * ep / model.experts
     # Grouped expert GEMMs: the local experts' GEMMs of m_expert tokens in one launch
     # (tile quantisation per expert, waves over all of them) at the dense GEMM rate: the
     # measured contiguous-layout grouped GEMMs run at the rate of dense GEMMs of the same
@@ -259,7 +266,7 @@ def _moe_forward(model: TransformerSpec, tok, plans: PlanBatch, r: _Rates, f_act
         sh_f, sh_b = _mlp(r, tok, h, model.shared_experts * fe / tpf, model.mlp_matrices)
         moe_f, moe_b = moe_f + sh_f, moe_b + sh_b
     router = 2 * tok * h * model.experts / r.mm
-    act_elems = (model.top_k + model.shared_experts) * (f_act_in + 1) * fe
+    act_elems = (imb * model.top_k + model.shared_experts) * (f_act_in + 1) * fe
     act = tok * BF16_BYTES * act_elems / tpf / r.mem
     return moe_f + router, moe_b + 2 * router, act
 
@@ -487,7 +494,9 @@ def _microbatch_comm(model, plans, shape, stack, c, mb: _MicroBatch, domain, tra
     cp_total = layers * (cp - 1) * t_kv * (3.0 + np.where(full, 1.0, 0.0))
     ep = ep_hidden = np.zeros_like(tp)
     if model.is_moe:
+        # the busiest rank's all-to-all carries its share of the routed tokens
         calls = shape.moe_layers * mb.scale * (4.0 + np.where(full, 2.0, 0.0))
+        calls = calls * training.busiest_ep_share(plans.ep)
         ep_hidden = stack.ep_overlap * calls * c.ep_all_to_all_s
         ep = calls * c.ep_all_to_all_s - ep_hidden
     # PP: activations sent and received per micro-batch and virtual stage (forward) and

@@ -144,6 +144,7 @@ class ScenarioResults:
             fp8_recipe=w.fp8_recipe,
             tp_comm_overlap=w.tp_comm_overlap,
             cuda_graphs=w.cuda_graphs,
+            moe_imbalance=w.moe_imbalance,
         )
         return model, training
 

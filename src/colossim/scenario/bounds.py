@@ -20,5 +20,8 @@ MAX_WIDTH = 2**20
 MAX_HEADS = 2**14
 MAX_VOCAB = 2**24
 MAX_EXPERTS = 2**16
+# MoE load imbalance (busiest EP rank / mean): 16x the mean is a collapsed router, not a
+# training run (balanced routers keep it within tens of percent).
+MAX_MOE_IMBALANCE = 16.0
 # Scale-out line rate per GPU: 125x today's 800 Gb/s NICs.
 MAX_NIC_GBIT_PER_S = 1e5

@@ -20,6 +20,7 @@ from colossim.scenario.bounds import (
     MAX_GPUS_PER_NODE,
     MAX_HEADS,
     MAX_LAYERS,
+    MAX_MOE_IMBALANCE,
     MAX_SCALEUP_DOMAIN,
     MAX_SEQ_LEN,
     MAX_TOKENS,
@@ -201,6 +202,15 @@ class WorkloadSection(_Section):
         description="layers captured in CUDA graphs (Megatron-Core --enable-cuda-graph, "
         "torch.compile mode reduce-overhead): no per-kernel host launches, so small "
         "per-GPU work is no longer launch-bound; default: eager launches",
+    )
+    moe_imbalance: float = Field(
+        1.0,
+        ge=1.0,
+        le=MAX_MOE_IMBALANCE,
+        description="MoE: routed tokens of the busiest expert-parallel rank over the mean "
+        "(1: balanced, as vendor benchmarks force it; 1 + MaxVio of Wang et al. 2024, "
+        "arXiv:2408.15664, measured over one EP group's experts); dropless layers run at "
+        "that rank's pace",
     )
 
     @field_validator("model")

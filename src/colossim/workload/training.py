@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from colossim.errors import require_int, require_number
 from colossim.hardware import Precision
 from colossim.workload.fp8 import Fp8Recipe, fp8_recipe
@@ -27,6 +29,9 @@ class Training:
             (Megatron-Core ``--tp-comm-overlap``; None: the stack's default).
         cuda_graphs: whether the layers run as captured CUDA graphs (no per-kernel host
             launches; None or False: eager launches at the stack's ``layer_host_s``).
+        moe_imbalance: routed tokens of the busiest expert-parallel rank over the mean
+            (>= 1; 1: balanced, as vendor benchmarks force it). Dropless MoE layers run
+            at the pace of that rank: its expert GEMMs, permutes and all-to-all.
     """
 
     seq_len: int
@@ -37,11 +42,18 @@ class Training:
     fp8_recipe: Fp8Recipe | None = None
     tp_comm_overlap: bool | None = None
     cuda_graphs: bool | None = None
+    moe_imbalance: float = 1.0
 
     def __post_init__(self) -> None:
         require_int("workload.seq_len", self.seq_len, minimum=1, whole_floats=False)
         require_int("workload.global_batch", self.global_batch, minimum=1, whole_floats=False)
         require_number("workload.tokens", self.tokens, minimum=0, strict=True)
+        require_number("workload.moe_imbalance", self.moe_imbalance, minimum=1.0)
         if self.fp8_recipe is not None:
             recipe = fp8_recipe(str(self.fp8_recipe), field="workload.fp8_recipe")
             object.__setattr__(self, "fp8_recipe", recipe)
+
+    def busiest_ep_share(self, ep: np.ndarray) -> np.ndarray:
+        """Routed tokens of the busiest expert-parallel rank over the mean, per plan:
+        ``moe_imbalance``, at most ep (every token on one rank), so 1 without EP."""
+        return np.minimum(self.moe_imbalance, np.asarray(ep, dtype=np.float64))
