@@ -13,8 +13,8 @@ from colossim.perf.compute import (
     gemm_benchmarks,
     gemm_ceiling_flop_per_s,
     gemm_half_dim,
-    gemm_seconds,
     gemm_shape_efficiency,
+    modelled_tflops,
 )
 from colossim.perf.step import _gemm, _rates
 from colossim.workload.fp8 import FP8_PRECISIONS, Fp8Recipe, recipe_cost
@@ -91,16 +91,11 @@ def test_shape_efficiency_is_a_fraction_and_small_shapes_lose() -> None:
 
 
 def _benchmark_model_tflops(m, n, k, groups=1.0):
-    b = gemm_benchmarks()
-    g = gpu(b.gpu)
     eff = efficiency()
-    t = gemm_seconds(
-        m, n, k, ceiling=gemm_ceiling_flop_per_s(g, b.precision),
-        hbm_bytes_per_s=g.hbm_bw_bytes_per_s * eff.elementwise_bw_efficiency, elem_bytes=1.0,
-        sm_count=g.sm_count, k_half=gemm_half_dim(g, b.precision, eff.gemm_half_dim),
-        groups=groups,
+    return modelled_tflops(
+        gemm_benchmarks(), m, n, k, half_dim_8bit=eff.gemm_half_dim,
+        hbm_efficiency=eff.elementwise_bw_efficiency, groups=groups,
     )  # fmt: skip
-    return 2 * groups * m * n * k / t / 1e12
 
 
 def test_gemm_model_reproduces_measured_training_shapes() -> None:

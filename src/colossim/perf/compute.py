@@ -39,6 +39,8 @@ __all__ = [
     "gemm_seconds",
     "gemm_shape_efficiency",
     "gemm_tiles",
+    "modelled_tflops",
+    "parse_gemm_benchmarks",
 ]
 
 
@@ -76,21 +78,28 @@ class GemmBenchmarks:
     source: str
 
 
-@cache
-def gemm_benchmarks() -> GemmBenchmarks:
-    entry = load_catalog("kernels")["gemm_benchmarks"]
-    v = entry.values
-    rows = np.array(v["rows"], dtype=np.float64)
+def parse_gemm_benchmarks(values: dict, source: str) -> GemmBenchmarks:
+    """A ``gemm_benchmarks`` table (catalog layout: gpu, precision, rows of M, N, K,
+    TFLOPS, optional grouped_rows of groups, M per group, N, K, TFLOPS)."""
+    rows = np.array(values["rows"], dtype=np.float64).reshape(-1, 4)
+    grouped = np.array(values.get("grouped_rows") or [], dtype=np.float64).reshape(-1, 5)
     return GemmBenchmarks(
-        gpu=str(v["gpu"]),
-        precision=str(v["precision"]),
+        gpu=str(values["gpu"]),
+        precision=str(values["precision"]),
         m=rows[:, 0],
         n=rows[:, 1],
         k=rows[:, 2],
         tflops=rows[:, 3],
-        grouped=np.array(v["grouped_rows"], dtype=np.float64),
-        source=entry.source,
+        grouped=grouped,
+        source=source,
     )
+
+
+@cache
+def gemm_benchmarks() -> GemmBenchmarks:
+    """The catalog's measured GEMM table (kernels.yaml ``gemm_benchmarks``)."""
+    entry = load_catalog("kernels")["gemm_benchmarks"]
+    return parse_gemm_benchmarks(entry.values, entry.source)
 
 
 def gemm_half_dim(gpu: GPU, precision: str, half_dim_8bit: float) -> float:
@@ -159,3 +168,34 @@ def gemm_seconds(
     flops = 2.0 * groups * m * n * k
     stream = elem_bytes * groups * (n * k + m * (n + k)) / hbm_bytes_per_s
     return np.maximum(flops / (ceiling * shape), stream)
+
+
+# Bytes per input element of a GEMM precision (the benchmark tables' precisions).
+GEMM_INPUT_BYTES = {"fp8": 1.0, "bf16": 2.0, "fp16": 2.0}
+
+
+def modelled_tflops(
+    b: GemmBenchmarks,
+    m: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    *,
+    half_dim_8bit: float,
+    hbm_efficiency: float,
+    groups: np.ndarray | float = 1.0,
+) -> np.ndarray:
+    """TFLOP/s the GEMM model gives ``groups`` M x N x K GEMMs on the GPU and precision
+    of benchmark table ``b`` (to set against its measured rows)."""
+    from colossim.hardware import gpu as gpu_by_id
+
+    g = gpu_by_id(b.gpu)
+    t = gemm_seconds(
+        m, n, k,
+        ceiling=gemm_ceiling_flop_per_s(g, b.precision),
+        hbm_bytes_per_s=g.hbm_bw_bytes_per_s * hbm_efficiency,
+        elem_bytes=GEMM_INPUT_BYTES[b.precision],
+        sm_count=g.sm_count,
+        k_half=gemm_half_dim(g, b.precision, half_dim_8bit),
+        groups=groups,
+    )  # fmt: skip
+    return 2.0 * groups * m * n * k / t / 1e12
