@@ -16,6 +16,7 @@ from colossim.parallel.plan import Plan, PlanBatch, Recompute, Sharding
 from colossim.perf.estimate import context
 from colossim.perf.step import evaluate
 from colossim.search import SearchSpace, stack_space
+from colossim.validation.runs import read_runs, validate_rows
 from colossim.workload.model import preset
 from colossim.workload.stack import efficiency, stack_profile
 from colossim.workload.training import Training
@@ -198,3 +199,26 @@ def test_moe_imbalance_paces_the_busiest_expert_rank() -> None:
     p = _plans(tp=2, pp=1, dp=32, micro_batch=1, global_batch=256)
     heavy = replace(dense, training=replace(dense.training, moe_imbalance=2.0))
     assert evaluate(heavy, p).step_time_s[0] == pytest.approx(evaluate(dense, p).step_time_s[0])
+
+
+def test_moe_imbalance_csv_column_is_optional_and_checked() -> None:
+    (row,) = [
+        r
+        for r in read_runs("published_runs")
+        if r["id"] == "mbridge2509-h100-deepseek-v3-dropless-fp8-1024"
+    ]
+    assert "force-balanced" in row["notes"]  # why blank means 1 for the bundled rows
+
+    def predicted(value: str | None):
+        raw = dict(row)
+        if value is None:
+            raw.pop("moe_imbalance", None)
+        else:
+            raw["moe_imbalance"] = value
+        (res,) = validate_rows([raw]).rows
+        return res
+
+    assert predicted("").predicted == predicted(None).predicted == predicted("1").predicted
+    assert predicted("1.25").predicted < predicted("").predicted
+    bad = predicted("0.8")
+    assert bad.predicted is None and "moe_imbalance" in bad.reason and "0.8" in bad.reason

@@ -43,6 +43,7 @@ GROUP_COLUMNS = (
     "arch", "layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len",
     "gated_mlp", "experts", "top_k", "moe_ffn_hidden", "shared_experts", "dense_layers", "mla",
     "framework", "gpu", "num_gpus", "precision", "fp8_recipe", "tp_comm_overlap",
+    "moe_imbalance",
 )  # fmt: skip
 # Micro-batches per pipeline when a row gives no global batch: 8 per stage keeps the
 # 1F1B bubble near 10% (Narayanan et al. 2021, sec. 3.3 guidance m >> pp).
@@ -105,6 +106,25 @@ def _switch(row: dict, col: str) -> bool | None:
     if raw in FALSE_WORDS:
         return False
     raise InputError(col, "not a switch", value=raw, fix="write true, false or leave it blank")
+
+
+def _imbalance(row: dict) -> float:
+    """The optional ``moe_imbalance`` column (blank or absent: 1, balanced routing)."""
+    raw = (row.get("moe_imbalance") or "").strip()
+    if not raw:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 1.0:
+        raise InputError(
+            "moe_imbalance",
+            "not a load ratio >= 1",
+            value=raw,
+            fix="the busiest expert-parallel rank's routed tokens over the mean (1: balanced)",
+        )
+    return value
 
 
 def _int(row: dict, col: str, *, required: bool = False) -> int | None:
@@ -185,6 +205,7 @@ def prepare_row(row: dict, eff: Efficiency) -> PreparedRow:
     training = Training(
         seq_len=seq, global_batch=gb, tokens=1e12, precision=precision, framework=framework,
         fp8_recipe=recipe, tp_comm_overlap=_switch(row, "tp_comm_overlap"),
+        moe_imbalance=_imbalance(row),
     )  # fmt: skip
     stack = stack_profile(framework, field="framework")
     g.peak(precision)  # a precision the GPU lacks first, then the recipe

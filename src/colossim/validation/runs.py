@@ -53,7 +53,9 @@ REQUIRED_COLUMNS = (
     "framework", "gpu", "num_gpus", "precision", "tp", "pp", "dp", "cp", "ep", "vp", "sharding",
     "micro_batch", "global_batch", "recompute", "measured_tokens_per_s_per_gpu",
 )  # fmt: skip
-OPTIONAL_COLUMNS = ("source", "params_b", "result_type", "fp8_recipe", "tp_comm_overlap")
+OPTIONAL_COLUMNS = (
+    "source", "params_b", "result_type", "fp8_recipe", "tp_comm_overlap", "moe_imbalance",
+)  # fmt: skip
 
 # DeepSeek-V3 MLA dimensions (DeepSeek-V3 report sec. 4.2); the CSV flags MLA with a bool.
 DEEPSEEK_MLA = {
