@@ -11,7 +11,7 @@ import pytest
 
 from colossim.cluster import cluster_for
 from colossim.hardware import gpu
-from colossim.parallel.memory import memory_breakdown
+from colossim.parallel.memory import memory_breakdown, stage_shape
 from colossim.parallel.plan import Plan, PlanBatch, Recompute, Sharding
 from colossim.perf.estimate import context
 from colossim.perf.step import evaluate
@@ -222,3 +222,28 @@ def test_moe_imbalance_csv_column_is_optional_and_checked() -> None:
     assert predicted("1.25").predicted < predicted("").predicted
     bad = predicted("0.8")
     assert bad.predicted is None and "moe_imbalance" in bad.reason and "0.8" in bad.reason
+
+
+def test_empty_layer_slots_come_off_the_first_and_last_stages() -> None:
+    """Llama 3 405B (126 layers) on PP 16 has 128 slots: one layer fewer on the first
+    stage (activation memory) and on the last (with the LM head), as Meta ran it; PP 9
+    divides the layers and leaves every stage full."""
+    model = preset("llama3-405b")
+    plans = PlanBatch.from_plans(
+        [
+            Plan(tp=8, pp=16, dp=1, micro_batch=1, global_batch=16),
+            Plan(tp=8, pp=9, dp=1, micro_batch=1, global_batch=9),
+        ]
+    )
+    shape = stage_shape(model, plans)
+    assert list(shape.layers) == [8, 14]
+    assert list(shape.first_layers) == [7, 14] and list(shape.last_layers) == [7, 14]
+    training = Training(seq_len=8192, global_batch=16, tokens=1e12, framework="megatron")
+    one = plans.take(np.array([0]))
+    act = {
+        layers: memory_breakdown(
+            replace(model, layers=layers), training, one, stack_profile("megatron"), efficiency()
+        ).activations[0]
+        for layers in (126, 128)
+    }
+    assert act[126] == pytest.approx(act[128] * 7 / 8)  # 128 layers fill every slot

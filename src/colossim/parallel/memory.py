@@ -52,6 +52,22 @@ class StageShape:
     )  # parameters per GPU replicated over dp*cp (sharded by ZeRO over dp*cp)
     expert_params: np.ndarray  # routed-expert parameters per GPU (sharded over dp*cp/ep)
     layer_params: np.ndarray  # unsharded parameters of one layer on this GPU (FSDP gather)
+    # Layer slots left empty when pp does not divide the layers (pp * ceil(L / pp) - L):
+    # taken off the first stage (ceil of half: it holds the most micro-batches in flight)
+    # and the last (the rest: it carries the LM head), as Llama 3 did (Grattafiori et al.
+    # 2024, arXiv:2407.21783, sec. 3.3.2: "reducing one Transformer layer each from the
+    # first and the last stages"; Megatron-LM --decoder-first/last-pipeline-num-layers).
+    slack: np.ndarray
+
+    @property
+    def first_layers(self) -> np.ndarray:
+        """Layers on the first pipeline stage (at least one)."""
+        return np.maximum(self.layers - np.ceil(self.slack / 2), 1.0)
+
+    @property
+    def last_layers(self) -> np.ndarray:
+        """Layers on the last pipeline stage, the one with the LM head."""
+        return np.maximum(self.layers - np.floor(self.slack / 2), 1.0)
 
 
 def stage_shape(model: TransformerSpec, plans: PlanBatch) -> StageShape:
@@ -85,6 +101,7 @@ def stage_shape(model: TransformerSpec, plans: PlanBatch) -> StageShape:
         dense_params=dense,
         expert_params=routed,
         layer_params=per_layer,
+        slack=(pp * layers - model.layers).astype(np.float64),
     )
 
 
@@ -156,7 +173,9 @@ def memory_breakdown(
     tokens = mb * training.seq_len / (tp * cp)  # tokens of one micro-batch held per GPU
     share = training.busiest_ep_share(ep)
     dense_b, moe_b = activation_bytes_per_token(model, rc, share)
-    per_mb_layers = shape.dense_layers * dense_b + shape.moe_layers * moe_b
+    # the first stage, which holds the most micro-batches in flight, has the fewest layers
+    first = shape.first_layers / np.maximum(shape.layers, 1.0)
+    per_mb_layers = first * (shape.dense_layers * dense_b + shape.moe_layers * moe_b)
     m = plans.num_microbatches
     in_flight = np.minimum(np.maximum(m, 1), pp) * np.where(vp > 1, 1.0 + (pp - 1) / (pp * vp), 1.0)
     act = in_flight * tokens * per_mb_layers

@@ -445,10 +445,14 @@ def _stage_balance(model, plans, shape, body, head, stack) -> np.ndarray:
     A stack that partitions layers by compute cost (nanotron: blocks assigned to stages
     by their cost) reaches max(total / pp, LM head, one layer); the others keep the
     uniform split, whose last stage carries the head (Narayanan et al. 2021 sec. 2.2;
-    Megatron-LM's --account-for-loss-in-pipeline-split is off by default)."""
-    if stack.pp_balance != "cost":
-        return np.ones_like(body)
+    Megatron-LM's --account-for-loss-in-pipeline-split is off by default), less the empty
+    layer slots it takes when pp does not divide the layers (:class:`StageShape`), so
+    the bottleneck is the larger of a full middle stage and that last stage."""
     per_layer = body / np.maximum(shape.layers, 1.0)
+    if stack.pp_balance != "cost":
+        # the last stage: its layers (one slot fewer per empty slot it takes) + LM head
+        last = per_layer * shape.last_layers + head
+        return np.where(plans.pp > 1, np.maximum(body, last) / np.maximum(body + head, 1e-30), 1.0)
     total = per_layer * model.layers + head
     balanced = np.maximum(np.maximum(total / plans.pp, head), per_layer)
     return np.where(plans.pp > 1, balanced / np.maximum(body + head, 1e-30), 1.0)
