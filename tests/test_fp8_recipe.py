@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,9 @@ import pytest
 from colossim.cluster import cluster_for
 from colossim.errors import InputError
 from colossim.hardware import gpu
-from colossim.parallel.plan import Plan, Recompute
+from colossim.parallel.plan import Plan, PlanBatch, Recompute
 from colossim.perf.estimate import context, estimate
-from colossim.perf.step import _rates
+from colossim.perf.step import _rates, evaluate
 from colossim.validation import read_runs, validate_rows
 from colossim.workload.fp8 import Fp8Recipe, recipe_cost, resolve_recipe
 from colossim.workload.model import preset
@@ -98,7 +99,7 @@ def test_default_follows_the_stack() -> None:
             seq_len=8192, global_batch=8, tokens=1e12, precision="fp8", framework=fw
         )
         r = _rates(cluster_for(h100, 8), training, stack, eff)
-        assert r.cast_bytes == recipe_cost(stack.fp8_recipe).bytes_per_gemm_input
+        assert r.cast_bytes == recipe_cost(stack.fp8_recipe).cast_bytes
         assert resolve_recipe("fp8", None, stack.fp8_recipe, h100).recipe == stack.fp8_recipe
         assert _step_s(None, framework=fw) == _step_s(stack.fp8_recipe, framework=fw)
     # stacks differ (Megatron-LM: delayed, torchao: tensorwise), so the default matters
@@ -144,3 +145,25 @@ def test_csv_column_is_read_and_optional(published_csv, tmp_path) -> None:
     assert rowwise < blank
     bad = _predicted(_csv_with(published_csv, tmp_path, "rowise"))
     assert bad.predicted is None and "fp8_recipe" in bad.reason and "rowise" in bad.reason
+
+
+def test_cached_fp8_weights_are_cast_once_per_step() -> None:
+    """Transformer Engine stacks cast each weight to FP8 once per step and reuse it for
+    the step's later micro-batches; other stacks cast it at every micro-batch. The
+    cached cost does not grow with the micro-batch count; bf16 runs cast nothing."""
+    h100 = gpu("h100-sxm-80gb")
+    training = Training(seq_len=4096, global_batch=64, tokens=1e12, precision="fp8")
+    ctx = context(preset("llama3-70b"), training, cluster_for(h100, 64))
+    assert ctx.stack.fp8_weight_cache == 1.0  # megatron: Transformer Engine
+    plans = PlanBatch.from_plans(
+        [Plan(tp=8, pp=8, dp=1, micro_batch=1, global_batch=gb) for gb in (8, 64)]
+    )
+    cached = evaluate(ctx, plans)
+    eager = evaluate(replace(ctx, stack=replace(ctx.stack, fp8_weight_cache=0.0)), plans)
+    extra = eager.elementwise_s - cached.elementwise_s
+    assert extra[0] > 0 and extra[1] == pytest.approx(extra[0] * (64 - 1) / (8 - 1))
+    bf16 = replace(ctx, training=replace(training, precision="bf16"))
+    bf16_eager = replace(bf16, stack=replace(ctx.stack, fp8_weight_cache=0.0))
+    assert evaluate(bf16, plans).step_time_s == pytest.approx(
+        evaluate(bf16_eager, plans).step_time_s
+    )

@@ -116,7 +116,8 @@ class _Rates:
     gemm_elem_bytes: float
     sm_count: int
     k_half: float
-    cast_bytes: float  # FP8 recipe: bytes moved per quantised input element per GEMM
+    cast_bytes: float  # FP8 recipe: HBM bytes per element of a tensor's cast
+    transposed_bytes: float  # and per element of a backward operand requantised transposed
     training: Training  # the run (its MoE load imbalance)
 
 
@@ -141,7 +142,8 @@ def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Effic
         gemm_elem_bytes=1.0 if fp8 else float(BF16_BYTES),
         sm_count=gpu.sm_count,
         k_half=gemm_half_dim(gpu, prec, eff.gemm_half_dim),
-        cast_bytes=cost.bytes_per_gemm_input if fp8 else 0.0,
+        cast_bytes=cost.cast_bytes if fp8 else 0.0,
+        transposed_bytes=cost.transposed_cast_bytes if fp8 else 0.0,
         training=training,
     )
 
@@ -153,20 +155,22 @@ def _gemm(r: _Rates, m_dim, n_dim, k_dim, groups=1.0):
     tokens), each at the rate of its own shape and bounded below by the time to stream
     the same operands from HBM (roofline, Williams et al. 2009)."""
     flops = 2.0 * groups * m_dim * n_dim * k_dim
-    weights = groups * n_dim * k_dim
-    # FP8: both inputs of each GEMM are quantised first (amax + cast kernels, memory-bound).
-    cast = r.cast_bytes * (groups * m_dim * k_dim + weights) / r.mem
+    x, dy = groups * m_dim * k_dim, groups * m_dim * n_dim
 
     def one(m, n, k):
-        t = gemm_seconds(
+        return gemm_seconds(
             m, n, k, ceiling=r.mm, hbm_bytes_per_s=r.mem, elem_bytes=r.gemm_elem_bytes,
             sm_count=r.sm_count, k_half=r.k_half, groups=groups,
         )  # fmt: skip
-        return t + cast
 
+    # FP8 (catalog fp8.yaml, colossim.workload.fp8): the forward casts x, the backward
+    # dY, and requantises x^T and dY^T where the recipe's scales run along the other
+    # dimension (amax + cast kernels, memory-bound); the weights' casts are priced per
+    # step (:func:`_fp8_weight_casts_s`).
     present = flops > 0  # absent GEMMs (no dense MLP in an all-MoE model)
-    fwd = one(m_dim, n_dim, k_dim)
+    fwd = one(m_dim, n_dim, k_dim) + r.cast_bytes * x / r.mem
     bwd = one(m_dim, k_dim, n_dim) + one(k_dim, n_dim, m_dim)
+    bwd = bwd + (r.cast_bytes * dy + r.transposed_bytes * (x + dy)) / r.mem
     return np.where(present, fwd, 0.0), np.where(present, bwd, 0.0)
 
 
@@ -304,7 +308,8 @@ def evaluate(
     dp_interference = eff.overlap_compute_slowdown * dp_hidden
     if memory is None:
         memory = memory_breakdown(model, training, plans, stack, eff)
-    busy = pipeline + dp_comm + dp_interference + optimizer
+    weight_casts = _fp8_weight_casts_s(shape, r, stack, m)
+    busy = pipeline + dp_comm + dp_interference + optimizer + weight_casts
     overhead = eff.step_overhead_s + busy * stack.alloc_pressure * allocator_pressure(
         memory, cluster, eff
     )
@@ -327,7 +332,7 @@ def evaluate(
         compute_s=m * mb.compute,
         gemm_s=m * mb.gemm,
         attention_s=m * mb.attn,
-        elementwise_s=m * (mb.ew + mb.overhead),
+        elementwise_s=m * (mb.ew + mb.overhead) + weight_casts,
         recompute_s=m * mb.recompute,
         tp_comm_s=m * comm.tp,
         cp_comm_s=m * comm.cp,
@@ -436,6 +441,16 @@ def _microbatch(model, training, plans, r, shape, stack, eff) -> _MicroBatch:
         scale=scale,
         host=host,
     )
+
+
+def _fp8_weight_casts_s(shape, r: _Rates, stack: StackProfile, m: np.ndarray) -> np.ndarray:
+    """Seconds per step casting the stage's layer weights to FP8 (and the transposed
+    copy the data-gradient GEMM needs where the recipe's scales run along K): at every
+    micro-batch, or once per step where the stack caches FP8 weights across the step's
+    micro-batches (Transformer Engine ``is_first_microbatch``)."""
+    casts = 1.0 + (m - 1.0) * (1.0 - min(max(stack.fp8_weight_cache, 0.0), 1.0))
+    elems = shape.layers * shape.layer_params
+    return casts * (r.cast_bytes + r.transposed_bytes) * elems / r.mem
 
 
 def _stage_balance(model, plans, shape, body, head, stack) -> np.ndarray:

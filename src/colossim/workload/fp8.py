@@ -27,12 +27,13 @@ __all__ = [
 # Precisions whose GEMM inputs are quantised by an FP8 recipe. FP4 runs are priced with
 # the tensorwise costs (NVFP4 block scaling is not modelled separately).
 FP8_PRECISIONS = (Precision.FP8, Precision.MXFP8)
-# Of the three GEMMs of a linear layer per step (forward, data gradient, weight
-# gradient), the backward's two consume transposed operands.
-# MODEL: cast traffic is charged on the activation and weight inputs of every GEMM,
-# averaged over the three (the gradient input is covered by backward = 2 x forward), one
-# GEMM factor per recipe whatever the shape; FP4 is priced as tensorwise.
-BACKWARD_GEMM_SHARE = 2.0 / 3.0
+# MODEL: per linear layer and micro-batch, each of the three tensors its GEMMs consume
+# (activation x, weight W, output gradient dY) is cast once (cast_bytes per element: x and
+# W for the forward, dY for the data gradient), and the backward's transposed operands
+# (W^T for the data gradient, x^T and dY^T for the weight gradient) cost
+# transposed_cast_bytes each; weights are cast every micro-batch (no FP8 weight cache
+# across micro-batches), one GEMM factor per recipe whatever the shape; FP4 is priced as
+# tensorwise.
 
 
 class Fp8Recipe(StrEnum):
@@ -54,12 +55,6 @@ class RecipeCost:
     transposed_cast_bytes: float
     gemm_factor: float  # relative to the tensorwise FP8 ceiling, <= 1
     generations: tuple[str, ...]
-
-    @property
-    def bytes_per_gemm_input(self) -> float:
-        """HBM bytes per quantised input element per GEMM, averaged over a layer's
-        forward and backward GEMMs (the step model prices backward as 2 x forward)."""
-        return self.cast_bytes + BACKWARD_GEMM_SHARE * self.transposed_cast_bytes
 
 
 @cache

@@ -105,6 +105,9 @@ class StackProfile:
     # Attention-core kernel family the stack runs (catalog ``attention_kernel``; families
     # and their measured efficiency in catalog attention.yaml).
     attention_kernel: str = "flash-attention-2"
+    # 1: FP8 weights are cast once per step and reused by the step's later micro-batches
+    # (Transformer Engine ``is_first_microbatch``); 0: cast at every micro-batch.
+    fp8_weight_cache: float = 0.0
 
 
 def efficiency() -> Efficiency:
