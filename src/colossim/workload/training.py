@@ -53,7 +53,10 @@ class Training:
             recipe = fp8_recipe(str(self.fp8_recipe), field="workload.fp8_recipe")
             object.__setattr__(self, "fp8_recipe", recipe)
 
-    def busiest_ep_share(self, ep: np.ndarray) -> np.ndarray:
+    def busiest_ep_share(self, ep: np.ndarray) -> np.ndarray | float:
         """Routed tokens of the busiest expert-parallel rank over the mean, per plan:
-        ``moe_imbalance``, at most ep (every token on one rank), so 1 without EP."""
+        ``moe_imbalance``, at most ep (every token on one rank), so 1 without EP (the
+        scalar 1 for a balanced run)."""
+        if self.moe_imbalance <= 1.0:
+            return 1.0
         return np.minimum(self.moe_imbalance, np.asarray(ep, dtype=np.float64))
