@@ -247,3 +247,29 @@ def test_empty_layer_slots_come_off_the_first_and_last_stages() -> None:
         for layers in (126, 128)
     }
     assert act[126] == pytest.approx(act[128] * 7 / 8)  # 128 layers fill every slot
+
+
+def test_logits_sit_on_the_last_stage_with_its_own_micro_batches() -> None:
+    """With a pipeline, the first stage holds up to pp micro-batches of activations and the
+    last one micro-batch plus the logits: the most loaded stage is whichever is larger,
+    never the sum; without a pipeline one stage holds both."""
+    model = preset("llama3-8b")
+    training = Training(seq_len=8192, global_batch=64, tokens=1e12, framework="megatron")
+    stack, eff = stack_profile("megatron"), efficiency()
+    plans = PlanBatch.from_plans(
+        [
+            Plan(tp=1, pp=4, dp=1, micro_batch=4, global_batch=64),  # 16 micro-batches
+            Plan(tp=1, pp=4, dp=1, micro_batch=4, global_batch=4),  # one micro-batch
+            Plan(tp=1, pp=1, dp=4, micro_batch=4, global_batch=64),
+        ]
+    )
+    most = memory_breakdown(model, training, plans, stack, eff)
+    first = memory_breakdown(model, training, plans, stack, eff, first_stage=True)
+    # 16 micro-batches: 4 in flight on the first stage, far above the last's 1 + logits
+    assert most.logits[0] == 0.0 and most.activations[0] == first.activations[0]
+    assert first.activations[0] == pytest.approx(4 * first.activations[1])
+    # one micro-batch: both stages hold it, the last adds the logits and binds
+    assert most.logits[1] > 0 and most.activations[1] == pytest.approx(first.activations[1])
+    assert first.logits[1] == 0.0
+    # no pipeline: one stage, both
+    assert most.logits[2] > 0 and first.logits[2] == most.logits[2]

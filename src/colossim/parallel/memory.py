@@ -149,8 +149,11 @@ def memory_breakdown(
     plans: PlanBatch,
     stack: StackProfile,
     eff: Efficiency,
+    *,
+    first_stage: bool = False,
 ) -> MemoryBreakdown:
-    """Per-GPU memory of each plan on its most loaded stage (bytes)."""
+    """Per-GPU memory of each plan on its most loaded stage (bytes); ``first_stage``:
+    on the first pipeline stage instead (what a run that logs rank 0 reports)."""
     tp, pp, dp, cp, ep, vp = plans.tp, plans.pp, plans.dp, plans.cp, plans.ep, plans.vp
     mb, sh, rc = plans.micro_batch, plans.sharding, plans.recompute
     shape = stage_shape(model, plans)
@@ -173,21 +176,31 @@ def memory_breakdown(
     tokens = mb * training.seq_len / (tp * cp)  # tokens of one micro-batch held per GPU
     share = training.busiest_ep_share(ep)
     dense_b, moe_b = activation_bytes_per_token(model, rc, share)
-    # the first stage, which holds the most micro-batches in flight, has the fewest layers
-    first = shape.first_layers / np.maximum(shape.layers, 1.0)
-    per_mb_layers = first * (shape.dense_layers * dense_b + shape.moe_layers * moe_b)
-    m = plans.num_microbatches
-    in_flight = np.minimum(np.maximum(m, 1), pp) * np.where(vp > 1, 1.0 + (pp - 1) / (pp * vp), 1.0)
-    act = in_flight * tokens * per_mb_layers
+    per_layer = tokens * (shape.dense_layers * dense_b + shape.moe_layers * moe_b)
+    per_layer = per_layer / np.maximum(shape.layers, 1.0)
+    # Micro-batches in flight (Korthikanti et al. 2022, sec. 4.2.3): the first stage holds
+    # pp of them (interleaved: x (1 + (pp - 1) / (pp vp))), the last stage one (1F1B: each
+    # forward is followed by its backward), or with interleaving the (vp - 1) pp + 1
+    # chunks of 1/vp of a stage its warm-up runs; never more than the step has.
+    cap = np.maximum(plans.num_microbatches, 1)
+    first_in_flight = np.minimum(cap, pp) * np.where(vp > 1, 1.0 + (pp - 1) / (pp * vp), 1.0)
+    last_in_flight = np.minimum(cap, np.where(vp > 1, ((vp - 1) * pp + 1) / vp, 1.0))
     # Full recompute re-materialises one whole layer at a time during backward.
     full_layer, full_moe = activation_bytes_per_token(model, np.zeros_like(rc), share)
     worst_layer = np.where(model.moe_layers > 0, full_moe, full_layer)
-    act = act + np.where(rc == Recompute.FULL, tokens * worst_layer, 0.0)
+    extra = np.where(rc == Recompute.FULL, tokens * worst_layer, 0.0)
     # MODEL: a stack that runs eager, unfused modules keeps more of each layer than the
     # tensors listed above (stack ``activation_memory_factor``, >= 1).
-    act = act * max(stack.activation_memory_factor, 1.0)
+    factor = max(stack.activation_memory_factor, 1.0)
+    act_first = factor * (first_in_flight * per_layer * shape.first_layers + extra)
+    act_last = factor * (last_in_flight * per_layer * shape.last_layers + extra)
     # MODEL: logits in 16 bit plus fp32 for the loss on the stage with the LM head.
     logits = mb * training.seq_len / cp * model.vocab / tp * (BF16_BYTES + FP32_BYTES)
+    # The most loaded stage: the first (most micro-batches in flight) or the last (the
+    # logits on top of its own); one stage holds both without pipeline parallelism.
+    last_binds = (pp == 1) | ((act_last + logits > act_first) & (not first_stage))
+    act = np.where(last_binds, act_last, act_first)
+    logits = np.where(last_binds, logits, 0.0)
     # ZeRO-3 gathers the current and the prefetched layer's full parameters.
     gather = np.where(sh == Sharding.ZERO3, 2 * BF16_BYTES * shape.layer_params, 0.0)
     # Sequence-parallel all-gather output buffer of one layer input.
