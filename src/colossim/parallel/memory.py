@@ -181,7 +181,8 @@ def memory_breakdown(
     # Micro-batches in flight (Korthikanti et al. 2022, sec. 4.2.3): the first stage holds
     # pp of them (interleaved: x (1 + (pp - 1) / (pp vp))), the last stage one (1F1B: each
     # forward is followed by its backward), or with interleaving the (vp - 1) pp + 1
-    # chunks of 1/vp of a stage its warm-up runs; never more than the step has.
+    # chunks of 1/vp of a stage its warm-up runs (Megatron-Core interleaved schedule:
+    # (pp - rank - 1) x 2 + (vp - 1) x pp warm-up chunks); never more than the step has.
     cap = np.maximum(plans.num_microbatches, 1)
     first_in_flight = np.minimum(cap, pp) * np.where(vp > 1, 1.0 + (pp - 1) / (pp * vp), 1.0)
     last_in_flight = np.minimum(cap, np.where(vp > 1, ((vp - 1) * pp + 1) / vp, 1.0))
