@@ -273,3 +273,40 @@ def test_logits_sit_on_the_last_stage_with_its_own_micro_batches() -> None:
     assert first.logits[1] == 0.0
     # no pipeline: one stage, both
     assert most.logits[2] > 0 and first.logits[2] == most.logits[2]
+
+
+def test_mtp_modules_run_on_the_last_stage() -> None:
+    """A multi-token prediction module is one more block and LM-head pass after the last
+    layer: with a pipeline it lengthens the last stage (the bottleneck once it outweighs a
+    full middle stage) and its memory; the model without it is faster."""
+    base = preset("deepseek-v3")
+    assert base.mtp_layers == 1  # the report's MTP depth
+    training = Training(seq_len=4096, global_batch=512, tokens=1e12, framework="megatron")
+    cluster = cluster_for(gpu("b200"), 256)
+    plans = PlanBatch.from_plans(
+        [
+            Plan(tp=1, pp=16, dp=16, ep=8, micro_batch=1, global_batch=512),
+            Plan(tp=1, pp=1, dp=256, ep=64, micro_batch=1, global_batch=512),
+        ]
+    )
+    with_mtp = evaluate(context(base, training, cluster), plans)
+    without = evaluate(context(replace(base, mtp_layers=0), training, cluster), plans)
+    assert np.all(with_mtp.step_time_s > without.step_time_s)
+    # 16 stages of ~4 layers: one more block and head on the last is a large share
+    assert with_mtp.step_time_s[0] > 1.1 * without.step_time_s[0]
+    first = memory_breakdown(base, training, plans, stack_profile("megatron"), efficiency())
+    assert first.logits[1] == pytest.approx(
+        2
+        * memory_breakdown(
+            replace(base, mtp_layers=0), training, plans, stack_profile("megatron"), efficiency()
+        ).logits[1]
+    )
+
+
+def test_mtp_csv_column_is_optional_and_checked() -> None:
+    (row,) = [r for r in read_runs("published_runs") if "w/ MTP" in r["model"]]
+    assert row["mtp_layers"] == "1"
+    blank = dict(row, mtp_layers="")
+    res = validate_rows([row, blank, dict(row, mtp_layers="one")]).rows
+    assert res[0].predicted < res[1].predicted  # the MTP module costs time
+    assert res[2].predicted is None and "mtp_layers" in res[2].reason and "one" in res[2].reason

@@ -194,9 +194,13 @@ def memory_breakdown(
     # tensors listed above (stack ``activation_memory_factor``, >= 1).
     factor = max(stack.activation_memory_factor, 1.0)
     act_first = factor * (first_in_flight * per_layer * shape.first_layers + extra)
-    act_last = factor * (last_in_flight * per_layer * shape.last_layers + extra)
-    # MODEL: logits in 16 bit plus fp32 for the loss on the stage with the LM head.
+    # the last stage also runs the multi-token prediction modules: a block each
+    last_layers = shape.last_layers + model.mtp_layers
+    act_last = factor * (last_in_flight * per_layer * last_layers + extra)
+    # MODEL: logits in 16 bit plus fp32 for the loss on the stage with the LM head (and
+    # once more per MTP module).
     logits = mb * training.seq_len / cp * model.vocab / tp * (BF16_BYTES + FP32_BYTES)
+    logits = logits * (1 + model.mtp_layers)
     # The most loaded stage: the first (most micro-batches in flight) or the last (the
     # logits on top of its own); one stage holds both without pipeline parallelism.
     last_binds = (pp == 1) | ((act_last + logits > act_first) & (not first_stage))

@@ -464,13 +464,17 @@ def _stage_balance(model, plans, shape, body, head, stack) -> np.ndarray:
     layer slots it takes when pp does not divide the layers (:class:`StageShape`), so
     the bottleneck is the larger of a full middle stage and that last stage."""
     per_layer = body / np.maximum(shape.layers, 1.0)
+    # Multi-token prediction (model.mtp_layers): a block and an LM-head pass per module,
+    # after the last layer (DeepSeek-V3 report, arXiv:2412.19437, sec. 2.2).
+    mtp = model.mtp_layers * (per_layer + head)
+    base = np.maximum(body + head, 1e-30)
     if stack.pp_balance != "cost":
         # the last stage: its layers (one slot fewer per empty slot it takes) + LM head
-        last = per_layer * shape.last_layers + head
-        return np.where(plans.pp > 1, np.maximum(body, last) / np.maximum(body + head, 1e-30), 1.0)
-    total = per_layer * model.layers + head
+        last = per_layer * shape.last_layers + head + mtp
+        return np.where(plans.pp > 1, np.maximum(body, last), body + head + mtp) / base
+    total = per_layer * model.layers + head + mtp
     balanced = np.maximum(np.maximum(total / plans.pp, head), per_layer)
-    return np.where(plans.pp > 1, balanced / np.maximum(body + head, 1e-30), 1.0)
+    return np.where(plans.pp > 1, balanced, total) / base
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -70,6 +70,13 @@ class ModelArch(_Section):
     dense_layers: int = Field(
         0, ge=0, le=MAX_LAYERS, description="leading dense layers of an MoE model"
     )
+    mtp_layers: int = Field(
+        0,
+        ge=0,
+        le=MAX_LAYERS,
+        description="multi-token prediction modules (DeepSeek-V3: 1): one more block and "
+        "LM-head pass each, on the last pipeline stage",
+    )
 
 
 class ClusterSection(_Section):

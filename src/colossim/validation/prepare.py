@@ -43,7 +43,7 @@ GROUP_COLUMNS = (
     "arch", "layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "seq_len",
     "gated_mlp", "experts", "top_k", "moe_ffn_hidden", "shared_experts", "dense_layers", "mla",
     "framework", "gpu", "num_gpus", "precision", "fp8_recipe", "tp_comm_overlap",
-    "moe_imbalance",
+    "moe_imbalance", "mtp_layers",
 )  # fmt: skip
 # Micro-batches per pipeline when a row gives no global batch: 8 per stage keeps the
 # 1F1B bubble near 10% (Narayanan et al. 2021, sec. 3.3 guidance m >> pp).

@@ -55,6 +55,7 @@ REQUIRED_COLUMNS = (
 )  # fmt: skip
 OPTIONAL_COLUMNS = (
     "source", "params_b", "result_type", "fp8_recipe", "tp_comm_overlap", "moe_imbalance",
+    "mtp_layers",
 )  # fmt: skip
 
 # DeepSeek-V3 MLA dimensions (DeepSeek-V3 report sec. 4.2); the CSV flags MLA with a bool.
@@ -306,11 +307,24 @@ def _bool(row: dict, col: str) -> bool:
     return (row.get(col) or "").strip().lower() in TRUE_WORDS
 
 
+def _mtp_layers(row: dict) -> int:
+    """The optional ``mtp_layers`` column (blank or absent: 0)."""
+    raw = (row.get("mtp_layers") or "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise InputError(
+            "mtp_layers", "not a count", value=raw, fix="0 or the MTP depth (DeepSeek-V3: 1)"
+        )
+    return int(raw)
+
+
 def row_model(row: dict) -> TransformerSpec:
     from colossim.workload.model import MLA
 
     heads = _int(row, "heads", required=True)
     moe = (row.get("arch") or "").strip() == "moe"
+    mtp = _mtp_layers(row)
     return TransformerSpec(
         name=row.get("model") or row["id"],
         layers=_int(row, "layers", required=True),
@@ -327,6 +341,7 @@ def row_model(row: dict) -> TransformerSpec:
         shared_experts=(_int(row, "shared_experts") or 0) if moe else 0,
         dense_layers=(_int(row, "dense_layers") or 0) if moe else 0,
         mla=MLA(**DEEPSEEK_MLA) if _bool(row, "mla") else None,
+        mtp_layers=mtp,  # optional column
     )
 
 

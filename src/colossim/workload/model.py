@@ -71,6 +71,9 @@ class TransformerSpec:
     shared_experts: int = 0
     dense_layers: int = 0
     mla: MLA | None = None
+    # Multi-token prediction modules trained with the model (DeepSeek-V3: 1), each a
+    # transformer block of the model's last kind plus one more pass of the LM head.
+    mtp_layers: int = 0
 
     def __post_init__(self) -> None:
         for name in ("layers", "hidden", "heads", "kv_heads", "head_dim", "vocab"):
@@ -79,6 +82,7 @@ class TransformerSpec:
             )
         if self.ffn_hidden < 0 or self.experts < 0 or self.top_k < 0:
             raise InputError("workload.model", "sizes must be >= 0")
+        require_int("workload.model.mtp_layers", self.mtp_layers, minimum=0, whole_floats=False)
         if self.heads % self.kv_heads:
             raise InputError(
                 "workload.model.kv_heads",
@@ -253,6 +257,7 @@ def spec_from_dict(values: dict, *, name: str, field: str = "workload.model") ->
         shared_experts=int(v.get("shared_experts") or 0),
         dense_layers=int(v.get("dense_layers") or 0),
         mla=MLA(**mla) if mla else None,
+        mtp_layers=int(v.get("mtp_layers") or 0),
     )
 
 
