@@ -19,10 +19,12 @@ of the catalog's.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from colossim.errors import InputError
 from colossim.perf.compute import (
     GemmBenchmarks,
     gemm_benchmarks,
@@ -69,7 +71,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--file", type=Path, help="a table of scripts/measure_kernels.py")
     args = ap.parse_args()
-    for b in tables(args.file):
+    try:
+        found = tables(args.file)
+    except (OSError, KeyError, ValueError, InputError) as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    for b in found:
         report(b)
     return 0
 

@@ -398,3 +398,10 @@ def test_aliases_cannot_expand_text_past_the_limit(tmp_path) -> None:
     p.write_text(f"name: &a '{big}'\ndescription: [{', '.join(['*a'] * 20)}]\n")
     r = cli("estimate", str(p), catch=True)
     assert r.exit_code == 2 and "bytes of text once aliases are expanded" in r.stderr
+
+
+def test_negative_mtp_layers_is_one_error_naming_the_field(tmp_path: Path) -> None:
+    p = tmp_path / "mtp.yaml"
+    p.write_text(INLINE.replace("moe_ffn_hidden: 2048}", "moe_ffn_hidden: 2048, mtp_layers: -1}"))
+    (line,) = errors_of(str(p))
+    assert "workload.model.mtp_layers" in line and f"{p}:" in line and "-1" in line

@@ -29,6 +29,7 @@ import numpy as np
 
 from colossim.catalog import load_catalog
 from colossim.hardware import GPU
+from colossim.hardware import gpu as gpu_by_id
 
 __all__ = [
     "GemmBenchmarks",
@@ -186,8 +187,6 @@ def modelled_tflops(
 ) -> np.ndarray:
     """TFLOP/s the GEMM model gives ``groups`` M x N x K GEMMs on the GPU and precision
     of benchmark table ``b`` (to set against its measured rows)."""
-    from colossim.hardware import gpu as gpu_by_id
-
     g = gpu_by_id(b.gpu)
     t = gemm_seconds(
         m, n, k,

@@ -127,6 +127,18 @@ def _imbalance(row: dict) -> float:
     return value
 
 
+def _mtp_layers(row: dict) -> int:
+    """The optional ``mtp_layers`` column (blank or absent: 0)."""
+    raw = (row.get("mtp_layers") or "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise InputError(
+            "mtp_layers", "not a count", value=raw, fix="0 or the MTP depth (DeepSeek-V3: 1)"
+        )
+    return int(raw)
+
+
 def _int(row: dict, col: str, *, required: bool = False) -> int | None:
     raw = (row.get(col) or "").strip()
     if raw == "":

@@ -28,6 +28,7 @@ from colossim.validation.prepare import (
     PreparedRow,
     Scored,
     _int,
+    _mtp_layers,
     prepare_row,
     score_rows,
 )
@@ -305,18 +306,6 @@ def _bad_numbers(row: dict, where: str) -> list[InputError]:
 
 def _bool(row: dict, col: str) -> bool:
     return (row.get(col) or "").strip().lower() in TRUE_WORDS
-
-
-def _mtp_layers(row: dict) -> int:
-    """The optional ``mtp_layers`` column (blank or absent: 0)."""
-    raw = (row.get("mtp_layers") or "").strip()
-    if not raw:
-        return 0
-    if not raw.isdigit():
-        raise InputError(
-            "mtp_layers", "not a count", value=raw, fix="0 or the MTP depth (DeepSeek-V3: 1)"
-        )
-    return int(raw)
 
 
 def row_model(row: dict) -> TransformerSpec:
