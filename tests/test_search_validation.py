@@ -20,6 +20,7 @@ from colossim.validation.runs import (
     read_runs,
     validate_rows,
 )
+from colossim.workload.stack import default_memory_headroom
 
 PARALLEL = ("tp", "pp", "dp", "cp", "ep")
 # Searched best vs published layout, median "faster by": issue #12 targets <= 5%; this
@@ -56,6 +57,29 @@ def test_searched_best_is_never_slower_than_published(checked) -> None:
             assert c.searched_plan["micro_batch"] == c.published_plan["micro_batch"]
     # rows without a full layout are not checked
     assert sum(r.search_check is not None for r in rep.rows) == len(full)
+
+
+def test_search_keeps_the_tools_memory_margin(checked) -> None:
+    """The check runs the search a user runs: it keeps the catalog's default share of
+    HBM free, or as little as the published plan leaves where that is less; never
+    fuller than both."""
+    _, rep = checked
+    default = default_memory_headroom()
+    checks = [
+        r.search_check for r in rep.rows if r.search_check is not None and r.search_check.fits
+    ]
+    assert checks
+    for c in checks:
+        assert 0.0 <= c.memory_headroom <= default
+        hbm = c.memory_limit_bytes / (1 - c.memory_headroom)
+        assert c.published_memory_bytes <= c.memory_limit_bytes
+        assert c.searched_memory_bytes <= c.memory_limit_bytes
+        if c.memory_headroom < default:  # the published plan set the margin
+            assert c.published_memory_bytes == pytest.approx(c.memory_limit_bytes, rel=1e-6)
+        else:
+            assert c.memory_limit_bytes == pytest.approx((1 - default) * hbm)
+    # the margin binds: some rows keep the full default free
+    assert any(c.memory_headroom == default for c in checks)
 
 
 def test_match_rates_are_consistent(checked) -> None:

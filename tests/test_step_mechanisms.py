@@ -13,6 +13,7 @@ from colossim.cluster import cluster_for
 from colossim.hardware import gpu
 from colossim.parallel.memory import memory_breakdown, stage_shape
 from colossim.parallel.plan import Plan, PlanBatch, Recompute, Sharding
+from colossim.perf.collective_times import collective_times
 from colossim.perf.estimate import context
 from colossim.perf.step import evaluate
 from colossim.search import SearchSpace, stack_space
@@ -82,6 +83,34 @@ def test_zero2_reduces_gradients_every_microbatch() -> None:
     assert z1_many == pytest.approx(z1_few, rel=1e-9)
     assert z2_few == pytest.approx(z1_few, rel=1e-9)  # one micro-batch: the same calls
     assert z2_many > 4 * z1_many  # 16 reduce-scatters instead of one
+
+
+def test_zero1_as_the_stack_runs_it() -> None:
+    """nanotron's ZeRO-1 all-reduces the full gradients and gathers the parameters after
+    the step (blocking): with one micro-batch it costs more than ZeRO-0. Megatron's
+    reduce-scatters and prefetches the gather behind the next forward: no more than
+    ZeRO-0. Same model, plan and network; only the stack's two switches differ."""
+    base = replace(stack_profile("megatron"), dp_overlap=0.5)
+    nano = replace(base, zero_grad_all_reduce=1.0, param_gather_overlap=0.0)
+    assert stack_profile("nanotron").zero_grad_all_reduce == 1.0
+    assert stack_profile("nanotron").param_gather_overlap == 0.0
+    assert stack_profile("megatron").param_gather_overlap == 1.0
+    assert stack_profile("megatron-deepspeed").param_gather_overlap == 0.0
+    ctx = _ctx("megatron", n=64, gb=64, model="llama3-8b")
+
+    def dp(stack, sharding: Sharding) -> float:
+        p = _plans(tp=1, pp=1, dp=64, micro_batch=1, global_batch=64, sharding=sharding)
+        return float(evaluate(replace(ctx, stack=stack), p).dp_comm_s[0])
+
+    c = collective_times(ctx.model, ctx.training, _plans(tp=1, pp=1, dp=64, micro_batch=1,
+                         global_batch=64), base, ctx.network)  # fmt: skip
+    assert dp(nano, Sharding.NONE) == pytest.approx(dp(base, Sharding.NONE), rel=1e-12)
+    # the gather is exposed whole, on top of the (partly hidden) all-reduce
+    assert dp(nano, Sharding.ZERO1) == pytest.approx(
+        dp(nano, Sharding.NONE) + float(c.dp_all_gather_s[0]), rel=1e-9
+    )
+    assert dp(nano, Sharding.ZERO1) > dp(nano, Sharding.NONE)
+    assert dp(base, Sharding.ZERO1) <= dp(base, Sharding.NONE)
 
 
 def test_search_enumerates_only_the_recompute_modes_a_stack_runs() -> None:

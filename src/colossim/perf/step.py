@@ -543,10 +543,15 @@ def _data_parallel(model, plans, shape, stack, c, mb: _MicroBatch, r: _Rates, m)
     sh = plans.sharding
     t_ar, t_rs, t_ag = c.dp_all_reduce_s, c.dp_reduce_scatter_s, c.dp_all_gather_s
     ov = stack.dp_overlap
+    # ZeRO-1/2: the gradients' reduction (a reduce-scatter, or the full all-reduce of a
+    # stack that shards only the optimizer) and the parameter all-gather after the step,
+    # hidden behind the next forward only where the stack prefetches it.
+    t_zsync = np.where(stack.zero_grad_all_reduce > 0.5, t_ar, t_rs)
+    gather_exposed = np.maximum(0.0, t_ag - stack.param_gather_overlap * ov * mb.fwd)
     exposed_std = np.where(
         sh == Sharding.NONE,
         np.maximum(0.0, t_ar - ov * mb.bwd),
-        np.maximum(0.0, t_rs - ov * mb.bwd) + np.maximum(0.0, t_ag - ov * mb.fwd),
+        np.maximum(0.0, t_zsync - ov * mb.bwd) + gather_exposed,
     )
     exposed_z3 = m * (
         np.maximum(0.0, t_ag - ov * mb.fwd) + np.maximum(0.0, t_ag + t_rs - ov * mb.bwd)
@@ -558,14 +563,14 @@ def _data_parallel(model, plans, shape, stack, c, mb: _MicroBatch, r: _Rates, m)
     # reductions run on their own stream behind every later backward and forward, so m
     # of them are exposed only where they outrun the compute (comm-bound layouts).
     window = m * mb.bwd + (m - 1) * mb.fwd
-    exposed_z2 = np.maximum(0.0, m * t_rs - ov * window) + np.maximum(0.0, t_ag - ov * mb.fwd)
+    exposed_z2 = np.maximum(0.0, m * t_rs - ov * window) + gather_exposed
     dp_comm = np.select(
         [sh == Sharding.ZERO3, sh == Sharding.ZERO2], [exposed_z3, exposed_z2], exposed_std
     )
     total = np.select(
         [sh == Sharding.ZERO3, sh == Sharding.ZERO2, sh == Sharding.NONE],
         [m * (2 * t_ag + t_rs), m * t_rs + t_ag, t_ar],
-        t_rs + t_ag,
+        t_zsync + t_ag,
     )
     d_dense = (plans.dp * plans.cp).astype(np.float64)
     d_exp = np.maximum(d_dense / plans.ep, 1.0)

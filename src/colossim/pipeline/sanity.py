@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from colossim.campaign import (
     CampaignResult,
 )
-from colossim.catalog import load_catalog
 from colossim.perf.estimate import Context, Estimate
 from colossim.pipeline.records import WithFailures
 from colossim.scenario.schema import Scenario
 from colossim.units import GB
+from colossim.workload.stack import default_memory_headroom
 
 __all__ = [
     "Headroom",
@@ -52,7 +52,7 @@ def memory_headroom(scenario: Scenario) -> Headroom:
         return Headroom(share=plan.memory_headroom, field="plan.memory_headroom")
     if scenario.search.memory_headroom is not None:
         return Headroom(share=scenario.search.memory_headroom, field="search.memory_headroom")
-    share = float(load_catalog("efficiency")["global"].values["memory_headroom"])
+    share = default_memory_headroom()
     where = "search" if plan == "search" else "plan"
     return Headroom(share=share, field=f"{where}.memory_headroom (default)")
 

@@ -214,6 +214,10 @@ def _search_check_json(c: SearchCheck | None) -> dict | None:
         "inside_space": c.inside_space,
         "widened": list(c.widened),
         "fits": c.fits,
+        "published_memory_bytes": c.published_memory_bytes,
+        "searched_memory_bytes": c.searched_memory_bytes,
+        "memory_headroom": c.memory_headroom,
+        "memory_limit_bytes": c.memory_limit_bytes,
     }
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from colossim.errors import InputError, InputErrors
+from colossim.parallel.memory import memory_breakdown
 from colossim.parallel.plan import Plan, PlanBatch, Recompute, Sharding
 from colossim.perf.estimate import Context, context
 from colossim.search import SearchSpace, candidate_values, enumerate_plans, plan_search
@@ -34,7 +35,12 @@ from colossim.validation.prepare import (
 )
 from colossim.validation.ranking import RankedRow, SweepRanking, ranking
 from colossim.workload.model import TransformerSpec
-from colossim.workload.stack import Efficiency, StackProfile, efficiency
+from colossim.workload.stack import (
+    Efficiency,
+    StackProfile,
+    default_memory_headroom,
+    efficiency,
+)
 
 __all__ = [
     "FULL_LAYOUT_COLUMNS",
@@ -94,6 +100,11 @@ class SearchCheck:
         widened: dimensions whose default candidate values lacked the published value
             (the space was widened to include it).
         fits: the published plan fits in memory (if not, both sides ignore memory).
+        published_memory_bytes, searched_memory_bytes: predicted memory per GPU of
+            each plan (its most loaded stage).
+        memory_headroom: share of HBM the search kept free: the tool's default, or
+            what the published plan leaves where that is less; memory_limit_bytes: the
+            memory per GPU that leaves.
     """
 
     published_plan: dict
@@ -105,6 +116,10 @@ class SearchCheck:
     inside_space: bool
     widened: tuple[str, ...]
     fits: bool
+    published_memory_bytes: float = 0.0
+    searched_memory_bytes: float = 0.0
+    memory_headroom: float = 0.0
+    memory_limit_bytes: float = 0.0
 
     @property
     def searched_ge_published(self) -> bool:
@@ -439,7 +454,14 @@ def _search_check(
     dims["sharding"] = tuple(sorted(modes))
     rc = {Recompute[m.upper()] for m in ctx.stack.recompute_modes} | {Recompute(ref.recompute)}
     dims["recompute"] = tuple(sorted(rc))
-    wide = SearchSpace(**dims, batch_tolerance=0.0, allow_idle=False)
+    # The search keeps free the margin of HBM the tool's own searches keep (`colossim
+    # plan` without a scenario setting), or less where the published layout itself runs
+    # closer to full: it may use as much memory as the team did, never more.
+    target = PlanBatch.from_plans([ref])
+    ref_mem = memory_breakdown(ctx.model, ctx.training, target, ctx.stack, ctx.eff).total[0]
+    ref_free = 1.0 - float(ref_mem) / ctx.cluster.gpu.hbm_bytes
+    headroom = min(default_memory_headroom(), max(ref_free - 1e-9, 0.0))  # ref stays in
+    wide = SearchSpace(**dims, batch_tolerance=0.0, allow_idle=False, memory_headroom=headroom)
     # Membership: the candidates of the wide space with the published degrees (the
     # enumeration decides per degree combination, so this is a slice of the wide set).
     one = {k: (published[k],) for k in PARALLEL_DIMS if k != "dp"}
@@ -449,7 +471,6 @@ def _search_check(
         ctx.cluster,
         SearchSpace(**{**dims, **one}, batch_tolerance=0.0, allow_idle=False),
     )
-    target = PlanBatch.from_plans([ref])
     inside = bool(
         np.any(
             np.logical_and.reduce([getattr(mine, f) == getattr(target, f)[0] for f in _PLAN_FIELDS])
@@ -457,10 +478,11 @@ def _search_check(
     )
     res = plan_search(ctx, wide, ignore_memory=not fits)
     if res.feasible is None:
-        searched_plan, searched_tps = {}, 0.0
+        searched_plan, searched_tps, searched_mem = {}, 0.0, 0.0
     else:
         searched_plan = res.feasible.plans.plan(0).as_dict()
         searched_tps = float(res.feasible.tokens_per_s_per_gpu[0])
+        searched_mem = float(res.feasible.memory.total[0])
     pub = ref.as_dict()
     same_dims = bool(searched_plan) and all(searched_plan[k] == pub[k] for k in PARALLEL_DIMS)
     compared = ("micro_batch", *(k for k, g in given.items() if g))
@@ -474,6 +496,10 @@ def _search_check(
         inside_space=inside,
         widened=widened,
         fits=fits,
+        published_memory_bytes=float(ref_mem),
+        searched_memory_bytes=searched_mem,
+        memory_headroom=headroom,
+        memory_limit_bytes=(1 - headroom) * ctx.cluster.gpu.hbm_bytes,
     )
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "Efficiency",
     "StackDefaults",
     "StackProfile",
+    "default_memory_headroom",
     "efficiency",
     "framework_ids",
     "stack_profile",
@@ -108,6 +109,14 @@ class StackProfile:
     # 1: FP8 weights are cast once per step and reused by the step's later micro-batches
     # (Transformer Engine ``is_first_microbatch``); 0: cast at every micro-batch.
     fp8_weight_cache: float = 0.0
+    # ZeRO-1/2 gradient synchronisation: 0 = reduce-scatter (each rank receives its
+    # shard: Megatron distributed optimizer, DeepSpeed); 1 = a full all-reduce before each
+    # rank updates its shard (nanotron: DDP all-reduces, the optimizer is sharded only).
+    zero_grad_all_reduce: float = 0.0
+    # 1: the parameter all-gather after a ZeRO-1/2 optimizer step overlaps the next
+    # step's forward (Megatron --overlap-param-gather, FSDP prefetch); 0: it blocks after
+    # the step (nanotron, DeepSpeed ZeRO-1/2).
+    param_gather_overlap: float = 1.0
 
 
 def efficiency() -> Efficiency:
@@ -115,6 +124,12 @@ def efficiency() -> Efficiency:
     return Efficiency(
         **{f.name: float(values[f.name]) for f in fields(Efficiency) if f.name in values}
     )
+
+
+def default_memory_headroom() -> float:
+    """Share of HBM a search keeps free when the scenario sets none (catalog
+    ``efficiency.yaml`` global ``memory_headroom``, with its source)."""
+    return float(load_catalog("efficiency")["global"].values["memory_headroom"])
 
 
 def framework_ids() -> list[str]:
