@@ -113,6 +113,29 @@ def test_zero1_as_the_stack_runs_it() -> None:
     assert dp(base, Sharding.ZERO1) <= dp(base, Sharding.NONE)
 
 
+def test_separate_projections_run_as_their_own_gemms() -> None:
+    """torchtitan runs Q, K, V (and gate, up) as separate linears: at TP 8 with 8 KV
+    heads the K and V GEMMs are 128 columns wide, below a tile's width in efficiency
+    and streaming their whole input: slower than one fused GEMM, never faster."""
+    assert stack_profile("torchtitan").fused_projections == 0.0
+    assert stack_profile("megatron").fused_projections == 1.0
+    training = Training(
+        seq_len=8192, global_batch=256, tokens=1e12, precision="bf16", framework="torchtitan"
+    )
+    ctx = context(preset("llama3-70b"), training, cluster_for(gpu("h100-sxm-80gb"), 256))
+    plans = PlanBatch.from_plans(
+        [
+            Plan(tp=8, pp=1, dp=32, micro_batch=1, global_batch=256, sharding=Sharding.ZERO3),
+            Plan(tp=1, pp=1, dp=256, micro_batch=1, global_batch=256, sharding=Sharding.ZERO3),
+        ]
+    )
+    split = evaluate(ctx, plans).gemm_s
+    fused = evaluate(replace(ctx, stack=replace(ctx.stack, fused_projections=1.0)), plans).gemm_s
+    assert np.all(split >= fused * (1 - 1e-12))
+    assert split[0] > fused[0] * 1.005  # TP 8: narrow K/V GEMMs cost visibly more
+    assert split[0] / fused[0] > split[1] / fused[1]  # and more than at TP 1
+
+
 def test_search_enumerates_only_the_recompute_modes_a_stack_runs() -> None:
     foundry = stack_profile("llm-foundry")
     assert set(foundry.recompute_modes) == {"none", "full"}

@@ -119,6 +119,7 @@ class _Rates:
     cast_bytes: float  # FP8 recipe: HBM bytes per element of a tensor's cast
     transposed_bytes: float  # and per element of a backward operand requantised transposed
     training: Training  # the run (its MoE load imbalance)
+    fused_projections: bool = True  # Q, K, V (and gate, up) as one GEMM each
 
 
 def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Efficiency) -> _Rates:
@@ -145,6 +146,7 @@ def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Effic
         cast_bytes=cost.cast_bytes if fp8 else 0.0,
         transposed_bytes=cost.transposed_cast_bytes if fp8 else 0.0,
         training=training,
+        fused_projections=stack.fused_projections > 0.5,
     )
 
 
@@ -174,12 +176,27 @@ def _gemm(r: _Rates, m_dim, n_dim, k_dim, groups=1.0):
     return np.where(present, fwd, 0.0), np.where(present, bwd, 0.0)
 
 
+def _gemm_shared_input(r: _Rates, m_dim, widths, k_dim, groups=1.0):
+    """Forward and backward seconds of separate linears of output widths ``widths`` over
+    one input (M x K; ``groups`` of them in one grouped launch each): every GEMM at its
+    own shape, the input's forward FP8 cast once."""
+    f = b = 0.0
+    for n in widths:
+        fi, bi = _gemm(r, m_dim, n, k_dim, groups)
+        f, b = f + fi, b + bi
+    shared = (len(widths) - 1) * r.cast_bytes * groups * m_dim * k_dim / r.mem
+    return f - shared, b
+
+
 def _mlp(r: _Rates, m_dim, h: int, ffn: float, matrices: int, groups=1.0):
     """Forward and backward seconds of an MLP (or ``groups`` experts) with ``ffn`` inner
     features per GPU: the column-parallel input GEMM (gate and up fused: ``matrices`` - 1
     of them, h -> ffn each) and the row-parallel output GEMM (ffn -> h, its reduction
     over the sharded ffn)."""
-    up_f, up_b = _gemm(r, m_dim, (matrices - 1) * ffn, h, groups)
+    if r.fused_projections or matrices < 3:
+        up_f, up_b = _gemm(r, m_dim, (matrices - 1) * ffn, h, groups)
+    else:  # gate and up as two linears (torchtitan w1, w3)
+        up_f, up_b = _gemm_shared_input(r, m_dim, (ffn,) * (matrices - 1), h, groups)
     down_f, down_b = _gemm(r, m_dim, h, ffn, groups)
     return up_f + down_f, up_b + down_b
 
@@ -211,7 +228,13 @@ def _layer_forward(model: TransformerSpec, s: int, plans: PlanBatch, r: _Rates) 
     # Attention projections: the output projection (heads x v_dim -> h) is row-parallel,
     # the rest (Q, K, V; MLA's low-rank down/up projections) column-parallel.
     out_in = model.heads * model.attn_v_dim
-    qkv_f, qkv_b = _gemm(r, tok, (model.attention_params / h - out_in) / tpf, h)
+    in_width = model.attention_params / h - out_in  # Q, K, V (MLA: its projections)
+    if r.fused_projections or model.mla:
+        qkv_f, qkv_b = _gemm(r, tok, in_width / tpf, h)
+    else:
+        # MODEL: separate Q, K and V linears (torchtitan): three GEMMs over the same
+        # input, its FP8 cast shared (one cast before the TP all-gather).
+        qkv_f, qkv_b = _gemm_shared_input(r, tok, (q / tpf, kv / tpf, kv / tpf), h)
     o_f, o_b = _gemm(r, tok, h, out_in / tpf)
     f_act_in = 2 if model.gated_mlp else 1
     mlp_f, mlp_b = _mlp(r, tok, h, model.ffn_hidden / tpf, model.mlp_matrices)

@@ -117,6 +117,9 @@ class StackProfile:
     # step's forward (Megatron --overlap-param-gather, FSDP prefetch); 0: it blocks after
     # the step (nanotron, DeepSpeed ZeRO-1/2).
     param_gather_overlap: float = 1.0
+    # 1: Q, K, V run as one column-parallel GEMM, and gate and up as one (Megatron
+    # linear_qkv / linear_fc1, nanotron qkv_proj / gate_up_proj); 0: separate linears.
+    fused_projections: float = 1.0
 
 
 def efficiency() -> Efficiency:
