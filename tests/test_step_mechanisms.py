@@ -136,6 +136,25 @@ def test_separate_projections_run_as_their_own_gemms() -> None:
     assert split[0] / fused[0] > split[1] / fused[1]  # and more than at TP 1
 
 
+def test_separate_linears_share_the_input_cast_only_under_per_tensor_fp8() -> None:
+    """Tensorwise FP8 casts the block input once (all-gathered in FP8 for Q, K and V);
+    rowwise all-gathers in 16 bits and casts it once per linear: splitting the
+    projections costs rowwise its GEMM shapes plus two more casts of the input."""
+    extra = {}
+    for recipe in ("tensorwise", "rowwise"):
+        training = Training(
+            seq_len=8192, global_batch=256, tokens=1e12, precision="fp8",
+            framework="torchtitan", fp8_recipe=recipe,
+        )  # fmt: skip
+        ctx = context(preset("llama3-70b"), training, cluster_for(gpu("h100-sxm-80gb"), 256))
+        plans = _plans(tp=8, pp=1, dp=32, micro_batch=1, global_batch=256, sharding=Sharding.ZERO3)
+        split = evaluate(ctx, plans).gemm_s[0]
+        fused = evaluate(replace(ctx, stack=replace(ctx.stack, fused_projections=1.0)), plans)
+        extra[recipe] = split - fused.gemm_s[0]
+    assert extra["tensorwise"] > 0
+    assert extra["rowwise"] > 2 * extra["tensorwise"]
+
+
 def test_search_enumerates_only_the_recompute_modes_a_stack_runs() -> None:
     foundry = stack_profile("llm-foundry")
     assert set(foundry.recompute_modes) == {"none", "full"}

@@ -120,6 +120,9 @@ class _Rates:
     transposed_bytes: float  # and per element of a backward operand requantised transposed
     training: Training  # the run (its MoE load imbalance)
     fused_projections: bool = True  # Q, K, V (and gate, up) as one GEMM each
+    # Separate linears over one input share its FP8 cast (per-tensor scales: cast once,
+    # all-gathered in FP8); False: each linear casts the 16-bit input itself.
+    shared_input_cast: bool = True
 
 
 def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Efficiency) -> _Rates:
@@ -147,6 +150,11 @@ def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Effic
         transposed_bytes=cost.transposed_cast_bytes if fp8 else 0.0,
         training=training,
         fused_projections=stack.fused_projections > 0.5,
+        # MODEL: only per-tensor recipes (no transposed requantisation) can cast the
+        # block input once and all-gather it in FP8 for the Q, K, V (gate, up) linears;
+        # torchtitan: "float8 all-gather with TP is only supported for tensorwise ...
+        # for rowwise recipes ... all-gather happens in high precision" (parallelize.py)
+        shared_input_cast=cost.transposed_cast_bytes == 0,
     )
 
 
@@ -179,11 +187,13 @@ def _gemm(r: _Rates, m_dim, n_dim, k_dim, groups=1.0):
 def _gemm_shared_input(r: _Rates, m_dim, widths, k_dim, groups=1.0):
     """Forward and backward seconds of separate linears of output widths ``widths`` over
     one input (M x K; ``groups`` of them in one grouped launch each): every GEMM at its
-    own shape, the input's forward FP8 cast once."""
+    own shape, the input's forward FP8 cast once where the recipe allows it."""
     f = b = 0.0
     for n in widths:
         fi, bi = _gemm(r, m_dim, n, k_dim, groups)
         f, b = f + fi, b + bi
+    if not r.shared_input_cast:
+        return f, b
     shared = (len(widths) - 1) * r.cast_bytes * groups * m_dim * k_dim / r.mem
     return f - shared, b
 
