@@ -61,3 +61,38 @@ def test_missing_file_is_one_line_exit_2(tmp_path):
     )
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_without_stalls_reports_the_model_on_the_rest():
+    """The stalled rows are the ones the model orders worst: without them the ranking
+    figures rise above the whole file's (and the stall rule names rows of the file)."""
+    from colossim.validation import read_runs, validate_rows
+
+    rep = validate_rows(read_runs("layout_sweeps"))
+    whole, _, _ = rep.ranking()
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--without-stalls", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    res = json.loads(out.stdout)["without_stalls"]
+    assert 50 <= res["stalled_rows_left_out"] <= 300
+    assert res["pair_order_acc"] > whole["pair_order_acc"]
+    assert res["spearman_median"] >= whole["spearman_median"]
+    assert res["sweeps_mape_pct"] < 30.0
+
+
+def test_stall_rule():
+    mod = _module()
+    plan = dict(global_batch=256, dp=4, pp=4, micro_batch=1, tp=2, cp=1)  # 64 + 3 slots
+    tokens = 256 * 4096
+    n = 4 * 4 * 2
+
+    def tps(step_s):
+        return tokens / (step_s * n)
+
+    # one second per slot above a 3 s prediction: a stall
+    assert mod.stalled(plan, 4096, tps(3.0 + 67 * 1.0), tps(3.0))
+    # 20% slower than predicted: a model error, not a stall
+    assert not mod.stalled(plan, 4096, tps(3.6), tps(3.0))
