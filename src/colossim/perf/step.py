@@ -48,10 +48,11 @@ import numpy as np
 from colossim.cluster import Cluster
 from colossim.hardware import Precision
 from colossim.parallel.memory import MemoryBreakdown, memory_breakdown, stage_shape
-from colossim.parallel.plan import BF16_BYTES, PlanBatch, Recompute, Sharding, packed_key
+from colossim.parallel.plan import BF16_BYTES, PlanBatch, Recompute, packed_key
 from colossim.perf.collective_times import DISTINCT_MIN, CollectiveTimes, collective_times
 from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_half_dim, gemm_seconds
 from colossim.perf.context import Context
+from colossim.perf.data_parallel import data_parallel
 from colossim.perf.pressure import allocator_pressure
 from colossim.perf.tp_sync import pp_across_nodes, tp_host_sync_s, tp_pp_skew_s
 from colossim.workload.attention import AttentionKernel, attention_kernel
@@ -64,9 +65,6 @@ __all__ = ["CollectiveTimes", "StepBatch", "collective_times", "evaluate"]
 
 # Backward FLOPs of flash attention: 5 matmuls to the forward's 2 (Dao 2023, sec. 3.1.2).
 ATTENTION_BACKWARD_RATIO = 2.5
-# Adam step traffic per parameter: read fp32 param, grad, m, v (16 B); write param, m, v
-# (12 B) and the 16-bit copy (2 B).
-OPTIMIZER_BYTES_PER_PARAM = 30.0
 # Cross-entropy over the vocabulary: fp32 softmax read, write and gradient per logit.
 LOSS_BYTES_PER_LOGIT = 12.0
 
@@ -337,7 +335,9 @@ def evaluate(
     t_mb = gpu_mb + host_mb
     bubble = (plans.pp - 1) / plans.vp * t_mb  # Narayanan et al. 2021, sec. 2.2.1-2.2.2
     pipeline = m * t_mb + bubble
-    dp_comm, dp_hidden, optimizer = _data_parallel(model, plans, shape, stack, c, mb, r, m)
+    dp_comm, dp_hidden, optimizer = data_parallel(
+        plans, shape, stack, c, fwd=mb.fwd, bwd=mb.bwd, mem=r.mem, m=m
+    )
     dp_interference = eff.overlap_compute_slowdown * dp_hidden
     if memory is None:
         memory = memory_breakdown(model, training, plans, stack, eff)
@@ -564,51 +564,3 @@ def _microbatch_comm(model, plans, shape, stack, c, mb: _MicroBatch, domain, tra
     pp = 2 * plans.vp * c.pp_send_s + handshake
     skew = tp_pp_skew_s(plans, layers, domain, stack)
     return _Comm(tp=tp, cp=cp_comm, ep=ep, pp=pp, hidden=hidden_all, skew=skew)
-
-
-def _data_parallel(model, plans, shape, stack, c, mb: _MicroBatch, r: _Rates, m):
-    """Exposed and hidden DP / ZeRO communication and the optimizer step (s per step).
-
-    Gradient all-reduce (no ZeRO) or reduce-scatter + parameter all-gather (ZeRO-1/2)
-    start with the last micro-batch's backward and hide behind it up to the stack's
-    ``dp_overlap`` share: with few micro-batches there is little to hide behind. ZeRO-3
-    gathers parameters per micro-batch, forward and backward (Rajbhandari et al. 2020)."""
-    sh = plans.sharding
-    t_ar, t_rs, t_ag = c.dp_all_reduce_s, c.dp_reduce_scatter_s, c.dp_all_gather_s
-    ov = stack.dp_overlap
-    # ZeRO-1/2: the gradients' reduction (a reduce-scatter, or the full all-reduce of a
-    # stack that shards only the optimizer) and the parameter all-gather after the step,
-    # hidden behind the next forward only where the stack prefetches it.
-    t_zsync = np.where(stack.zero_grad_all_reduce > 0.5, t_ar, t_rs)
-    gather_exposed = np.maximum(0.0, t_ag - stack.param_gather_overlap * ov * mb.fwd)
-    exposed_std = np.where(
-        sh == Sharding.NONE,
-        np.maximum(0.0, t_ar - ov * mb.bwd),
-        np.maximum(0.0, t_zsync - ov * mb.bwd) + gather_exposed,
-    )
-    exposed_z3 = m * (
-        np.maximum(0.0, t_ag - ov * mb.fwd) + np.maximum(0.0, t_ag + t_rs - ov * mb.bwd)
-    )
-    # MODEL: ZeRO-2 keeps only its shard of the gradients, so it cannot accumulate them
-    # over micro-batches: every micro-batch's backward reduce-scatters its gradients
-    # (DeepSpeed stage 2 reduces during each micro-step's backward; FSDP SHARD_GRAD_OP
-    # keeps unsharded gradients only under no_sync, which costs ZeRO-1 memory). The
-    # reductions run on their own stream behind every later backward and forward, so m
-    # of them are exposed only where they outrun the compute (comm-bound layouts).
-    window = m * mb.bwd + (m - 1) * mb.fwd
-    exposed_z2 = np.maximum(0.0, m * t_rs - ov * window) + gather_exposed
-    dp_comm = np.select(
-        [sh == Sharding.ZERO3, sh == Sharding.ZERO2], [exposed_z3, exposed_z2], exposed_std
-    )
-    total = np.select(
-        [sh == Sharding.ZERO3, sh == Sharding.ZERO2, sh == Sharding.NONE],
-        [m * (2 * t_ag + t_rs), m * t_rs + t_ag, t_ar],
-        t_zsync + t_ag,
-    )
-    d_dense = (plans.dp * plans.cp).astype(np.float64)
-    d_exp = np.maximum(d_dense / plans.ep, 1.0)
-    opt_params = shape.dense_params / np.where(sh >= 1, d_dense, 1.0) + (
-        shape.expert_params / np.where(sh >= 1, d_exp, 1.0)
-    )
-    hidden = np.maximum(total - dp_comm, 0.0)
-    return dp_comm, hidden, opt_params * OPTIMIZER_BYTES_PER_PARAM / r.mem
