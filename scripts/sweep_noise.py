@@ -31,9 +31,9 @@ import numpy as np
 
 from colossim.errors import InputError
 from colossim.validation import read_runs
+from colossim.validation.prepare import FLAG_MARK
 
 LAYOUT = ("tp", "pp", "dp", "cp", "ep", "vp", "micro_batch", "recompute")
-FLAG_MARK = "FLAG: MFU < 1%"
 STALL_S_PER_SLOT = 0.3
 STALL_MIN_RATIO = 1.5
 STALL_ALL_GPUS = 512
