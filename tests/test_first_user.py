@@ -58,6 +58,10 @@ def test_ctrl_c_says_what_was_written(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=tmp_path,
+        # A pytest started in the background by a non-interactive shell ignores SIGINT,
+        # and a child inherits that: give the command the default disposition, as a
+        # terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(4)
     proc.send_signal(signal.SIGINT)
