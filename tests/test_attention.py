@@ -96,3 +96,23 @@ def test_step_time_follows_the_stacks_attention_family() -> None:
     assert _attention_s("flash-attention-3", "a100-sxm-80gb") == pytest.approx(
         _attention_s("flash-attention-2", "a100-sxm-80gb")
     )
+
+
+def test_blackwell_ultra_runs_cudnn_attention_faster_than_blackwell() -> None:
+    """GB300 and B300 scale the Blackwell cuDNN table (the same cuDNN build measured on
+    GB300 and GB200): the forward gains more than the backward; other GPUs of the
+    generation, and families without their own GPU entry, keep the generation table."""
+    s = np.array([4096.0, 8192.0])
+    base_f, base_b = attention_kernel("cudnn", "blackwell").efficiency(s, 128)
+    for gid in ("gb300", "b300"):
+        assert gpu(gid).generation == "blackwell"
+        f, b = attention_kernel("cudnn", "blackwell", gid).efficiency(s, 128)
+        assert np.all(f / base_f > b / base_b) and np.all(b > base_b)
+    for gid in ("gb200", "b200"):
+        f, b = attention_kernel("cudnn", "blackwell", gid).efficiency(s, 128)
+        np.testing.assert_array_equal(f, base_f)
+    fa2 = attention_kernel("flash-attention-2", "blackwell")
+    np.testing.assert_array_equal(
+        attention_kernel("flash-attention-2", "blackwell", "gb300").efficiency(s, 128)[0],
+        fa2.efficiency(s, 128)[0],
+    )

@@ -139,7 +139,7 @@ def _rates(cluster: Cluster, training: Training, stack: StackProfile, eff: Effic
     return _Rates(
         mm=ceiling * recipe * factor,
         attn_peak=gpu.peak("bf16") * factor,
-        attn_kernel=attention_kernel(stack.attention_kernel, gpu.generation),
+        attn_kernel=attention_kernel(stack.attention_kernel, gpu.generation, gpu.id),
         mem=gpu.hbm_bw_bytes_per_s * eff.elementwise_bw_efficiency,
         gemm_elem_bytes=1.0 if fp8 else float(BF16_BYTES),
         sm_count=gpu.sm_count,

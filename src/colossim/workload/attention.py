@@ -8,6 +8,10 @@ covers every generation). Efficiency is the fraction of the GPU's dense 16-bit p
 forward and backward, causal, as a function of the sequence length a kernel call sees and
 the head dimension: linear interpolation in log(seq_len) and log(head dim) between the
 measured points, held at the end values outside them.
+
+A family may also list ``gpus``: per-GPU scales of its generation table, where one GPU of
+a generation runs the family's kernels measurably faster than the others (Blackwell
+Ultra's doubled exponential throughput speeds the softmax of the attention forward).
 """
 
 from __future__ import annotations
@@ -64,9 +68,10 @@ class AttentionKernel:
 
 
 @cache
-def attention_kernel(family: str, generation: str) -> AttentionKernel:
+def attention_kernel(family: str, generation: str, gpu_id: str | None = None) -> AttentionKernel:
     """The kernel a stack asking for ``family`` runs on a ``generation`` GPU (after the
-    fallback rule); ``ValueError`` for a family or table missing from the catalog."""
+    fallback rule), with the family's own scales for ``gpu_id`` where it lists them;
+    ``ValueError`` for a family or table missing from the catalog."""
     requested = AttentionKernelFamily(family)
     entries = load_catalog("attention")
     name, seen = requested.value, set()
@@ -95,6 +100,10 @@ def attention_kernel(family: str, generation: str) -> AttentionKernel:
     # Causal backward: the measured (non-causal) backward times the causal forward's
     # share of the non-causal forward at the same sequence length and head dim.
     bwd = rows("backward", bwd_scale) * fwd / fwd_full
+    own = entries[name].values.get("gpus", {}).get(gpu_id)
+    if own is not None:  # this GPU against its generation's table (same library version)
+        fwd = fwd * float(own["forward_scale"])
+        bwd = bwd * float(own["backward_scale"])
     if np.any(fwd <= 0) or np.any(fwd > 1) or np.any(bwd <= 0) or np.any(bwd > 1):
         raise ValueError(f"attention.yaml {name}/{generation}: efficiency outside (0, 1]")
     return AttentionKernel(
