@@ -24,8 +24,12 @@ from colossim.workload.stack import default_memory_headroom
 
 PARALLEL = ("tp", "pp", "dp", "cp", "ep")
 # Searched best vs published layout, median "faster by": issue #12 targets <= 5%; this
-# holds the figure the shipped calibration reaches, with a small margin.
-MEDIAN_GAIN_MAX_PCT = 11.5
+# holds the figure the shipped calibration reaches, with a small margin. It rose from
+# 10.9% to 13.3% when torchtitan's selective recompute became what torchtitan runs (every
+# second block recomputed in full, not Megatron's attention-core recompute): its published
+# layouts pay that recompute where the memory model says none fits, and torchtitan's own
+# Llama 2 13B figures measure no recompute 13% faster than selective.
+MEDIAN_GAIN_MAX_PCT = 14.0
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from colossim.errors import InputError
 from colossim.validation import REQUIRED_COLUMNS, read_runs, validate_rows
 
-MAPE_MAX_PCT = 9.9
+MAPE_MAX_PCT = 9.5
 PREDICTED_MIN_SHARE = 0.95
 
 

@@ -106,11 +106,16 @@ def stage_shape(model: TransformerSpec, plans: PlanBatch) -> StageShape:
 
 
 def activation_bytes_per_token(
-    model: TransformerSpec, recompute: np.ndarray, routed_share: np.ndarray | float = 1.0
+    model: TransformerSpec,
+    recompute: np.ndarray,
+    routed_share: np.ndarray | float = 1.0,
+    layer_period: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bytes kept for backward per token, per dense layer and per MoE layer, before any
     parallel split (16-bit tensors, no dropout, flash attention: no s^2 term);
-    ``routed_share``: the busiest expert-parallel rank's routed tokens over the mean.
+    ``routed_share``: the busiest expert-parallel rank's routed tokens over the mean;
+    ``layer_period``: the stack's selective recompute as whole layers, every k-th one in
+    full (0: Megatron's selective recompute).
 
     Korthikanti et al. 2022, sec. 4.1 counts 34*s*b*h per GPT layer with dropout and
     materialised attention; here each kept tensor is listed for modern blocks.
@@ -130,6 +135,10 @@ def activation_bytes_per_token(
     sel_attn = attn - q  # attention output recomputed from Q, K, V
     sel_dense = mlp_dense - act_out * model.ffn_hidden
     sel_moe = mlp_moe - (routed + model.shared_experts) * act_out * model.moe_ffn_hidden
+    if layer_period >= 2:  # every k-th layer keeps only its input, the others all
+        keep = 1.0 - 1.0 / layer_period
+        sel_attn = keep * attn + h / layer_period
+        sel_dense, sel_moe = keep * mlp_dense, keep * mlp_moe
     dense = np.select(
         [recompute == Recompute.NONE, recompute == Recompute.SELECTIVE],
         [attn + mlp_dense, sel_attn + sel_dense],
@@ -175,7 +184,8 @@ def memory_breakdown(
 
     tokens = mb * training.seq_len / (tp * cp)  # tokens of one micro-batch held per GPU
     share = training.busiest_ep_share(ep)
-    dense_b, moe_b = activation_bytes_per_token(model, rc, share)
+    period = stack.selective_layer_period
+    dense_b, moe_b = activation_bytes_per_token(model, rc, share, period)
     per_layer = tokens * (shape.dense_layers * dense_b + shape.moe_layers * moe_b)
     per_layer = per_layer / np.maximum(shape.layers, 1.0)
     # Micro-batches in flight (Korthikanti et al. 2022, sec. 4.2.3): the first stage holds
@@ -189,7 +199,8 @@ def memory_breakdown(
     # Full recompute re-materialises one whole layer at a time during backward.
     full_layer, full_moe = activation_bytes_per_token(model, np.zeros_like(rc), share)
     worst_layer = np.where(model.moe_layers > 0, full_moe, full_layer)
-    extra = np.where(rc == Recompute.FULL, tokens * worst_layer, 0.0)
+    layer_recompute = (rc == Recompute.FULL) | ((rc == Recompute.SELECTIVE) & (period >= 2))
+    extra = np.where(layer_recompute, tokens * worst_layer, 0.0)
     # MODEL: a stack that runs eager, unfused modules keeps more of each layer than the
     # tensors listed above (stack ``activation_memory_factor``, >= 1).
     factor = max(stack.activation_memory_factor, 1.0)

@@ -352,13 +352,7 @@ def evaluate(
     tps = tokens_per_step / step
     tps_gpu = tps / plans.num_gpus
     flops_tok = model.model_flops_per_token(training.seq_len)
-    # Hardware FLOPs beyond the model's: one extra forward under full recompute; selective
-    # recompute re-runs the attention core forward (and memory-bound activations).
-    recompute_flops_tok = np.select(
-        [plans.recompute == Recompute.FULL, plans.recompute == Recompute.SELECTIVE],
-        [flops_tok / 3.0, model.attention_flops_per_token(training.seq_len)],
-        0.0,
-    )
+    recompute_flops_tok = _recompute_flops_per_token(model, training.seq_len, plans, stack)
     peak = cluster.gpu.peak(str(training.precision))
     return StepBatch(
         plans=plans,
@@ -406,6 +400,22 @@ class _MicroBatch:
     host: np.ndarray  # host time to issue the micro-batch's kernels
 
 
+def _recompute_flops_per_token(model, seq_len: int, plans: PlanBatch, stack) -> np.ndarray:
+    """Hardware FLOPs per token beyond the model's: one extra forward under full
+    recompute; selective recompute re-runs the attention core forward (and memory-bound
+    activations), or 1/k of the forward where the stack recomputes every k-th layer."""
+    flops_tok = model.model_flops_per_token(seq_len)
+    period = stack.selective_layer_period
+    selective = (
+        flops_tok / 3.0 / period if period >= 2 else model.attention_flops_per_token(seq_len)
+    )
+    return np.select(
+        [plans.recompute == Recompute.FULL, plans.recompute == Recompute.SELECTIVE],
+        [flops_tok / 3.0, selective],
+        0.0,
+    )
+
+
 def _layer_forward_distinct(model: TransformerSpec, s: int, plans: PlanBatch, r: _Rates) -> _Layer:
     """:func:`_layer_forward` on the distinct (tp, micro-batch, cp, ep) keys of a large
     batch (a layer's kernels depend on nothing else), expanded back: the GEMM shape
@@ -436,14 +446,20 @@ def _microbatch(model, training, plans, r, shape, stack, eff) -> _MicroBatch:
     # (its output is recomputed from Q, K, V; Korthikanti sec. 5, Megatron-Core
     # recompute_modules core_attn) and the activation functions. The GEMMs' backward at
     # the data- and weight-gradient shapes; flash attention's backward at its own kernel
-    # efficiency.
-    recompute = np.where(full, fwd, np.where(selective, act_ew + attn_fwd, 0.0))
+    # efficiency. A stack whose selective recompute is whole layers (every k-th one in
+    # full: torchtitan) re-runs 1/k of the forward instead.
+    layers_rerun = np.where(full, 1.0, 0.0)
+    period = stack.selective_layer_period
+    if period >= 2:
+        layers_rerun = np.where(selective, 1.0 / period, layers_rerun)
+        selective = np.zeros_like(selective)
+    recompute = np.where(selective, act_ew + attn_fwd, layers_rerun * fwd)
     gemm_bwd = n_dense * lay.dense_gemm_bwd + n_moe * lay.moe_gemm_bwd
     head_gemm = lay.head_gemm + lay.head_gemm_bwd
     gemm = gemm_fwd + gemm_bwd + head_gemm
     attn = attn_fwd + shape.layers * lay.attn_core_bwd
     ew = 3 * ew_fwd + 2 * lay.head_ew
-    passes = np.where(full, 3.0, 2.0)
+    passes = 2.0 + layers_rerun
     # Fixed per-layer GPU costs: synchronisation and small kernels; MoE layers add router
     # top-k, token permutation bookkeeping and the dropless host sync (global fit).
     overhead = (shape.layers * eff.layer_overhead_s + n_moe * eff.moe_layer_overhead_s) * passes

@@ -17,7 +17,7 @@ and the slowest fitting fill is kept per row.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -127,6 +127,25 @@ def _imbalance(row: dict) -> float:
     return value
 
 
+# Values of the optional ``pipeline_schedule`` column: plain 1F1B (vp 1) or interleaved
+# 1F1B (vp >= 2 virtual stages per rank; a blank vp takes the stack's default for it).
+PIPELINE_SCHEDULES = ("1f1b", "interleaved")
+
+
+def _pipeline_schedule(row: dict, vp: int | None, pp: int | None) -> str | None:
+    """The optional ``pipeline_schedule`` column, checked against the row's vp and pp."""
+    raw = (row.get("pipeline_schedule") or "").strip().lower()
+    if not raw:
+        return None
+    fix = "1f1b (no interleave, vp 1) or interleaved (vp >= 2 stages per rank, pp > 1)"
+    if raw not in PIPELINE_SCHEDULES:
+        raise InputError("pipeline_schedule", "unknown schedule", value=raw, fix=fix)
+    interleaved = raw == "interleaved"
+    if (vp is not None and (vp > 1) != interleaved) or (interleaved and pp == 1):
+        raise InputError("pipeline_schedule", f"contradicts vp {vp} / pp {pp}", value=raw, fix=fix)
+    return raw
+
+
 def _mtp_layers(row: dict) -> int:
     """The optional ``mtp_layers`` column (blank or absent: 0)."""
     raw = (row.get("mtp_layers") or "").strip()
@@ -178,6 +197,25 @@ def _preference(plans: PlanBatch, blank: dict[str, bool], d: StackDefaults) -> n
     return key
 
 
+def _valid_plans(
+    model, training, cluster, plans: PlanBatch, defaults: StackDefaults, *, interleaved: bool
+) -> tuple[PlanBatch, StackDefaults]:
+    """The structurally valid candidates (ValueError naming the checks when none is) and
+    the defaults that rank them; ``interleaved``: the row interleaves its pipeline without
+    stating vp, so only vp >= 2 qualifies and the stack's default for it is preferred."""
+    bad = check_plans(model, training, cluster, plans)
+    ok = ~np.logical_or.reduce(list(bad.values())) if bad else np.ones(len(plans), bool)
+    if not ok.any():
+        reasons = ", ".join(sorted({k.value for k, v in bad.items() if v.any()}))
+        raise ValueError(f"no valid plan ({reasons})")
+    if interleaved:
+        ok &= plans.vp >= 2
+        defaults = replace(defaults, vp=defaults.interleaved_vp)
+        if not ok.any():
+            raise ValueError("no valid plan (an interleaved pipeline needs 2+ layers per rank)")
+    return plans.take(np.flatnonzero(ok)), defaults
+
+
 def _rank(values: np.ndarray, order: list[int]) -> np.ndarray:
     out = np.full(len(values), float(len(order)))
     for i, v in enumerate(order):
@@ -197,6 +235,9 @@ def prepare_row(row: dict, eff: Efficiency) -> PreparedRow:
     seq = _int(row, "seq_len", required=True)
     tp, pp, dp, cp, ep = (_int(row, c) for c in ("tp", "pp", "dp", "cp", "ep"))
     vp, mb, gb = _int(row, "vp"), _int(row, "micro_batch"), _int(row, "global_batch")
+    schedule = _pipeline_schedule(row, vp, pp)
+    if schedule == "1f1b":
+        vp = 1  # the row states its pipeline does not interleave
     rc_raw, sh_raw = (row.get("recompute") or "").strip(), (row.get("sharding") or "").strip()
     cluster = Cluster(
         gpu=g,
@@ -241,12 +282,8 @@ def prepare_row(row: dict, eff: Efficiency) -> PreparedRow:
         allow_idle=False,
     )
     plans = enumerate_plans(model, training, cluster, stack_space(space, stack))
-    bad = check_plans(model, training, cluster, plans)
-    ok = ~np.logical_or.reduce(list(bad.values())) if bad else np.ones(len(plans), bool)
-    if not ok.any():
-        reasons = ", ".join(sorted({k.value for k, v in bad.items() if v.any()}))
-        raise ValueError(f"no valid plan ({reasons})")
-    plans = plans.take(np.flatnonzero(ok))
+    plans, defaults = _valid_plans(model, training, cluster, plans, stack.defaults,
+                                   interleaved=schedule == "interleaved" and vp is None)  # fmt: skip
     blank = {"micro_batch": mb is None, "vp": vp is None, "recompute": not rc_raw}
     blank["sharding"] = not sh_raw
     return PreparedRow(
@@ -255,7 +292,7 @@ def prepare_row(row: dict, eff: Efficiency) -> PreparedRow:
         cluster=cluster,
         network=network_for(cluster),
         plans=plans,
-        prefer=_preference(plans, blank, stack.defaults),
+        prefer=_preference(plans, blank, defaults),
         group=tuple((row.get(c) or "").strip() for c in GROUP_COLUMNS),
         searched=any(v is None for v in (tp, pp, dp, cp, ep)) or any(blank.values()),
         given={"vp": vp is not None, "recompute": bool(rc_raw), "sharding": bool(sh_raw)},

@@ -62,7 +62,7 @@ REQUIRED_COLUMNS = (
 )  # fmt: skip
 OPTIONAL_COLUMNS = (
     "source", "params_b", "result_type", "fp8_recipe", "tp_comm_overlap", "moe_imbalance",
-    "mtp_layers",
+    "mtp_layers", "pipeline_schedule",
 )  # fmt: skip
 
 # DeepSeek-V3 MLA dimensions (DeepSeek-V3 report sec. 4.2); the CSV flags MLA with a bool.

@@ -44,6 +44,9 @@ class StackDefaults:
         micro_batch: sequences per micro-batch; 0 = the whole local batch (no gradient
             accumulation) without pipeline parallelism, 1 with it.
         vp: virtual pipeline stages per rank.
+        interleaved_vp: virtual stages per rank of a run that says it interleaves its
+            pipeline but not how many (2, the smallest interleave, where the stack has no
+            default of its own).
         recompute: recompute modes in the order the stack escalates to them when the
             default does not fit in memory (first = default).
         sharding: sharding modes, same order rule.
@@ -51,6 +54,7 @@ class StackDefaults:
 
     micro_batch: int = 1
     vp: int = 1
+    interleaved_vp: int = 2
     recompute: tuple[str, ...] = ("none", "selective", "full")
     sharding: tuple[str, ...] = ("none", "zero1", "zero2", "zero3")
 
@@ -86,6 +90,11 @@ class StackProfile:
     # PyTorch modules keep unfused intermediates (fp32 norm inputs, separate SiLU and
     # product outputs, rotary copies); 1 = fused kernels (Transformer Engine, compile).
     activation_memory_factor: float = 1.0
+    # What "selective" recompute means in the stack: 0 = Megatron's (the attention core
+    # and the activation functions are recomputed, Korthikanti et al. 2022); k >= 2 = whole
+    # layers, every k-th one recomputed in full and the others kept (torchtitan's default
+    # selective activation checkpointing).
+    selective_layer_period: float = 0.0
     # 1: the stack runs PyTorch's default caching allocator, whose cudaMalloc retries slow
     # a step near full memory (global alloc_pressure_*); 0: expandable segments or a
     # stack with no measured collapse.
@@ -183,6 +192,7 @@ def _defaults(raw: dict) -> StackDefaults:
     return StackDefaults(
         micro_batch=0 if mb == "local" else int(mb),
         vp=int(raw.get("vp", 1)),
+        interleaved_vp=int(raw.get("interleaved_vp", 2)),
         recompute=tuple(str(m) for m in raw.get("recompute", ("none",))),
         sharding=tuple(str(m) for m in raw.get("sharding", ("none",))),
     )
