@@ -12,7 +12,14 @@ from colossim.workload.model import TransformerSpec
 from colossim.workload.stack import Efficiency, StackProfile
 from colossim.workload.training import Training
 
-__all__ = ["ADAM_STATE_BYTES", "MemoryBreakdown", "StageShape", "memory_breakdown", "stage_shape"]
+__all__ = [
+    "ADAM_STATE_BYTES",
+    "MemoryBreakdown",
+    "StageShape",
+    "layers_recomputed",
+    "memory_breakdown",
+    "stage_shape",
+]
 
 ADAM_STATE_BYTES = 12  # fp32 master weights + m + v (Rajbhandari et al. 2020, sec. 3.1: K = 12)
 
@@ -102,6 +109,19 @@ def stage_shape(model: TransformerSpec, plans: PlanBatch) -> StageShape:
         expert_params=routed,
         layer_params=per_layer,
         slack=(pp * layers - model.layers).astype(np.float64),
+    )
+
+
+def layers_recomputed(recompute: np.ndarray, layer_period: float) -> np.ndarray:
+    """Share of the layers each plan re-runs in full during backward: all of them under
+    full recompute, every k-th one where the stack's selective recompute is whole layers
+    (``layer_period`` k >= 2, torchtitan), none otherwise (Megatron's selective recompute
+    re-runs parts of every layer instead)."""
+    whole = layer_period >= 2
+    return np.select(
+        [recompute == Recompute.FULL, (recompute == Recompute.SELECTIVE) & whole],
+        [1.0, 1.0 / layer_period if whole else 0.0],
+        0.0,
     )
 
 
@@ -199,8 +219,7 @@ def memory_breakdown(
     # Full recompute re-materialises one whole layer at a time during backward.
     full_layer, full_moe = activation_bytes_per_token(model, np.zeros_like(rc), share)
     worst_layer = np.where(model.moe_layers > 0, full_moe, full_layer)
-    layer_recompute = (rc == Recompute.FULL) | ((rc == Recompute.SELECTIVE) & (period >= 2))
-    extra = np.where(layer_recompute, tokens * worst_layer, 0.0)
+    extra = np.where(layers_recomputed(rc, period) > 0, tokens * worst_layer, 0.0)
     # MODEL: a stack that runs eager, unfused modules keeps more of each layer than the
     # tensors listed above (stack ``activation_memory_factor``, >= 1).
     factor = max(stack.activation_memory_factor, 1.0)

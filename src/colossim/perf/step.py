@@ -47,7 +47,12 @@ import numpy as np
 
 from colossim.cluster import Cluster
 from colossim.hardware import Precision
-from colossim.parallel.memory import MemoryBreakdown, memory_breakdown, stage_shape
+from colossim.parallel.memory import (
+    MemoryBreakdown,
+    layers_recomputed,
+    memory_breakdown,
+    stage_shape,
+)
 from colossim.parallel.plan import BF16_BYTES, PlanBatch, Recompute, packed_key
 from colossim.perf.collective_times import DISTINCT_MIN, CollectiveTimes, collective_times
 from colossim.perf.compute import gemm_ceiling_flop_per_s, gemm_half_dim, gemm_seconds
@@ -404,16 +409,10 @@ def _recompute_flops_per_token(model, seq_len: int, plans: PlanBatch, stack) -> 
     """Hardware FLOPs per token beyond the model's: one extra forward under full
     recompute; selective recompute re-runs the attention core forward (and memory-bound
     activations), or 1/k of the forward where the stack recomputes every k-th layer."""
-    flops_tok = model.model_flops_per_token(seq_len)
-    period = stack.selective_layer_period
-    selective = (
-        flops_tok / 3.0 / period if period >= 2 else model.attention_flops_per_token(seq_len)
-    )
-    return np.select(
-        [plans.recompute == Recompute.FULL, plans.recompute == Recompute.SELECTIVE],
-        [flops_tok / 3.0, selective],
-        0.0,
-    )
+    rerun = layers_recomputed(plans.recompute, stack.selective_layer_period)
+    parts = (plans.recompute == Recompute.SELECTIVE) & (rerun == 0)
+    attention = model.attention_flops_per_token(seq_len)
+    return np.where(parts, attention, rerun * model.model_flops_per_token(seq_len) / 3.0)
 
 
 def _layer_forward_distinct(model: TransformerSpec, s: int, plans: PlanBatch, r: _Rates) -> _Layer:
@@ -438,7 +437,6 @@ def _microbatch(model, training, plans, r, shape, stack, eff) -> _MicroBatch:
     attn_fwd = shape.layers * lay.attn_core
     ew_fwd = n_dense * lay.dense_ew + n_moe * lay.moe_ew
     act_ew = n_dense * lay.dense_act_ew + n_moe * lay.moe_act_ew
-    full = plans.recompute == Recompute.FULL
     selective = plans.recompute == Recompute.SELECTIVE
     fwd = gemm_fwd + attn_fwd + ew_fwd
     # Recompute: full adds one forward (Korthikanti et al. 2022, sec. 5); selective adds
@@ -448,12 +446,9 @@ def _microbatch(model, training, plans, r, shape, stack, eff) -> _MicroBatch:
     # the data- and weight-gradient shapes; flash attention's backward at its own kernel
     # efficiency. A stack whose selective recompute is whole layers (every k-th one in
     # full: torchtitan) re-runs 1/k of the forward instead.
-    layers_rerun = np.where(full, 1.0, 0.0)
-    period = stack.selective_layer_period
-    if period >= 2:
-        layers_rerun = np.where(selective, 1.0 / period, layers_rerun)
-        selective = np.zeros_like(selective)
-    recompute = np.where(selective, act_ew + attn_fwd, layers_rerun * fwd)
+    layers_rerun = layers_recomputed(plans.recompute, stack.selective_layer_period)
+    parts = selective & (layers_rerun == 0)
+    recompute = np.where(parts, act_ew + attn_fwd, layers_rerun * fwd)
     gemm_bwd = n_dense * lay.dense_gemm_bwd + n_moe * lay.moe_gemm_bwd
     head_gemm = lay.head_gemm + lay.head_gemm_bwd
     gemm = gemm_fwd + gemm_bwd + head_gemm
