@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from colossim.parallel.memory import memory_breakdown
+from colossim.parallel.memory import layers_recomputed, memory_breakdown
 from colossim.parallel.plan import Plan, PlanBatch, Recompute, Sharding
 from colossim.perf.collective_times import collective_times
 from colossim.perf.context import Context
@@ -78,3 +78,10 @@ def test_layer_selective_recompute_costs_between_megatron_selective_and_full() -
     assert layers[2] == pytest.approx(ops[2])  # full recompute is one forward either way
     assert layers[1] == pytest.approx(layers[2] / 2, rel=1e-9)  # every second layer
     assert ops[1] < layers[1]
+
+
+def test_layers_recomputed_by_mode_and_period() -> None:
+    rc = np.array([Recompute.NONE, Recompute.SELECTIVE, Recompute.FULL])
+    np.testing.assert_array_equal(layers_recomputed(rc, 0.0), [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(layers_recomputed(rc, 2.0), [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(layers_recomputed(rc, 4.0), [0.0, 0.25, 1.0])
