@@ -188,11 +188,12 @@ def stack_profile(name: str, *, field: str = "workload.framework") -> StackProfi
 
 
 def _defaults(raw: dict) -> StackDefaults:
+    base = StackDefaults()  # what a stack's catalog defaults leave unsaid
     mb = raw.get("micro_batch", 1)
     return StackDefaults(
         micro_batch=0 if mb == "local" else int(mb),
-        vp=int(raw.get("vp", 1)),
-        interleaved_vp=int(raw.get("interleaved_vp", 2)),
+        vp=int(raw.get("vp", base.vp)),
+        interleaved_vp=int(raw.get("interleaved_vp", base.interleaved_vp)),
         recompute=tuple(str(m) for m in raw.get("recompute", ("none",))),
         sharding=tuple(str(m) for m in raw.get("sharding", ("none",))),
     )
